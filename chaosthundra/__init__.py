@@ -1,0 +1,4 @@
+"""Chaos Toolkit extension: inject errors and latency into AWS Lambda functions
+through Thundra span listeners, and judge what happens."""
+
+__version__ = "0.1.0"
