@@ -1,0 +1,320 @@
+"""Actions: switch Thundra span listeners on and off for a Lambda function.
+
+Each injection is one environment variable of the function, named after the
+injection. Enabling writes it, disabling removes it; every other variable,
+layer, handler and setting of the function is kept exactly as it was. Each
+action returns once the change is live, that is once Lambda starts new
+execution environments with it.
+"""
+
+import logging
+from typing import Any, Callable, Mapping, Optional
+
+from chaoslib.exceptions import ActivityFailed
+from chaoslib.types import Configuration, Secrets
+
+from chaosthundra import agent_check, function_env, ledger
+from chaosthundra.aws import client, resolve_endpoint_url, resolve_region
+from chaosthundra.listeners import (
+    InvalidInjection,
+    encode,
+    env_key,
+    error_listener,
+    fit_value,
+    injection_name_of,
+    is_ours,
+    latency_listener,
+    parse_injections,
+    span_filter,
+)
+
+__all__ = [
+    "enable_error_injection",
+    "disable_error_injection",
+    "enable_latency_injection",
+    "disable_latency_injection",
+    "remove_all_injections",
+]
+
+logger = logging.getLogger("chaostoolkit")
+
+
+def enable_error_injection(
+    function_name: str,
+    error_type: str = "Exception",
+    error_message: str = "Error injected by chaosthundra",
+    class_name: str = None,
+    operation_name: str = None,
+    domain_name: str = None,
+    tags: dict = None,
+    inject_on_finish: bool = False,
+    every: int = 1,
+    injection_name: str = "error",
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+) -> dict:
+    """Make the function raise `error_type` on matching spans (downstream calls).
+
+    Scope the fault with `class_name` (for example "Redis", "AWS-Lambda",
+    "AWS-DynamoDB"), `operation_name`, `domain_name` and span `tags` (for
+    example {"redis.command.type": "GET"}); at least one is required. The error
+    is raised on 1 matching span in `every`. `error_type` is a builtin exception
+    or an importable dotted path such as "redis.ConnectionError". Returns once
+    new execution environments get the fault. Undo with
+    `disable_error_injection` (same `injection_name`) or `remove_all_injections`.
+    """
+    return _enable(
+        function_name,
+        injection_name,
+        lambda filters: error_listener(
+            filters,
+            error_type=error_type,
+            error_message=error_message,
+            inject_on_finish=inject_on_finish,
+            every=every,
+        ),
+        dict(
+            class_name=class_name, operation_name=operation_name, domain_name=domain_name, tags=tags
+        ),
+        configuration,
+        secrets,
+    )
+
+
+def enable_latency_injection(
+    function_name: str,
+    delay: int,
+    variation: int = 0,
+    sigma: int = 0,
+    distribution: str = "uniform",
+    class_name: str = None,
+    operation_name: str = None,
+    domain_name: str = None,
+    tags: dict = None,
+    injection_name: str = "latency",
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+) -> dict:
+    """Make matching spans (downstream calls) of the function slower.
+
+    `delay` is in milliseconds, added before the call starts. With
+    distribution "uniform", each delay is drawn from delay ± `variation` ms;
+    with "normal", from a normal distribution of standard deviation `sigma` ms.
+    Scope the fault with `class_name`, `operation_name`, `domain_name` and
+    `tags` (for example class_name "AWS-Lambda" with tags
+    {"aws.lambda.name": "upstream-lambda"}); at least one is required. Returns
+    once new execution environments get the fault. Undo with
+    `disable_latency_injection` (same `injection_name`) or
+    `remove_all_injections`.
+    """
+    return _enable(
+        function_name,
+        injection_name,
+        lambda filters: latency_listener(
+            filters, delay=delay, variation=variation, sigma=sigma, distribution=distribution
+        ),
+        dict(
+            class_name=class_name, operation_name=operation_name, domain_name=domain_name, tags=tags
+        ),
+        configuration,
+        secrets,
+    )
+
+
+def disable_error_injection(
+    function_name: str,
+    injection_name: str = "error",
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+) -> dict:
+    """Remove the named error injection from the function (undoes enable_error_injection).
+
+    Only that injection's variable is removed; a change anyone else made in the
+    meantime is kept. Does nothing, and says so, when the injection is not there.
+    """
+    return _disable(function_name, injection_name, "error", configuration, secrets)
+
+
+def disable_latency_injection(
+    function_name: str,
+    injection_name: str = "latency",
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+) -> dict:
+    """Remove the named latency injection from the function (undoes enable_latency_injection).
+
+    Only that injection's variable is removed; a change anyone else made in the
+    meantime is kept. Does nothing, and says so, when the injection is not there.
+    """
+    return _disable(function_name, injection_name, "latency", configuration, secrets)
+
+
+def remove_all_injections(
+    function_name: str,
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+) -> dict:
+    """Remove every chaosthundra injection from the function: the kill switch.
+
+    Span listeners that chaosthundra did not write (foreign Thundra listener
+    variables) and all other variables are left exactly as they are.
+    """
+    lam = client("lambda", configuration, secrets)
+    change = function_env.update(
+        lam, function_name, lambda env: {k: v for k, v in env.items() if not is_ours(k)}
+    )
+    removed = sorted(injection_name_of(k) for k in change.before if is_ours(k))
+    for name in removed:
+        ledger.record_removed(_ledger_entry(function_name, name, configuration, secrets))
+    if removed:
+        logger.info(
+            "chaosthundra: removed injections %s from '%s'", ", ".join(removed), function_name
+        )
+    else:
+        logger.info("chaosthundra: no injection on '%s'; nothing to remove", function_name)
+    return {
+        "function_name": function_name,
+        "status": "removed" if removed else "absent",
+        "removed": removed,
+        "revision_id": change.revision_id,
+    }
+
+
+# ------------------------------------------------------------------ internals
+def _filter_args(
+    class_name: Optional[str],
+    operation_name: Optional[str],
+    domain_name: Optional[str],
+    tags: Optional[dict],
+) -> dict:
+    return dict(
+        class_name=class_name, operation_name=operation_name, domain_name=domain_name, tags=tags
+    )
+
+
+def _enable(
+    function_name: str,
+    injection_name: str,
+    build: Callable[[list], dict],
+    filter_args: Mapping[str, Any],
+    configuration: Configuration,
+    secrets: Secrets,
+) -> dict:
+    what = f"enable an injection on Lambda function '{function_name}'"
+    try:
+        key = env_key(injection_name)
+        config = build([span_filter(**filter_args)])
+        agent_check.check(config, encode(config))
+    except InvalidInjection as error:
+        raise ActivityFailed(f"chaosthundra: cannot {what}: {error}") from error
+
+    lam = client("lambda", configuration, secrets)
+
+    def merge(env: dict[str, str]) -> dict[str, str]:
+        clash = [k for k in env if k != key and k.upper() == key.upper()]
+        if clash:
+            raise ActivityFailed(
+                f"chaosthundra: cannot {what}: variable {clash[0]} differs from {key} only in "
+                "case, and the agent would read both as one. Choose another injection_name."
+            )
+        others = {k: v for k, v in env.items() if k != key}
+        try:
+            value = fit_value(config, key, others)
+            agent_check.check(config, value)
+        except InvalidInjection as error:
+            raise ActivityFailed(f"chaosthundra: cannot {what}: {error}") from error
+        env[key] = value
+        return env
+
+    change = function_env.update(lam, function_name, merge)
+    ledger.record_enabled(_ledger_entry(function_name, injection_name, configuration, secrets))
+    status = "replaced" if key in change.before else "enabled"
+    if not change.changed:
+        status = "unchanged"
+    (injection,) = [i for i in parse_injections(change.after) if i.env_key == key]
+    logger.info(
+        "chaosthundra: %s %s injection '%s' on '%s'",
+        status,
+        injection.kind,
+        injection.name,
+        function_name,
+    )
+    logger.debug("chaosthundra: listener config %s", injection.config)
+    return _summary(function_name, injection.name, injection.kind, status, change) | {
+        "env_key": key,
+        "encoding": injection.encoding,
+        "listener": injection.config,
+    }
+
+
+def _disable(
+    function_name: str,
+    injection_name: str,
+    kind: str,
+    configuration: Configuration,
+    secrets: Secrets,
+) -> dict:
+    try:
+        key = env_key(injection_name)
+    except InvalidInjection as error:
+        raise ActivityFailed(
+            f"chaosthundra: cannot disable an injection on '{function_name}': {error}"
+        ) from error
+    lam = client("lambda", configuration, secrets)
+
+    def merge(env: dict[str, str]) -> dict[str, str]:
+        if key in env:
+            found = [i for i in parse_injections({key: env[key]})][0]
+            if found.kind not in (kind, "unreadable"):
+                raise ActivityFailed(
+                    f"chaosthundra: injection '{injection_name}' on '{function_name}' is a "
+                    f"{found.kind} injection, not a {kind} one; disable it with "
+                    f"disable_{found.kind}_injection or remove_all_injections."
+                )
+            env.pop(key)
+        return env
+
+    change = function_env.update(lam, function_name, merge)
+    ledger.record_removed(_ledger_entry(function_name, injection_name, configuration, secrets))
+    if change.changed:
+        logger.info(
+            "chaosthundra: disabled %s injection '%s' on '%s'", kind, injection_name, function_name
+        )
+        status = "disabled"
+    else:
+        logger.info(
+            "chaosthundra: no %s injection '%s' on '%s'; nothing to do",
+            kind,
+            injection_name,
+            function_name,
+        )
+        status = "absent"
+    return _summary(function_name, injection_name.lower(), kind, status, change)
+
+
+def _summary(function_name: str, name: str, kind: str, status: str, change: Any) -> dict:
+    return {
+        "function_name": function_name,
+        "injection_name": name,
+        "kind": kind,
+        "status": status,
+        "revision_id": change.revision_id,
+    }
+
+
+def _ledger_entry(
+    function_name: str, injection_name: str, configuration: Configuration, secrets: Secrets
+) -> ledger.Entry:
+    configuration = configuration or {}
+    try:
+        region: Optional[str] = resolve_region(configuration)
+    except Exception:  # noqa: BLE001 - the region error surfaces from the client call itself
+        region = None
+    return ledger.Entry(
+        function_name=function_name,
+        injection_name=injection_name.lower(),
+        endpoint_url=resolve_endpoint_url(configuration),
+        region=region,
+        configuration=configuration,
+        secrets=secrets,
+    )

@@ -1,0 +1,171 @@
+"""Probes: invoke a Lambda function and judge the outcome; list its injections."""
+
+import base64
+import json
+import logging
+import re
+import time
+from typing import Any, Optional
+
+from botocore.exceptions import ClientError, ReadTimeoutError
+from chaoslib.exceptions import ActivityFailed
+from chaoslib.types import Configuration, Secrets
+
+from chaosthundra import function_env
+from chaosthundra.aws import client
+from chaosthundra.listeners import parse_injections
+
+__all__ = [
+    "invoke_function",
+    "invocation_succeeds",
+    "invocation_completes_within",
+    "list_injections",
+]
+
+logger = logging.getLogger("chaostoolkit")
+
+# Lambda's own maximum timeout is 900 s; the client must outwait any function.
+INVOKE_READ_TIMEOUT = 905
+_TIMEOUT_RE = re.compile(r"Task timed out after [0-9.]+ seconds")
+
+
+def invoke_function(
+    function_name: str,
+    payload: Any = None,
+    qualifier: str = None,
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+) -> dict:
+    """Invoke the function once, synchronously, and report what happened.
+
+    `payload` is a mapping, a list, or a JSON string. Returns `status_code`,
+    `function_error` (null, "Handled" or "Unhandled"), `payload` (decoded JSON,
+    or text), `duration_ms` (round trip, as the caller sees it), `timed_out`
+    (the runtime reported a timeout) and `log_tail` (the last 4 KB of the log).
+    A throttled call (429) is reported, not raised.
+    """
+    body = _payload_bytes(function_name, payload)
+    lam = client("lambda", configuration, secrets, read_timeout=INVOKE_READ_TIMEOUT)
+    kwargs: dict[str, Any] = {
+        "FunctionName": function_name,
+        "InvocationType": "RequestResponse",
+        "LogType": "Tail",
+        "Payload": body,
+    }
+    if qualifier:
+        kwargs["Qualifier"] = qualifier
+    started = time.perf_counter()
+    try:
+        response = lam.invoke(**kwargs)
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        if code == "TooManyRequestsException":
+            throttled = {"errorType": code, "errorMessage": error.response["Error"].get("Message")}
+            return _outcome(429, None, throttled, started, "")
+        raise function_env.activity_failed("invoke", function_name, error) from error
+    except ReadTimeoutError as error:
+        raise ActivityFailed(
+            f"chaosthundra: no answer from Lambda function '{function_name}' within "
+            f"{INVOKE_READ_TIMEOUT} s"
+        ) from error
+    raw = response["Payload"].read().decode("utf-8", errors="replace")
+    tail = base64.b64decode(response.get("LogResult") or "").decode("utf-8", errors="replace")
+    result = _outcome(
+        response.get("StatusCode", 0),
+        response.get("FunctionError"),
+        _json_or_text(raw),
+        started,
+        tail,
+    )
+    logger.debug(
+        "chaosthundra: invoked '%s': status %s, error %s, %.1f ms",
+        function_name,
+        result["status_code"],
+        result["function_error"],
+        result["duration_ms"],
+    )
+    return result
+
+
+def invocation_succeeds(
+    function_name: str,
+    payload: Any = None,
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+) -> bool:
+    """True when one invoke returns status 200 with no function error or timeout."""
+    outcome = invoke_function(function_name, payload, configuration=configuration, secrets=secrets)
+    return outcome["status_code"] == 200 and outcome["function_error"] is None
+
+
+def invocation_completes_within(
+    function_name: str,
+    seconds: float,
+    payload: Any = None,
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+) -> bool:
+    """True when one invoke answers within `seconds` (round trip) without timing out."""
+    outcome = invoke_function(function_name, payload, configuration=configuration, secrets=secrets)
+    return not outcome["timed_out"] and outcome["duration_ms"] <= float(seconds) * 1000.0
+
+
+def list_injections(
+    function_name: str,
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+) -> list:
+    """The function's active span-listener injections, chaosthundra's and foreign ones.
+
+    Each entry has `name`, `kind` (error, latency, other, unreadable),
+    `env_key`, `ours`, `encoding` and the decoded listener `config`.
+    """
+    lam = client("lambda", configuration, secrets)
+    variables = function_env.variables_of(function_env.read(lam, function_name))
+    return [injection.to_dict() for injection in parse_injections(variables)]
+
+
+# ------------------------------------------------------------------ internals
+def _payload_bytes(function_name: str, payload: Any) -> bytes:
+    if payload is None:
+        return b"{}"
+    if isinstance(payload, (bytes, bytearray)):
+        payload = payload.decode("utf-8")
+    if isinstance(payload, str):
+        try:
+            json.loads(payload)
+        except ValueError as error:
+            raise ActivityFailed(
+                f"chaosthundra: the payload for '{function_name}' is not valid JSON ({error}). "
+                'Give a mapping, a list, or a JSON string such as \'{"userId": "1"}\'.'
+            ) from error
+        return payload.encode("utf-8")
+    try:
+        return json.dumps(payload).encode("utf-8")
+    except (TypeError, ValueError) as error:
+        raise ActivityFailed(
+            f"chaosthundra: the payload for '{function_name}' cannot be sent as JSON: {error}"
+        ) from error
+
+
+def _json_or_text(raw: str) -> Any:
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+def _outcome(
+    status_code: int, function_error: Optional[str], payload: Any, started: float, tail: str
+) -> dict:
+    message = payload.get("errorMessage", "") if isinstance(payload, dict) else ""
+    return {
+        "status_code": status_code,
+        "function_error": function_error,
+        "payload": payload,
+        "duration_ms": round((time.perf_counter() - started) * 1000.0, 2),
+        "timed_out": bool(function_error) and bool(_TIMEOUT_RE.search(str(message))),
+        "log_tail": tail,
+    }
