@@ -2,12 +2,12 @@
 
 Every change chaosthundra makes to a function goes through :func:`update`:
 
-1. wait until no other update is in progress;
-2. read the current configuration (and its RevisionId, where the API has one);
-3. compute the new variables from the current ones (the caller's ``merge``);
-4. write only ``Environment``, with that RevisionId, so a concurrent edit by
+1. read the current configuration and its RevisionId (where the API has one),
+   after waiting out an update that is still in progress;
+2. compute the new variables from the current ones (the caller's ``merge``);
+3. write only ``Environment``, with that RevisionId, so a concurrent edit by
    someone else is detected instead of overwritten;
-5. wait until ``LastUpdateStatus`` is ``Successful``: from then on Lambda starts
+4. wait until ``LastUpdateStatus`` is ``Successful``: from then on Lambda starts
    new execution environments with the new variables.
 
 A ResourceConflictException (another update in progress) is waited out and
@@ -88,8 +88,10 @@ def update(
     it may raise to refuse the change, in which case nothing is written.
     """
     for attempt in range(1, MAX_ATTEMPTS + 1):
-        wait_until_updated(lam, function_name)
         current = read(lam, function_name)
+        if current.get("LastUpdateStatus") == "InProgress" or current.get("State") == "Pending":
+            wait_until_updated(lam, function_name)
+            current = read(lam, function_name)
         before = variables_of(current)
         after = merge(dict(before))
         if after == before:

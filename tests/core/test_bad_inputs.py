@@ -1,0 +1,233 @@
+"""Every bad input gets a clear error that names the problem, and the function is untouched.
+
+docs/bad-inputs.md lists these cases; a test below keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from chaoslib.exceptions import ActivityFailed, InterruptExecution
+
+from chaosthundra import actions, probes
+
+REDIS = {"class_name": "Redis"}
+UP = {"class_name": "AWS-Lambda", "tags": {"aws.lambda.name": "upstream-lambda"}}
+
+# id, activity, arguments, exception, what the message must say
+CASES = [
+    ("no-filter", actions.enable_error_injection, {}, ActivityFailed, "no span filter given"),
+    (
+        "empty-tags",
+        actions.enable_error_injection,
+        {"tags": {}},
+        ActivityFailed,
+        "tags must be a non-empty mapping",
+    ),
+    (
+        "tags-not-mapping",
+        actions.enable_error_injection,
+        {"tags": "redis"},
+        ActivityFailed,
+        "tags must be a non-empty mapping",
+    ),
+    (
+        "tag-value-object",
+        actions.enable_error_injection,
+        {"tags": {"a": {"b": 1}}},
+        ActivityFailed,
+        "tag 'a' must be matched against",
+    ),
+    (
+        "blank-class-name",
+        actions.enable_error_injection,
+        {"class_name": " "},
+        ActivityFailed,
+        "class_name must be a non-empty string",
+    ),
+    (
+        "error-type-not-importable",
+        actions.enable_error_injection,
+        {**REDIS, "error_type": "redis.NoSuchError"},
+        ActivityFailed,
+        "cannot be imported",
+    ),
+    (
+        "error-type-unknown-builtin",
+        actions.enable_error_injection,
+        {**REDIS, "error_type": "CacheMeltdown"},
+        ActivityFailed,
+        "cannot be imported",
+    ),
+    (
+        "error-type-not-a-name",
+        actions.enable_error_injection,
+        {**REDIS, "error_type": "redis ConnectionError"},
+        ActivityFailed,
+        "is not a Python exception name",
+    ),
+    (
+        "error-message-quoted",
+        actions.enable_error_injection,
+        {**REDIS, "error_message": '"boom"'},
+        ActivityFailed,
+        "would use error_message=",
+    ),
+    (
+        "error-message-not-text",
+        actions.enable_error_injection,
+        {**REDIS, "error_message": 42},
+        ActivityFailed,
+        "error_message must be a string",
+    ),
+    (
+        "every-zero",
+        actions.enable_error_injection,
+        {**REDIS, "every": 0},
+        ActivityFailed,
+        "every must be a whole number >= 1",
+    ),
+    (
+        "every-negative",
+        actions.enable_error_injection,
+        {**REDIS, "every": -3},
+        ActivityFailed,
+        "every must be a whole number >= 1",
+    ),
+    (
+        "every-fraction",
+        actions.enable_error_injection,
+        {**REDIS, "every": 2.5},
+        ActivityFailed,
+        "every must be a whole number >= 1",
+    ),
+    (
+        "inject-on-finish-not-bool",
+        actions.enable_error_injection,
+        {**REDIS, "inject_on_finish": "yes"},
+        ActivityFailed,
+        "inject_on_finish must be true or",
+    ),
+    (
+        "delay-negative",
+        actions.enable_latency_injection,
+        {**UP, "delay": -100},
+        ActivityFailed,
+        "delay must be a whole number >= 1 milliseconds",
+    ),
+    (
+        "delay-zero",
+        actions.enable_latency_injection,
+        {**UP, "delay": 0},
+        ActivityFailed,
+        "delay must be a whole number >= 1 milliseconds",
+    ),
+    (
+        "delay-not-a-number",
+        actions.enable_latency_injection,
+        {**UP, "delay": "slow"},
+        ActivityFailed,
+        "delay must be a whole number",
+    ),
+    (
+        "variation-over-delay",
+        actions.enable_latency_injection,
+        {**UP, "delay": 100, "variation": 200},
+        ActivityFailed,
+        "must not exceed delay",
+    ),
+    (
+        "unknown-distribution",
+        actions.enable_latency_injection,
+        {**UP, "delay": 100, "distribution": "poisson"},
+        ActivityFailed,
+        "distribution 'poisson' is unknown",
+    ),
+    (
+        "sigma-with-uniform",
+        actions.enable_latency_injection,
+        {**UP, "delay": 100, "sigma": 10},
+        ActivityFailed,
+        "sigma only applies",
+    ),
+    (
+        "variation-with-normal",
+        actions.enable_latency_injection,
+        {**UP, "delay": 100, "variation": 10, "distribution": "normal"},
+        ActivityFailed,
+        "variation only applies",
+    ),
+    (
+        "injection-name-invalid",
+        actions.enable_error_injection,
+        {**REDIS, "injection_name": "my-error!"},
+        ActivityFailed,
+        "injection_name 'my-error!'",
+    ),
+    (
+        "injection-name-too-long",
+        actions.enable_error_injection,
+        {**REDIS, "injection_name": "x" * 41},
+        ActivityFailed,
+        "is not valid",
+    ),
+    (
+        "disable-name-invalid",
+        actions.disable_error_injection,
+        {"injection_name": ""},
+        ActivityFailed,
+        "injection_name '' is not valid",
+    ),
+    (
+        "payload-not-json",
+        probes.invoke_function,
+        {"payload": "{userId: 1}"},
+        ActivityFailed,
+        "is not valid JSON",
+    ),
+    (
+        "payload-not-serialisable",
+        probes.invoke_function,
+        {"payload": {"at": object()}},
+        ActivityFailed,
+        "cannot be sent as JSON",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "activity,arguments,exception,message", [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
+def test_bad_input_is_refused_and_the_function_is_untouched(
+    make_function, snap, configuration, activity, arguments, exception, message
+):
+    name = make_function({"KEEP": "me"})
+    before = snap(name)
+    with pytest.raises(exception) as raised:
+        activity(name, configuration=configuration, **arguments)
+    assert message in str(raised.value)
+    assert snap(name) == before
+
+
+def test_unknown_function(configuration):
+    with pytest.raises(ActivityFailed) as raised:
+        actions.enable_error_injection("no-such-fn", configuration=configuration, **REDIS)
+    assert "'no-such-fn'" in str(raised.value)
+    assert "ResourceNotFoundException" in str(raised.value)
+    assert "Check the function name and the region" in str(raised.value)
+
+
+def test_missing_region_interrupts(monkeypatch):
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    with pytest.raises(InterruptExecution, match="no AWS region set"):
+        actions.enable_error_injection("fn", configuration={}, **REDIS)
+
+
+def test_every_case_is_documented():
+    doc = (Path(__file__).parents[2] / "docs" / "bad-inputs.md").read_text()
+    documented = set(re.findall(r"^\| `([a-z0-9-]+)` \|", doc, flags=re.M))
+    tested = {c[0] for c in CASES} | {"unknown-function", "missing-region"}
+    assert tested <= documented, f"undocumented: {sorted(tested - documented)}"
