@@ -1,0 +1,29 @@
+"""The embedded sandbox: a local AWS for Lambda functions, without an account,
+Docker or network.
+
+One loopback HTTP endpoint answers boto3 and the AWS CLI. moto, in the same process,
+emulates the control plane and data services (Lambda configuration, IAM, DynamoDB,
+CloudWatch Logs, STS); the Lambda Invoke API is ours and runs each function in
+execution environments (worker processes) with Lambda's semantics. A real
+redis-server runs next to it. Functions and tables come from an AWS SAM template.
+
+Layout, one responsibility per module:
+
+- :mod:`.core` the :class:`Sandbox` (lifecycle, configuration, deploy)
+- :mod:`.server` the HTTP endpoint and its routing (invoke routes vs moto)
+- :mod:`.invoke` the Invoke API
+- :mod:`.pool` environments: reuse, concurrency, retirement
+- :mod:`.environment` one environment (a worker process) and its variables
+- :mod:`.worker` the process inside an environment (a minimal Python runtime)
+- :mod:`.logs` invocation logs, LogType=Tail and CloudWatch Logs
+- :mod:`.code` deployment packages unpacked by CodeSha256
+- :mod:`.moto_state` the only module that reads moto's in-process state
+- :mod:`.redis_server` the Redis
+- :mod:`.template` and :mod:`.deploy` SAM templates: read, then apply
+"""
+
+from .core import DEFAULT_TEMPLATE, Sandbox
+from .deploy import Deployment
+from .errors import SandboxError, TemplateError
+
+__all__ = ["DEFAULT_TEMPLATE", "Deployment", "Sandbox", "SandboxError", "TemplateError"]

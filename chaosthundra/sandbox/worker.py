@@ -1,0 +1,328 @@
+"""The process inside one execution environment: a minimal Python Lambda runtime.
+
+Run as a script (``python worker.py REQ_FD RESP_FD LIFE_FD``), never imported by the
+function: it imports only the standard library it needs so that a cold start costs
+little more than the interpreter start plus the handler's own imports.
+
+Protocol with the parent (:mod:`chaosthundra.sandbox.environment`), over pipes:
+
+- a frame is ``len(header) header len(body) body``, lengths as 4-byte big-endian
+  integers, the header a JSON object and the body raw bytes;
+- after the handler module is imported the worker sends ``{"type": "ready"}`` or
+  ``{"type": "init_error"}`` (body: the Lambda error payload), then serves one
+  ``{"type": "invoke"}`` request at a time and answers ``{"type": "result"}``;
+- stdout and stderr are the environment's log pipe. Before every answer the worker
+  writes :data:`END_OF_OUTPUT` there, so the parent knows which output belongs to
+  which phase;
+- when the parent goes away (the lifeline pipe reaches EOF) the worker exits, even in
+  the middle of a handler.
+
+Differences from the real Python runtime: no Runtime API over HTTP, no memory limit,
+and the standard logging handler is installed only when the function uses ``logging``
+without configuring a handler of its own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+END_OF_OUTPUT = b"\x00\x1fchaosthundra-end-of-output\x1f\x00"
+
+_request_id = ""
+_logging_checked = False
+
+
+# --- framing (shared with the parent process) ---------------------------------------
+
+
+def write_frame(fd: int, header: dict, body: bytes = b"") -> None:
+    """Write one frame to ``fd``, looping over partial writes."""
+    raw = json.dumps(header).encode()
+    data = b"".join((len(raw).to_bytes(4, "big"), raw, len(body).to_bytes(4, "big"), body))
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _read_exact(fd: int, size: int) -> bytes | None:
+    chunks = []
+    while size:
+        chunk = os.read(fd, size)
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
+
+
+def read_frame(fd: int) -> tuple[dict, bytes] | None:
+    """Read one frame from ``fd``; ``None`` at end of file."""
+    size = _read_exact(fd, 4)
+    if size is None:
+        return None
+    raw = _read_exact(fd, int.from_bytes(size, "big"))
+    size = _read_exact(fd, 4) if raw is not None else None
+    if raw is None or size is None:
+        return None
+    body = _read_exact(fd, int.from_bytes(size, "big"))
+    if body is None:
+        return None
+    return json.loads(raw), body
+
+
+# --- the context object -------------------------------------------------------------
+
+
+class _Identity:
+    cognito_identity_id = None
+    cognito_identity_pool_id = None
+
+
+class _ClientContext:
+    def __init__(self, data: dict) -> None:
+        self.client = data.get("client")
+        self.custom = data.get("custom")
+        self.env = data.get("env")
+
+
+class LambdaContext:
+    """The ``context`` argument, with the attributes of the real Python runtime."""
+
+    def __init__(self, request_id: str, deadline_ms: int, invoked_arn: str, client: dict | None):
+        env = os.environ
+        self.aws_request_id = request_id
+        self.invoked_function_arn = invoked_arn
+        self.function_name = env.get("AWS_LAMBDA_FUNCTION_NAME", "")
+        self.function_version = env.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        self.memory_limit_in_mb = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        self.log_group_name = env.get("AWS_LAMBDA_LOG_GROUP_NAME", "")
+        self.log_stream_name = env.get("AWS_LAMBDA_LOG_STREAM_NAME", "")
+        self.identity = _Identity()
+        self.client_context = _ClientContext(client) if client is not None else None
+        self._deadline_ms = deadline_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int(self._deadline_ms - time.time() * 1000))
+
+    def log(self, message: str) -> None:
+        sys.stdout.write(message)
+
+
+# --- errors -------------------------------------------------------------------------
+
+
+def _error(kind: str, message: str, trace: list | None = None) -> dict:
+    return {
+        "errorMessage": message,
+        "errorType": kind,
+        "requestId": _request_id,
+        "stackTrace": trace or [],
+    }
+
+
+def _user_error(exc: BaseException) -> dict:
+    import traceback
+
+    tb = exc.__traceback__
+    if tb is not None and tb.tb_frame.f_code.co_filename == __file__:
+        tb = tb.tb_next  # drop the runtime's own frame
+    trace = traceback.format_list(traceback.extract_tb(tb))
+    return _error(type(exc).__name__, str(exc), trace)
+
+
+def _log_error(error: dict) -> None:
+    """Log an error the way the Python runtime does: one ``[ERROR]`` record."""
+    lines = [f"[ERROR] {error['errorType']}: {error['errorMessage']}"]
+    if error["stackTrace"]:
+        lines.append("Traceback (most recent call last):")
+        lines.extend(line.rstrip("\n") for line in error["stackTrace"])
+    sys.stderr.write("\n".join(lines) + "\n")
+
+
+# --- handler loading ----------------------------------------------------------------
+
+
+def _load_handler(spec: str):  # noqa: ANN202 - returns the user's callable or an error
+    try:
+        modname, fname = spec.rsplit(".", 1)
+    except ValueError:
+        return None, _error(
+            "Runtime.MalformedHandlerName", f"Bad handler '{spec}': not enough values to unpack"
+        )
+    modname = modname.replace("/", ".")
+    if modname.split(".")[0] in sys.builtin_module_names:
+        return None, _error(
+            "Runtime.BuiltInModuleConflict",
+            f"Cannot use built-in module {modname.split('.')[0]} as a handler module",
+        )
+    import importlib
+
+    try:
+        module = importlib.import_module(modname)
+    except ImportError as exc:
+        return None, _error(
+            "Runtime.ImportModuleError", f"Unable to import module '{modname}': {exc}"
+        )
+    except SyntaxError as exc:
+        trace = [f'  File "{exc.filename}" Line {exc.lineno}\n    {exc.text}\n']
+        return None, _error(
+            "Runtime.UserCodeSyntaxError", f"Syntax error in module '{modname}': {exc}", trace
+        )
+    except Exception as exc:
+        return None, _user_error(exc)
+    handler = getattr(module, fname, None)
+    if handler is None:
+        return None, _error(
+            "Runtime.HandlerNotFound", f"Handler '{fname}' missing on module '{modname}'"
+        )
+    return handler, None
+
+
+def _ensure_logging() -> None:
+    """Give the root logger the runtime's handler once the function uses ``logging``.
+
+    The real runtime installs it before the import; we do it lazily to keep the cold
+    start of functions that never log cheap. A handler configured by the function
+    itself (``basicConfig``) is left alone: its output reaches the log anyway.
+    """
+    global _logging_checked
+    if _logging_checked or "logging" not in sys.modules:
+        return
+    _logging_checked = True
+    import logging
+
+    root = logging.getLogger()
+    if root.handlers:
+        return
+
+    class _RequestId(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            record.aws_request_id = _request_id
+            return True
+
+    handler = logging.StreamHandler(sys.stdout)
+    formatter = logging.Formatter(
+        "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s",
+        "%Y-%m-%dT%H:%M:%S",
+    )
+    formatter.converter = time.gmtime
+    handler.setFormatter(formatter)
+    handler.addFilter(_RequestId())
+    root.addHandler(handler)
+
+
+# --- the loop -----------------------------------------------------------------------
+
+
+def _end_of_output() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:  # noqa: SIM105 - no contextlib import in the worker
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os.write(1, END_OF_OUTPUT)
+
+
+def _json_default(value: object) -> object:
+    import decimal
+
+    if isinstance(value, decimal.Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _max_rss_kb() -> int:
+    """Peak resident memory of this process (VmHWM; ru_maxrss would include the
+    parent's peak, which Linux carries across exec)."""
+    try:
+        with open("/proc/self/status", "rb") as status:
+            for line in status:
+                if line.startswith(b"VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def _watch_lifeline(fd: int) -> None:
+    while os.read(fd, 1):
+        pass
+    os._exit(0)
+
+
+def _invoke(handler, header: dict, body: bytes) -> tuple[dict, bytes]:  # noqa: ANN001
+    global _request_id
+    _request_id = header["request_id"]
+    _ensure_logging()
+    context = LambdaContext(
+        _request_id, header["deadline_ms"], header["invoked_arn"], header.get("client_context")
+    )
+    started = time.perf_counter()
+    try:
+        event = json.loads(body) if body else {}
+        result = handler(event, context)
+    except Exception as exc:
+        status, payload = "error", _user_error(exc)
+        _log_error(payload)
+    else:
+        try:
+            return_body = json.dumps(result, default=_json_default).encode()
+        except (TypeError, ValueError) as exc:
+            status, payload = (
+                "error",
+                _error("Runtime.MarshalError", f"Unable to marshal response: {exc}"),
+            )
+            _log_error(payload)
+        else:
+            status, payload = "ok", None
+    duration_ms = (time.perf_counter() - started) * 1000
+    _ensure_logging()
+    if payload is not None:
+        return_body = json.dumps(payload).encode()
+    meta = {"type": "result", "status": status, "duration_ms": duration_ms}
+    meta["max_rss_kb"] = _max_rss_kb()
+    return meta, return_body
+
+
+def main(argv: list[str]) -> int:
+    req_fd, resp_fd, life_fd = (int(arg) for arg in argv[1:4])
+    import _thread
+
+    _thread.start_new_thread(_watch_lifeline, (life_fd,))
+
+    task_root = os.environ.get("LAMBDA_TASK_ROOT", os.getcwd())
+    here = os.path.dirname(os.path.abspath(__file__))
+    if sys.path and os.path.abspath(sys.path[0] or ".") == here:
+        sys.path[0] = task_root  # never let a function import the sandbox's modules
+    else:
+        sys.path.insert(0, task_root)
+
+    started = time.perf_counter()
+    handler, error = _load_handler(os.environ.get("_HANDLER", ""))
+    init_ms = (time.perf_counter() - started) * 1000
+    _ensure_logging()
+    if error is not None:
+        _log_error(error)
+        _end_of_output()
+        write_frame(resp_fd, {"type": "init_error", "init_ms": init_ms}, json.dumps(error).encode())
+        return 1
+    _end_of_output()
+    write_frame(resp_fd, {"type": "ready", "init_ms": init_ms})
+
+    while True:
+        frame = read_frame(req_fd)
+        if frame is None:
+            return 0
+        meta, body = _invoke(handler, *frame)
+        _end_of_output()
+        write_frame(resp_fd, meta, body)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
