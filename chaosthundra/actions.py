@@ -15,6 +15,7 @@ from chaoslib.types import Configuration, Secrets
 
 from chaosthundra import agent_check, function_env, ledger
 from chaosthundra.aws import client, resolve_endpoint_url, resolve_region
+from chaosthundra.guardrails import preflight
 from chaosthundra.listeners import (
     InvalidInjection,
     encode,
@@ -27,6 +28,8 @@ from chaosthundra.listeners import (
     parse_injections,
     span_filter,
 )
+from chaosthundra.probes import payload_bytes
+from chaosthundra.verification import verify_injection
 
 __all__ = [
     "enable_error_injection",
@@ -50,6 +53,7 @@ def enable_error_injection(
     inject_on_finish: bool = False,
     every: int = 1,
     injection_name: str = "error",
+    verify: Any = None,
     configuration: Configuration = None,
     secrets: Secrets = None,
 ) -> dict:
@@ -60,7 +64,9 @@ def enable_error_injection(
     example {"redis.command.type": "GET"}); at least one is required. The error
     is raised on 1 matching span in `every`. `error_type` is a builtin exception
     or an importable dotted path such as "redis.ConnectionError". Returns once
-    new execution environments get the fault. Undo with
+    new execution environments get the fault. With `verify` (a payload), the
+    function is then invoked until a span shows the fault fired; if none does,
+    the injection is removed and the action fails with the reason. Undo with
     `disable_error_injection` (same `injection_name`) or `remove_all_injections`.
     """
     return _enable(
@@ -73,9 +79,8 @@ def enable_error_injection(
             inject_on_finish=inject_on_finish,
             every=every,
         ),
-        dict(
-            class_name=class_name, operation_name=operation_name, domain_name=domain_name, tags=tags
-        ),
+        _filter_args(class_name, operation_name, domain_name, tags),
+        verify,
         configuration,
         secrets,
     )
@@ -92,6 +97,7 @@ def enable_latency_injection(
     domain_name: str = None,
     tags: dict = None,
     injection_name: str = "latency",
+    verify: Any = None,
     configuration: Configuration = None,
     secrets: Secrets = None,
 ) -> dict:
@@ -103,7 +109,9 @@ def enable_latency_injection(
     Scope the fault with `class_name`, `operation_name`, `domain_name` and
     `tags` (for example class_name "AWS-Lambda" with tags
     {"aws.lambda.name": "upstream-lambda"}); at least one is required. Returns
-    once new execution environments get the fault. Undo with
+    once new execution environments get the fault. With `verify` (a payload),
+    the function is then invoked once and a span must show the delay, or the
+    injection is removed and the action fails with the reason. Undo with
     `disable_latency_injection` (same `injection_name`) or
     `remove_all_injections`.
     """
@@ -113,9 +121,8 @@ def enable_latency_injection(
         lambda filters: latency_listener(
             filters, delay=delay, variation=variation, sigma=sigma, distribution=distribution
         ),
-        dict(
-            class_name=class_name, operation_name=operation_name, domain_name=domain_name, tags=tags
-        ),
+        _filter_args(class_name, operation_name, domain_name, tags),
+        verify,
         configuration,
         secrets,
     )
@@ -197,6 +204,7 @@ def _enable(
     injection_name: str,
     build: Callable[[list], dict],
     filter_args: Mapping[str, Any],
+    verify: Any,
     configuration: Configuration,
     secrets: Secrets,
 ) -> dict:
@@ -208,7 +216,10 @@ def _enable(
     except InvalidInjection as error:
         raise ActivityFailed(f"chaosthundra: cannot {what}: {error}") from error
 
+    if verify is not None:
+        payload_bytes(function_name, verify)
     lam = client("lambda", configuration, secrets)
+    preflight(lam, function_name, configuration, secrets)
 
     def merge(env: dict[str, str]) -> dict[str, str]:
         clash = [k for k in env if k != key and k.upper() == key.upper()]
@@ -240,17 +251,41 @@ def _enable(
         function_name,
     )
     logger.debug("chaosthundra: listener config %s", injection.config)
-    return _summary(function_name, injection.name, injection.kind, status, change) | {
+    summary = _summary(function_name, injection.name, injection.kind, status, change) | {
         "env_key": key,
         "encoding": injection.encoding,
         "listener": injection.config,
     }
+    if verify is not None:
+        try:
+            summary["verification"] = verify_injection(
+                function_name, config, verify, configuration, secrets
+            )
+        except ActivityFailed:
+            remove_injection(function_name, injection_name, configuration, secrets)
+            logger.warning(
+                "chaosthundra: removed injection '%s' from '%s': it could not be verified",
+                injection.name,
+                function_name,
+            )
+            raise
+    return summary
+
+
+def remove_injection(
+    function_name: str,
+    injection_name: str,
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+) -> dict:
+    """Remove one named injection whatever its kind (safeguard, kill switch, verify)."""
+    return _disable(function_name, injection_name, None, configuration, secrets)
 
 
 def _disable(
     function_name: str,
     injection_name: str,
-    kind: str,
+    kind: Optional[str],
     configuration: Configuration,
     secrets: Secrets,
 ) -> dict:
@@ -264,8 +299,8 @@ def _disable(
 
     def merge(env: dict[str, str]) -> dict[str, str]:
         if key in env:
-            found = [i for i in parse_injections({key: env[key]})][0]
-            if found.kind not in (kind, "unreadable"):
+            found = parse_injections({key: env[key]})[0]
+            if kind is not None and found.kind not in (kind, "unreadable"):
                 raise ActivityFailed(
                     f"chaosthundra: injection '{injection_name}' on '{function_name}' is a "
                     f"{found.kind} injection, not a {kind} one; disable it with "
@@ -276,20 +311,22 @@ def _disable(
 
     change = function_env.update(lam, function_name, merge)
     ledger.record_removed(_ledger_entry(function_name, injection_name, configuration, secrets))
+    removed = parse_injections({key: change.before[key]})[0].kind if key in change.before else None
+    label = kind or removed or "any"
     if change.changed:
         logger.info(
-            "chaosthundra: disabled %s injection '%s' on '%s'", kind, injection_name, function_name
+            "chaosthundra: disabled %s injection '%s' on '%s'", label, injection_name, function_name
         )
         status = "disabled"
     else:
         logger.info(
             "chaosthundra: no %s injection '%s' on '%s'; nothing to do",
-            kind,
+            label,
             injection_name,
             function_name,
         )
         status = "absent"
-    return _summary(function_name, injection_name.lower(), kind, status, change)
+    return _summary(function_name, injection_name.lower(), label, status, change)
 
 
 def _summary(function_name: str, name: str, kind: str, status: str, change: Any) -> dict:

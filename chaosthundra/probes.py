@@ -41,10 +41,11 @@ def invoke_function(
     `payload` is a mapping, a list, or a JSON string. Returns `status_code`,
     `function_error` (null, "Handled" or "Unhandled"), `payload` (decoded JSON,
     or text), `duration_ms` (round trip, as the caller sees it), `timed_out`
-    (the runtime reported a timeout) and `log_tail` (the last 4 KB of the log).
+    (the runtime reported a timeout), `log_tail` (the last 4 KB of the log) and
+    `request_id`.
     A throttled call (429) is reported, not raised.
     """
-    body = _payload_bytes(function_name, payload)
+    body = payload_bytes(function_name, payload)
     lam = client("lambda", configuration, secrets, read_timeout=INVOKE_READ_TIMEOUT)
     kwargs: dict[str, Any] = {
         "FunctionName": function_name,
@@ -61,7 +62,7 @@ def invoke_function(
         code = error.response.get("Error", {}).get("Code", "")
         if code == "TooManyRequestsException":
             throttled = {"errorType": code, "errorMessage": error.response["Error"].get("Message")}
-            return _outcome(429, None, throttled, started, "")
+            return _outcome(429, None, throttled, started, "", None)
         raise function_env.activity_failed("invoke", function_name, error) from error
     except ReadTimeoutError as error:
         raise ActivityFailed(
@@ -126,7 +127,7 @@ def list_injections(
 
 
 # ------------------------------------------------------------------ internals
-def _payload_bytes(function_name: str, payload: Any) -> bytes:
+def payload_bytes(function_name: str, payload: Any) -> bytes:
     if payload is None:
         return b"{}"
     if isinstance(payload, (bytes, bytearray)):
@@ -158,7 +159,12 @@ def _json_or_text(raw: str) -> Any:
 
 
 def _outcome(
-    status_code: int, function_error: Optional[str], payload: Any, started: float, tail: str
+    status_code: int,
+    function_error: Optional[str],
+    payload: Any,
+    started: float,
+    tail: str,
+    request_id: Optional[str],
 ) -> dict:
     message = payload.get("errorMessage", "") if isinstance(payload, dict) else ""
     return {
@@ -168,4 +174,5 @@ def _outcome(
         "duration_ms": round((time.perf_counter() - started) * 1000.0, 2),
         "timed_out": bool(function_error) and bool(_TIMEOUT_RE.search(str(message))),
         "log_tail": tail,
+        "request_id": request_id,
     }

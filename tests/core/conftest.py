@@ -55,15 +55,24 @@ def _zip() -> bytes:
 
 @pytest.fixture
 def make_function(lam, role_arn: str) -> Callable[..., str]:
-    """Create a function with a unique name; returns the name."""
+    """Create a function with a unique name; returns the name.
 
-    def make(variables: Optional[dict] = None, layers: Optional[list] = None, **extra) -> str:
+    By default the function is instrumented the layer way (handler
+    thundra.handler.wrapper), which the guardrails see without any variable.
+    """
+
+    def make(
+        variables: Optional[dict] = None,
+        layers: Optional[list] = None,
+        handler: str = "thundra.handler.wrapper",
+        **extra,
+    ) -> str:
         name = f"fn-{uuid.uuid4().hex[:10]}"
         kwargs = dict(
             FunctionName=name,
             Runtime="python3.11",
             Role=role_arn,
-            Handler="app.handler",
+            Handler=handler,
             Code={"ZipFile": _zip()},
             Timeout=7,
             MemorySize=256,

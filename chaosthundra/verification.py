@@ -1,0 +1,102 @@
+"""Verified injection: invoke once the change is live and look for the injected span."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from chaoslib.exceptions import ActivityFailed
+from chaoslib.types import Configuration, Secrets
+
+from chaosthundra.agent_output import agent_errors, has_agent_output, injected_spans, matches
+from chaosthundra.function_logs import invocation_log
+
+__all__ = ["verify_injection", "MAX_VERIFY_INVOKES"]
+
+logger = logging.getLogger("chaostoolkit")
+
+MAX_VERIFY_INVOKES = 20
+TAIL_LIMIT = 4096
+# How long to wait for CloudWatch Logs when the 4 KB tail cut the agent's report.
+LOG_DELIVERY_WAIT_SECONDS = 20.0
+
+
+def verify_injection(
+    function_name: str,
+    listener: dict,
+    payload: Any,
+    configuration: Configuration,
+    secrets: Secrets,
+) -> dict:
+    """Invoke until a span shows this listener acted; ActivityFailed with the reason if not.
+
+    An error listener with injectCountFreq N acts on 1 matching span in N, so up
+    to N invokes (at most MAX_VERIFY_INVOKES) are made.
+    """
+    from chaosthundra.probes import invoke_function
+
+    inner = listener["config"]["listener"]
+    every = int(inner["config"].get("injectCountFreq", 1))
+    attempts = max(1, min(every, MAX_VERIFY_INVOKES))
+    logs = []
+    for attempt in range(1, attempts + 1):
+        since_ms = int(time.time() * 1000) - 1000
+        outcome = invoke_function(
+            function_name, payload, configuration=configuration, secrets=secrets
+        )
+        log = outcome["log_tail"]
+        if _cut(log) and outcome.get("request_id"):
+            log = (
+                invocation_log(
+                    function_name,
+                    outcome["request_id"],
+                    since_ms,
+                    configuration,
+                    secrets,
+                    wait_seconds=LOG_DELIVERY_WAIT_SECONDS,
+                )
+                or log
+            )
+        logs.append(log)
+        spans = [s for s in injected_spans(log) if matches(s, listener)]
+        if spans:
+            logger.info(
+                "chaosthundra: verified on '%s': %d injected span(s) on invoke %d",
+                function_name,
+                len(spans),
+                attempt,
+            )
+            return {
+                "verified": True,
+                "invocations": attempt,
+                "injected_spans": len(spans),
+                "request_id": outcome.get("request_id"),
+                "span_info": spans[0],
+            }
+    raise ActivityFailed(
+        f"chaosthundra: could not verify the injection on '{function_name}': "
+        + _reason(logs, attempts)
+    )
+
+
+def _cut(log: str) -> bool:
+    return len(log.encode("utf-8")) >= TAIL_LIMIT - 64 and not log.startswith("START RequestId")
+
+
+def _reason(logs: list, attempts: int) -> str:
+    everything = "\n".join(logs)
+    rejected = agent_errors(everything)
+    if rejected:
+        return f"the agent rejected the listener config ({rejected[0][:300]})."
+    if not has_agent_output(everything):
+        return (
+            "no agent output in the function's log: the function does not seem to run the "
+            "Thundra agent, or its report is off. Wrap the handler with the agent and set "
+            "THUNDRA_AGENT_REPORT_CLOUDWATCH_ENABLE=true."
+        )
+    return (
+        f"no matching span in {attempts} verification invoke(s): the agent ran, but the filter "
+        "matched no span. Check class_name/operation_name/tags, and that the verify payload "
+        "makes the function perform the call you want to break."
+    )
