@@ -1,0 +1,144 @@
+"""Preflight guardrails: refused before anything is written, function untouched."""
+
+from __future__ import annotations
+
+import pytest
+from chaoslib.exceptions import ActivityFailed, InterruptExecution
+
+from chaosthundra import actions
+from chaosthundra.guardrails import agent_evidence
+
+REDIS = {"class_name": "Redis"}
+
+
+def _refused(make_function, snap, configuration, exception, message, fn_kwargs=None, extra=None):
+    name = make_function({"KEEP": "me"}, **(fn_kwargs or {}))
+    before = snap(name)
+    with pytest.raises(exception) as raised:
+        actions.enable_error_injection(
+            name, configuration={**configuration, **(extra or {})}, **REDIS
+        )
+    assert message in str(raised.value)
+    assert snap(name) == before
+    return name, str(raised.value)
+
+
+def test_function_without_agent_is_refused_with_how_to_instrument(
+    make_function, snap, configuration
+):
+    _, message = _refused(
+        make_function,
+        snap,
+        configuration,
+        ActivityFailed,
+        "shows no Thundra agent",
+        fn_kwargs={"handler": "app.handler"},
+    )
+    assert "@thundra" in message and "THUNDRA_AGENT_LAMBDA_HANDLER" in message
+
+
+def test_function_outside_allowlist_interrupts(make_function, snap, configuration):
+    _refused(
+        make_function,
+        snap,
+        configuration,
+        InterruptExecution,
+        "is not in chaosthundra_allowed_functions",
+        extra={"chaosthundra_allowed_functions": ["user-get*", "caller"]},
+    )
+
+
+def test_allowlist_patterns_admit_a_function(make_function, configuration):
+    name = make_function()
+    result = actions.enable_error_injection(
+        name, configuration={**configuration, "chaosthundra_allowed_functions": ["fn-*"]}, **REDIS
+    )
+    assert result["status"] == "enabled"
+
+
+def test_function_without_required_tag_interrupts(make_function, snap, configuration):
+    _refused(
+        make_function,
+        snap,
+        configuration,
+        InterruptExecution,
+        "lacks the tag 'chaos=allowed'",
+        fn_kwargs={"Tags": {"chaos": "forbidden"}},
+        extra={"chaosthundra_required_tag": "chaos=allowed"},
+    )
+
+
+def test_required_tag_present_is_accepted(make_function, configuration):
+    name = make_function(Tags={"chaos": "allowed"})
+    result = actions.enable_error_injection(
+        name, configuration={**configuration, "chaosthundra_required_tag": "chaos=allowed"}, **REDIS
+    )
+    assert result["status"] == "enabled"
+
+
+def test_wrong_account_interrupts(make_function, snap, configuration):
+    # moto's account is 123456789012
+    _refused(
+        make_function,
+        snap,
+        configuration,
+        InterruptExecution,
+        "are for AWS account 123456789012, not the expected 999999999999",
+        extra={"aws_expected_account_id": "999999999999"},
+    )
+
+
+def test_expected_account_is_accepted(make_function, configuration):
+    name = make_function()
+    result = actions.enable_error_injection(
+        name, configuration={**configuration, "aws_expected_account_id": "123456789012"}, **REDIS
+    )
+    assert result["status"] == "enabled"
+
+
+def test_disable_is_never_blocked_by_a_guardrail(make_function, snap, configuration):
+    name = make_function({"KEEP": "me"})
+    before = snap(name)
+    actions.enable_error_injection(name, configuration=configuration, **REDIS)
+    strict = {
+        **configuration,
+        "chaosthundra_allowed_functions": ["nothing"],
+        "aws_expected_account_id": "999999999999",
+    }
+    assert actions.disable_error_injection(name, configuration=strict)["status"] == "disabled"
+    assert snap(name) == before
+
+
+@pytest.mark.parametrize(
+    "function,evidence",
+    [
+        ({"Handler": "thundra.handler.wrapper"}, "handler thundra.handler.wrapper"),
+        (
+            {
+                "Handler": "app.h",
+                "Layers": [
+                    {
+                        "Arn": "arn:aws:lambda:eu-west-1:269863060030:layer:"
+                        "thundra-lambda-python-layer:62"
+                    }
+                ],
+            },
+            "layer",
+        ),
+        (
+            {"Handler": "app.h", "Environment": {"Variables": {"THUNDRA_APIKEY": "k"}}},
+            "variable THUNDRA_APIKEY",
+        ),
+        (
+            {
+                "Handler": "app.h",
+                "Environment": {"Variables": {"THUNDRA_AGENT_TRACE_SPAN_LISTENERCONFIG_X": "{}"}},
+            },
+            None,
+        ),
+        ({"Handler": "app.h"}, None),
+    ],
+)
+def test_agent_evidence(function, evidence):
+    found = agent_evidence(function)
+    assert (found is None) if evidence is None else evidence in found
