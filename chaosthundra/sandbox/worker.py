@@ -17,9 +17,9 @@ Protocol with the parent (:mod:`chaosthundra.sandbox.environment`), over pipes:
 - when the parent goes away (the lifeline pipe reaches EOF) the worker exits, even in
   the middle of a handler.
 
-Differences from the real Python runtime: no Runtime API over HTTP, no memory limit,
-and the standard logging handler is installed only when the function uses ``logging``
-without configuring a handler of its own.
+Differences from the real Python runtime: no Runtime API over HTTP and no memory
+limit. The root logger gets the runtime's handler (``[LEVEL]\ttime\trequest id\t
+message``) when the function imports ``logging``, not before.
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ import time
 END_OF_OUTPUT = b"\x00\x1fchaosthundra-end-of-output\x1f\x00"
 
 _request_id = ""
-_logging_checked = False
 
 
 # --- framing (shared with the parent process) ---------------------------------------
@@ -182,25 +181,11 @@ def _load_handler(spec: str):  # noqa: ANN202 - returns the user's callable or a
     return handler, None
 
 
-def _ensure_logging() -> None:
-    """Give the root logger the runtime's handler once the function uses ``logging``.
-
-    The real runtime installs it before the import; we do it lazily to keep the cold
-    start of functions that never log cheap. A handler configured by the function
-    itself (``basicConfig``) is left alone: its output reaches the log anyway.
-    """
-    global _logging_checked
-    if _logging_checked or "logging" not in sys.modules:
-        return
-    _logging_checked = True
-    import logging
-
-    root = logging.getLogger()
-    if root.handlers:
-        return
+def _setup_logging(logging) -> None:  # noqa: ANN001 - the logging module
+    """Give the root logger the runtime's handler (format, request id, stdout)."""
 
     class _RequestId(logging.Filter):
-        def filter(self, record: logging.LogRecord) -> bool:
+        def filter(self, record) -> bool:  # noqa: ANN001
             record.aws_request_id = _request_id
             return True
 
@@ -212,7 +197,52 @@ def _ensure_logging() -> None:
     formatter.converter = time.gmtime
     handler.setFormatter(formatter)
     handler.addFilter(_RequestId())
-    root.addHandler(handler)
+    logging.getLogger().addHandler(handler)
+
+
+class _LoggingLoader:
+    """Wraps the loader of ``logging`` to set the handler up right after its import."""
+
+    def __init__(self, real) -> None:  # noqa: ANN001
+        self._real = real
+
+    def __getattr__(self, name: str):  # noqa: ANN204
+        return getattr(self._real, name)
+
+    def create_module(self, spec):  # noqa: ANN001, ANN201
+        return self._real.create_module(spec)
+
+    def exec_module(self, module) -> None:  # noqa: ANN001
+        self._real.exec_module(module)
+        _setup_logging(module)
+
+
+class _LoggingHook:
+    """A one-shot import hook for ``logging``.
+
+    The real runtime configures logging before importing the handler. Importing
+    ``logging`` up front would cost every cold start a few milliseconds, so the
+    handler is installed when (and if) the function imports ``logging``.
+    """
+
+    @staticmethod
+    def find_spec(name: str, path=None, target=None):  # noqa: ANN001, ANN205
+        if name != "logging":
+            return None
+        sys.meta_path.remove(_LoggingHook)
+        from importlib.machinery import PathFinder
+
+        spec = PathFinder.find_spec(name, path)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _LoggingLoader(spec.loader)
+        return spec
+
+
+def _install_logging() -> None:
+    if "logging" in sys.modules:
+        _setup_logging(sys.modules["logging"])
+    else:
+        sys.meta_path.insert(0, _LoggingHook)
 
 
 # --- the loop -----------------------------------------------------------------------
@@ -259,7 +289,6 @@ def _watch_lifeline(fd: int) -> None:
 def _invoke(handler, header: dict, body: bytes) -> tuple[dict, bytes]:  # noqa: ANN001
     global _request_id
     _request_id = header["request_id"]
-    _ensure_logging()
     context = LambdaContext(
         _request_id, header["deadline_ms"], header["invoked_arn"], header.get("client_context")
     )
@@ -282,7 +311,6 @@ def _invoke(handler, header: dict, body: bytes) -> tuple[dict, bytes]:  # noqa: 
         else:
             status, payload = "ok", None
     duration_ms = (time.perf_counter() - started) * 1000
-    _ensure_logging()
     if payload is not None:
         return_body = json.dumps(payload).encode()
     meta = {"type": "result", "status": status, "duration_ms": duration_ms}
@@ -303,10 +331,10 @@ def main(argv: list[str]) -> int:
     else:
         sys.path.insert(0, task_root)
 
+    _install_logging()
     started = time.perf_counter()
     handler, error = _load_handler(os.environ.get("_HANDLER", ""))
     init_ms = (time.perf_counter() - started) * 1000
-    _ensure_logging()
     if error is not None:
         _log_error(error)
         _end_of_output()

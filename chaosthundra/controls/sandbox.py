@@ -1,0 +1,92 @@
+"""Chaos Toolkit control: run the experiment against the embedded sandbox.
+
+Declare it in an experiment::
+
+    "controls": [{
+        "name": "sandbox",
+        "provider": {"type": "python", "module": "chaosthundra.controls.sandbox",
+                     "arguments": {"template": "functions/template.yaml"}}
+    }]
+
+``configure_control`` starts the sandbox before the experiment and points the run's
+configuration at it (``aws_endpoint_url``, ``aws_region``, ``chaosthundra_sandbox``);
+chaoslib hands that same dictionary to every activity. ``cleanup_control`` stops it.
+
+When the configuration's ``target`` is ``"aws"`` (or, with no ``target``, the
+environment variable ``CHAOSTHUNDRA_TARGET`` is ``aws``) the control does nothing and
+the experiment runs against real AWS.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any, Optional
+
+from chaoslib.types import Configuration, Experiment, Secrets, Settings
+
+from ..sandbox import Sandbox
+
+__all__ = ["cleanup_control", "configure_control"]
+
+logger = logging.getLogger("chaostoolkit")
+
+# Not a usable endpoint: where activities go when the sandbox failed to start, so
+# that they fail instead of reaching real AWS (chaoslib ignores control errors).
+UNREACHABLE_ENDPOINT = "http://127.0.0.1:9"
+
+_sandbox: Optional[Sandbox] = None
+
+
+def _target(configuration: Configuration) -> str:
+    target = (configuration or {}).get("target")
+    if target is None:
+        target = os.environ.get("CHAOSTHUNDRA_TARGET", "sandbox")
+    return str(target).strip().lower()
+
+
+def configure_control(
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+    settings: Settings = None,
+    experiment: Experiment = None,
+    template: Optional[str] = None,
+    port: int = 0,
+    **kwargs: Any,
+) -> None:
+    """Start the sandbox (deploying ``template``, default functions/template.yaml)
+    on ``port`` (0: any free port) and point ``configuration`` at it."""
+    global _sandbox
+    if _target(configuration) == "aws":
+        logger.info("chaosthundra: target is aws, the sandbox is not started")
+        return
+    if configuration is None:
+        logger.error("chaosthundra: no configuration to point at the sandbox; not started")
+        return
+    if _sandbox is None:
+        region = str(configuration.get("aws_region") or "us-east-1")
+        sandbox = Sandbox(template=template, port=int(port), region=region)
+        try:
+            sandbox.start()
+        except Exception as exc:
+            logger.error("chaosthundra: the sandbox did not start: %s", exc)
+            configuration.update(
+                {"aws_endpoint_url": UNREACHABLE_ENDPOINT, "chaosthundra_sandbox": True}
+            )
+            return
+        _sandbox = sandbox
+    configuration.update(_sandbox.configuration())
+    configuration["chaosthundra_redis_url"] = _sandbox.redis_url
+
+
+def cleanup_control() -> None:
+    """Stop the sandbox started by :func:`configure_control`, if any."""
+    global _sandbox
+    sandbox, _sandbox = _sandbox, None
+    if sandbox is not None:
+        sandbox.stop()
+
+
+def current() -> Optional[Sandbox]:
+    """The sandbox this control started, while it runs."""
+    return _sandbox

@@ -1,0 +1,33 @@
+"""Fixtures shared by every test directory.
+
+``sandbox``: one embedded sandbox for the whole session (real moto endpoint, real
+redis-server, real worker processes), with functions/template.yaml deployed when it
+exists. Deploy more with ``sandbox.deploy(path)``; use unique resource names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chaosthundra.sandbox import Sandbox
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_TEMPLATE = REPO / "functions" / "template.yaml"
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[Sandbox]:
+    """The session's sandbox, started once and stopped at the end."""
+    template = DEFAULT_TEMPLATE if DEFAULT_TEMPLATE.is_file() else None
+    with Sandbox(template=template) as box:
+        yield box
+
+
+@pytest.fixture(scope="session")
+def sandbox_configuration(sandbox: Sandbox) -> dict[str, Any]:
+    """An experiment configuration pointing at the session's sandbox."""
+    return sandbox.configuration()

@@ -1,0 +1,69 @@
+"""Helpers for the sandbox tests (imported by the test modules)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from chaosthundra.sandbox import Sandbox
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+TEMPLATE = FIXTURES / "template.yaml"
+DUMMY = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+
+def make_client(sandbox: Sandbox, service: str, **config: Any) -> Any:
+    """A boto3 client for the sandbox; no retries unless asked."""
+    retries = config.pop("retries", {"max_attempts": 1, "mode": "standard"})
+    return boto3.client(
+        service,
+        endpoint_url=sandbox.endpoint_url,
+        region_name=sandbox.region,
+        config=Config(retries=retries, **config),
+        **DUMMY,
+    )
+
+
+def invoke(client: Any, name: str, event: Any = None, **kwargs: Any) -> dict[str, Any]:
+    """Invoke and decode: the response plus ``payload`` (parsed JSON, or None)."""
+    kwargs.setdefault("Payload", json.dumps(event if event is not None else {}))
+    response = client.invoke(FunctionName=name, **kwargs)
+    raw = response["Payload"].read()
+    response["payload"] = json.loads(raw) if raw else None
+    return response
+
+
+def alive(pid: int) -> bool:
+    """Whether a process exists and is not a zombie (reads /proc, no psutil)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            state = stat.read().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+    return state != "Z"
+
+
+def children(pid: int) -> list[int]:
+    """Direct children of ``pid`` (from /proc/*/stat)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                ppid = int(stat.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == pid:
+            found.append(int(entry))
+    return found
+
+
+def cmdline(pid: int) -> list[str]:
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        return [part.decode() for part in f.read().split(b"\0") if part]
