@@ -14,14 +14,18 @@ When the embedded sandbox is the target, its control sets ``aws_endpoint_url``
 and ``chaosthundra_sandbox: true``; clients then use dummy credentials so the
 host's real credentials are never sent anywhere.
 
-No default session is created or mutated: every call builds its own session.
-Throttling and transient errors are retried by botocore's ``standard`` mode.
+No default session is created or mutated. Clients are cached per resolved
+configuration for a few minutes (building one costs tens of milliseconds), which
+also keeps assumed-role credentials well inside their lifetime. Throttling and
+transient errors are retried by botocore's ``standard`` mode.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
+import time
 from typing import Any, Optional
 
 import boto3
@@ -41,6 +45,10 @@ SANDBOX_CREDENTIALS = {
 
 # Attempts include the first call; "standard" mode backs off on throttling.
 DEFAULT_RETRIES = {"max_attempts": 8, "mode": "standard"}
+CLIENT_TTL_SECONDS = 600.0
+
+_clients: dict[tuple, tuple[float, BaseClient]] = {}
+_clients_lock = threading.Lock()
 
 
 def resolve_region(configuration: Configuration = None) -> str:
@@ -111,9 +119,28 @@ def client(
     """Build a boto3 client for ``service`` from the experiment's configuration."""
     configuration = configuration or {}
     region = resolve_region(configuration)
-    session = _session(configuration, secrets, region)
-    return session.client(
+    endpoint_url = resolve_endpoint_url(configuration)
+    secrets = secrets or {}
+    key = (
         service,
-        endpoint_url=resolve_endpoint_url(configuration),
-        config=_config(read_timeout),
+        region,
+        endpoint_url,
+        read_timeout,
+        bool(configuration.get("chaosthundra_sandbox")),
+        configuration.get("aws_profile_name"),
+        configuration.get("aws_assume_role_arn"),
+        configuration.get("aws_assume_role_session_name"),
+        secrets.get("aws_access_key_id"),
+        secrets.get("aws_secret_access_key"),
+        secrets.get("aws_session_token"),
     )
+    now = time.monotonic()
+    with _clients_lock:
+        cached = _clients.get(key)
+        if cached and now - cached[0] < CLIENT_TTL_SECONDS:
+            return cached[1]
+    session = _session(configuration, secrets, region)
+    built = session.client(service, endpoint_url=endpoint_url, config=_config(read_timeout))
+    with _clients_lock:
+        _clients[key] = (now, built)
+    return built
