@@ -38,24 +38,10 @@ def load_exported_activities() -> list[DiscoveredActivities]:
 
 def discover_system(configuration: Configuration = None, secrets: Secrets = None) -> dict:
     """The functions in the account and region, each with its active injections."""
-    from chaosthundra import function_env
-    from chaosthundra.aws import client, resolve_region
-    from chaosthundra.listeners import parse_injections
+    from chaosthundra.aws import resolve_region
+    from chaosthundra.killswitch import scan
 
-    lam = client("lambda", configuration, secrets)
-    functions = []
-    for page in lam.get_paginator("list_functions").paginate():
-        for fn in page["Functions"]:
-            injections = parse_injections(function_env.variables_of(fn))
-            functions.append(
-                {
-                    "function_name": fn["FunctionName"],
-                    "runtime": fn.get("Runtime"),
-                    "handler": fn.get("Handler"),
-                    "injections": [i.to_dict() for i in injections],
-                }
-            )
-    return {"region": resolve_region(configuration), "functions": functions}
+    return {"region": resolve_region(configuration), "functions": scan(configuration, secrets)}
 
 
 def discover_system_safely() -> dict:

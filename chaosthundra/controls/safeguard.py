@@ -1,0 +1,105 @@
+"""Chaos Toolkit control: whatever way a run ends, remove the injections it made.
+
+Chaos Toolkit's default rollback strategy skips rollbacks when a run ends
+"failed" or "interrupted", and `--rollback-strategy never` skips them always.
+This control does not depend on rollbacks: every chaosthundra action records
+what it enabled, and at the end of the experiment (completed, deviated, failed,
+aborted, or interrupted by Ctrl-C or SIGTERM) whatever is still active is
+removed, each removal logged. Only our own variables are touched.
+
+Declare it in an experiment::
+
+    "controls": [{"name": "chaosthundra-safeguard",
+                  "provider": {"type": "python",
+                               "module": "chaosthundra.controls.safeguard"}}]
+
+or for every run, in ~/.chaostoolkit/settings.yaml::
+
+    controls:
+      chaosthundra-safeguard:
+        provider:
+          type: python
+          module: chaosthundra.controls.safeguard
+
+A process killed with SIGKILL runs no control at all: use
+`chaosthundra clear` for that case.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from chaoslib.types import Configuration, Experiment, Journal, Secrets, Settings
+
+from chaosthundra import ledger
+
+__all__ = [
+    "configure_control",
+    "after_experiment_control",
+    "cleanup_control",
+    "sweep",
+]
+
+logger = logging.getLogger("chaostoolkit")
+
+
+def configure_control(
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+    settings: Settings = None,
+    experiment: Experiment = None,
+) -> None:
+    """Start the run with an empty record."""
+    ledger.clear()
+    logger.debug("chaosthundra safeguard: armed")
+
+
+def after_experiment_control(context: Experiment, state: Journal = None, **kwargs: Any) -> None:
+    """Remove every injection still active; note what was removed in the journal."""
+    removed = sweep()
+    if isinstance(state, dict):
+        state.setdefault("chaosthundra", {}).setdefault("safeguard_removed", []).extend(removed)
+
+
+def cleanup_control() -> None:
+    """Last chance: runs even when the end of the experiment was never reached."""
+    sweep()
+
+
+def sweep() -> list[dict]:
+    """Remove what the ledger says is still active; returns what was removed."""
+    from chaosthundra.actions import remove_injection
+
+    removed = []
+    for entry in ledger.active():
+        try:
+            result = remove_injection(
+                entry.function_name, entry.injection_name, entry.configuration, entry.secrets
+            )
+        except Exception as error:  # noqa: BLE001 - keep going, report every failure
+            logger.error(
+                "chaosthundra safeguard: could not remove injection '%s' from '%s': %s. "
+                "Run `chaosthundra clear --function %s`.",
+                entry.injection_name,
+                entry.function_name,
+                error,
+                entry.function_name,
+            )
+            continue
+        ledger.record_removed(entry)
+        if result["status"] == "disabled":
+            logger.info(
+                "chaosthundra safeguard: removed %s injection '%s' from '%s'",
+                result["kind"],
+                entry.injection_name,
+                entry.function_name,
+            )
+            removed.append(
+                {
+                    "function_name": entry.function_name,
+                    "injection_name": entry.injection_name,
+                    "kind": result["kind"],
+                }
+            )
+    return removed

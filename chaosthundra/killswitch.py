@@ -1,0 +1,59 @@
+"""Find and remove chaosthundra injections across a region: `chaosthundra status/clear`.
+
+It reads the functions' configuration, so it works after the process that
+injected is gone (even killed with SIGKILL). It only ever removes chaosthundra's
+own variables.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Optional
+
+from chaoslib.types import Configuration, Secrets
+
+from chaosthundra import function_env
+from chaosthundra.aws import client
+from chaosthundra.listeners import parse_injections
+
+__all__ = ["scan", "clear"]
+
+
+def scan(
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+    function_names: Optional[Iterable[str]] = None,
+) -> list[dict]:
+    """Every function (or the named ones) with its span-listener injections."""
+    lam = client("lambda", configuration, secrets)
+    if function_names:
+        functions = [function_env.read(lam, name) for name in function_names]
+    else:
+        functions = [
+            fn
+            for page in lam.get_paginator("list_functions").paginate()
+            for fn in page["Functions"]
+        ]
+    return [
+        {
+            "function_name": fn["FunctionName"],
+            "runtime": fn.get("Runtime"),
+            "handler": fn.get("Handler"),
+            "injections": [i.to_dict() for i in parse_injections(function_env.variables_of(fn))],
+        }
+        for fn in functions
+    ]
+
+
+def clear(
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+    function_names: Optional[Iterable[str]] = None,
+) -> list[dict]:
+    """Remove chaosthundra's injections from every function that has one."""
+    from chaosthundra.actions import remove_all_injections
+
+    results = []
+    for fn in scan(configuration, secrets, function_names):
+        if any(i["ours"] for i in fn["injections"]):
+            results.append(remove_all_injections(fn["function_name"], configuration, secrets))
+    return results
