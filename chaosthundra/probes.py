@@ -12,7 +12,9 @@ from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
 from chaosthundra import function_env
+from chaosthundra.agent_output import injected_spans
 from chaosthundra.aws import client
+from chaosthundra.function_logs import lines_since
 from chaosthundra.listeners import parse_injections
 
 __all__ = [
@@ -20,6 +22,7 @@ __all__ = [
     "invocation_succeeds",
     "invocation_completes_within",
     "list_injections",
+    "injected_span_count",
 ]
 
 logger = logging.getLogger("chaostoolkit")
@@ -71,13 +74,9 @@ def invoke_function(
         ) from error
     raw = response["Payload"].read().decode("utf-8", errors="replace")
     tail = base64.b64decode(response.get("LogResult") or "").decode("utf-8", errors="replace")
-    result = _outcome(
-        response.get("StatusCode", 0),
-        response.get("FunctionError"),
-        _json_or_text(raw),
-        started,
-        tail,
-    )
+    request_id = response.get("ResponseMetadata", {}).get("RequestId")
+    status, error = response.get("StatusCode", 0), response.get("FunctionError")
+    result = _outcome(status, error, _json_or_text(raw), started, tail, request_id)
     logger.debug(
         "chaosthundra: invoked '%s': status %s, error %s, %.1f ms",
         function_name,
@@ -124,6 +123,32 @@ def list_injections(
     lam = client("lambda", configuration, secrets)
     variables = function_env.variables_of(function_env.read(lam, function_name))
     return [injection.to_dict() for injection in parse_injections(variables)]
+
+
+def injected_span_count(
+    function_name: str,
+    since_seconds: int = 300,
+    kind: str = None,
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+) -> int:
+    """Count the spans a listener acted on in the function's CloudWatch Logs.
+
+    Looks at the last `since_seconds` seconds of /aws/lambda/<function_name>
+    (the agent reports with THUNDRA_AGENT_REPORT_CLOUDWATCH_ENABLE=true). `kind`
+    ("error" or "latency") counts only that kind of injection. Use it after the
+    method to assert that the fault really fired (a range tolerance such as
+    [1, 1000000]). On AWS, log delivery can lag by a few seconds.
+    """
+    if kind not in (None, "error", "latency"):
+        raise ActivityFailed(
+            f"chaosthundra: kind must be 'error', 'latency' or null, got {kind!r}."
+        )
+    since_ms = int((time.time() - float(since_seconds)) * 1000)
+    spans = injected_spans("\n".join(lines_since(function_name, since_ms, configuration, secrets)))
+    if kind:
+        spans = [s for s in spans if s.get("type") == f"{kind}_injector_span_listener"]
+    return len(spans)
 
 
 # ------------------------------------------------------------------ internals

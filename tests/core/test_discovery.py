@@ -80,6 +80,13 @@ PROBES = {
         ("configuration", "mapping"),
         ("secrets", "mapping"),
     ],
+    "injected_span_count": [
+        ("function_name", "string"),
+        ("since_seconds", "integer"),
+        ("kind", "string"),
+        ("configuration", "mapping"),
+        ("secrets", "mapping"),
+    ],
     "list_injections": [
         ("function_name", "string"),
         ("configuration", "mapping"),
