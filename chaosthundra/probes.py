@@ -3,8 +3,10 @@
 import base64
 import json
 import logging
+import math
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Optional
 
 from botocore.exceptions import ClientError, ReadTimeoutError
@@ -23,7 +25,11 @@ __all__ = [
     "invocation_completes_within",
     "list_injections",
     "injected_span_count",
+    "measure_invocations",
 ]
+
+MAX_COUNT = 10_000
+MAX_CONCURRENCY = 64
 
 logger = logging.getLogger("chaostoolkit")
 
@@ -151,7 +157,90 @@ def injected_span_count(
     return len(spans)
 
 
+def measure_invocations(
+    function_name: str,
+    payload: Any = None,
+    count: int = 100,
+    concurrency: int = 10,
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+) -> dict:
+    """Invoke the function `count` times, `concurrency` at a time, and summarise.
+
+    Returns `count`, `ok`, `errors` (function errors and throttles, timeouts
+    included), `timeouts`, `throttled`, `error_ratio`, `p50_ms`, `p95_ms`,
+    `p99_ms`, `max_ms` (round trip), `throughput_per_s` and `duration_s`, plus
+    `durations_ms` and `outcomes` per invoke for charts. Judge it with
+    tolerances, for example jsonpath "$.error_ratio" or a range on a target.
+    """
+    count = _bounded_int("count", count, MAX_COUNT)
+    concurrency = _bounded_int("concurrency", concurrency, MAX_CONCURRENCY)
+    payload_bytes(function_name, payload)  # refuse a bad payload before any invoke
+
+    def one(_: int) -> dict:
+        return invoke_function(function_name, payload, configuration=configuration, secrets=secrets)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=min(concurrency, count)) as pool:
+        results = list(pool.map(one, range(count)))
+    elapsed = time.perf_counter() - started
+    outcomes = [_verdict(r) for r in results]
+    durations = [r["duration_ms"] for r in results]
+    ordered = sorted(durations)
+    errors = sum(o != "ok" for o in outcomes)
+    summary = {
+        "count": count,
+        "concurrency": concurrency,
+        "ok": count - errors,
+        "errors": errors,
+        "timeouts": outcomes.count("timeout"),
+        "throttled": outcomes.count("throttled"),
+        "error_ratio": round(errors / count, 6),
+        "p50_ms": _percentile(ordered, 50),
+        "p95_ms": _percentile(ordered, 95),
+        "p99_ms": _percentile(ordered, 99),
+        "max_ms": ordered[-1],
+        "throughput_per_s": round(count / elapsed, 2) if elapsed > 0 else None,
+        "duration_s": round(elapsed, 3),
+        "durations_ms": durations,
+        "outcomes": outcomes,
+    }
+    logger.info(
+        "chaosthundra: %d invokes of '%s': error ratio %.3f, p95 %.0f ms, %.1f/s",
+        count,
+        function_name,
+        summary["error_ratio"],
+        summary["p95_ms"],
+        summary["throughput_per_s"] or 0,
+    )
+    return summary
+
+
 # ------------------------------------------------------------------ internals
+def _verdict(outcome: dict) -> str:
+    if outcome["status_code"] == 429:
+        return "throttled"
+    if outcome["timed_out"]:
+        return "timeout"
+    if outcome["status_code"] != 200 or outcome["function_error"]:
+        return "error"
+    return "ok"
+
+
+def _percentile(ordered: list, q: int) -> float:
+    """Nearest-rank percentile of an ascending list."""
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def _bounded_int(name: str, value: Any, maximum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= maximum:
+        raise ActivityFailed(
+            f"chaosthundra: {name} must be a whole number from 1 to {maximum}, got {value!r}."
+        )
+    return value
+
+
 def payload_bytes(function_name: str, payload: Any) -> bytes:
     if payload is None:
         return b"{}"
