@@ -87,6 +87,14 @@ PROBES = {
         ("configuration", "mapping"),
         ("secrets", "mapping"),
     ],
+    "measure_invocations": [
+        ("function_name", "string"),
+        ("payload", "object"),
+        ("count", "integer"),
+        ("concurrency", "integer"),
+        ("configuration", "mapping"),
+        ("secrets", "mapping"),
+    ],
     "list_injections": [
         ("function_name", "string"),
         ("configuration", "mapping"),
