@@ -84,5 +84,156 @@ def sandbox(template: Optional[Path], port: int, region: str) -> None:
     click.echo("Sandbox stopped.", err=True)
 
 
+def _aws_options(func: Any) -> Any:
+    """The client configuration shared by status and clear (same keys as activities)."""
+    options = [
+        click.option(
+            "--sandbox-url",
+            envvar="CHAOSTHUNDRA_SANDBOX_URL",
+            default=None,
+            help="A running `chaosthundra sandbox` endpoint [env CHAOSTHUNDRA_SANDBOX_URL].",
+        ),
+        click.option(
+            "--region",
+            envvar="AWS_REGION",
+            default=None,
+            help="AWS region [env AWS_REGION; us-east-1 for a sandbox].",
+        ),
+        click.option("--profile", default=None, help="AWS profile name."),
+        click.option("--assume-role-arn", default=None, help="Role to assume first."),
+        click.option(
+            "--endpoint-url",
+            envvar="AWS_ENDPOINT_URL",
+            default=None,
+            help="AWS endpoint override [env AWS_ENDPOINT_URL].",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _configuration(
+    sandbox_url: Optional[str],
+    region: Optional[str],
+    profile: Optional[str],
+    assume_role_arn: Optional[str],
+    endpoint_url: Optional[str],
+) -> dict:
+    configuration: dict = {}
+    if sandbox_url:
+        configuration.update(
+            aws_endpoint_url=sandbox_url, chaosthundra_sandbox=True, aws_region="us-east-1"
+        )
+    elif endpoint_url:
+        configuration["aws_endpoint_url"] = endpoint_url
+    if region:
+        configuration["aws_region"] = region
+    if profile:
+        configuration["aws_profile_name"] = profile
+    if assume_role_arn:
+        configuration["aws_assume_role_arn"] = assume_role_arn
+    return configuration
+
+
+def _scan(configuration: dict, functions: tuple) -> list:
+    from chaoslib.exceptions import ChaosException
+
+    from .killswitch import scan
+
+    try:
+        return scan(configuration, None, list(functions) or None)
+    except ChaosException as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _scope(config: Optional[dict]) -> str:
+    if not config:
+        return "?"
+    filters = (config.get("config") or {}).get("filters") or []
+    return (
+        "; ".join(" ".join(f"{k}={v}" for k, v in f.items() if k != "reverse") for f in filters)
+        or "-"
+    )
+
+
+@main.command()
+@click.option("--function", "functions", multiple=True, help="Only this function (repeatable).")
+@_aws_options
+def status(functions: tuple, **aws: Any) -> None:
+    """List the functions that have an active chaosthundra injection."""
+    found = [
+        (fn["function_name"], i)
+        for fn in _scan(_configuration(**aws), functions)
+        for i in fn["injections"]
+        if i["ours"]
+    ]
+    if not found:
+        click.echo("No chaosthundra injection is active.")
+        return
+    click.echo(f"{'FUNCTION':<32} {'INJECTION':<20} {'KIND':<8} SCOPE")
+    for name, injection in found:
+        click.echo(
+            f"{name:<32} {injection['name']:<20} {injection['kind']:<8} "
+            f"{_scope(injection['config'])}"
+        )
+
+
+@main.command()
+@click.option("--function", "functions", multiple=True, help="Only this function (repeatable).")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@_aws_options
+def clear(functions: tuple, yes: bool, **aws: Any) -> None:
+    """Remove every chaosthundra injection (the kill switch); other variables are kept."""
+    from chaoslib.exceptions import ChaosException
+
+    from .actions import remove_all_injections
+
+    configuration = _configuration(**aws)
+    targets = [
+        fn["function_name"]
+        for fn in _scan(configuration, functions)
+        if any(i["ours"] for i in fn["injections"])
+    ]
+    if not targets:
+        click.echo("No chaosthundra injection is active; nothing to clear.")
+        return
+    click.echo(f"Active injections on: {', '.join(targets)}")
+    if not yes:
+        if not sys.stdin.isatty():
+            raise click.UsageError("not a terminal: pass --yes to clear without confirmation")
+        click.confirm("Remove them all?", abort=True)
+    failed = 0
+    for name in targets:
+        try:
+            result = remove_all_injections(name, configuration)
+        except ChaosException as exc:
+            failed += 1
+            click.echo(f"FAILED {name}: {exc}", err=True)
+            continue
+        click.echo(f"cleared {name}: removed {', '.join(result['removed']) or 'nothing'}")
+    if failed:
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("plan", type=click.Path(dir_okay=False))
+@click.option(
+    "--report",
+    "report_dir",
+    default="reports/gameday",
+    show_default=True,
+    help="Directory for the journals, logs and report.html.",
+)
+def gameday(plan: str, report_dir: str) -> None:
+    """Run a gameday PLAN (YAML): every run, a table of outcome versus expectation.
+
+    Exit code 0 when every outcome matched, 1 when one did not, 2 on a usage error.
+    """
+    from .gameday.command import run_gameday
+
+    sys.exit(run_gameday(plan, report_dir))
+
+
 if __name__ == "__main__":
     main()

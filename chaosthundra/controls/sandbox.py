@@ -15,6 +15,11 @@ chaoslib hands that same dictionary to every activity. ``cleanup_control`` stops
 When the configuration's ``target`` is ``"aws"`` (or, with no ``target``, the
 environment variable ``CHAOSTHUNDRA_TARGET`` is ``aws``) the control does nothing and
 the experiment runs against real AWS.
+
+When ``CHAOSTHUNDRA_SANDBOX_URL`` is set (for example to the endpoint printed by
+``chaosthundra sandbox``), the control attaches to that running sandbox instead of
+starting one, and leaves it running: its functions then outlive the run, which is
+what ``chaosthundra status`` and ``clear`` need after a run was killed.
 """
 
 from __future__ import annotations
@@ -62,6 +67,17 @@ def configure_control(
         return
     if configuration is None:
         logger.error("chaosthundra: no configuration to point at the sandbox; not started")
+        return
+    attach_url = os.environ.get("CHAOSTHUNDRA_SANDBOX_URL")
+    if attach_url:
+        logger.info("chaosthundra: using the running sandbox at %s", attach_url)
+        configuration.update(
+            {
+                "aws_endpoint_url": attach_url,
+                "aws_region": str(configuration.get("aws_region") or "us-east-1"),
+                "chaosthundra_sandbox": True,
+            }
+        )
         return
     if _sandbox is None:
         region = str(configuration.get("aws_region") or "us-east-1")
