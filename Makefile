@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml setup.py
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m chaosthundra.demo
+	$(BIN)/chaosthundra gameday gameday.yaml --report reports/demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -1,0 +1,119 @@
+"""End-to-end fixtures: the real `chaos` CLI in a subprocess, attached to the session sandbox.
+
+The session sandbox (tests/conftest.py) outlives each run, so the function
+configuration can be read after the run, even after the run was killed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import pytest
+
+from chaosthundra.aws import client
+from chaosthundra.function_env import variables_of
+from chaosthundra.listeners import is_ours
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+class ChaosRun:
+    """One `chaos run` in a subprocess: its journal, log and exit code."""
+
+    def __init__(self, tmp: Path, env: dict, experiment: Path, *args: str):
+        self.journal_path = tmp / "journal.json"
+        self.log_path = tmp / "chaostoolkit.log"
+        command = [
+            str(BIN / "chaos"),
+            "--log-file",
+            str(self.log_path),
+            "run",
+            "--journal-path",
+            str(self.journal_path),
+            *args,
+            str(experiment),
+        ]
+        self.proc = subprocess.Popen(
+            command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+
+    def wait(self, timeout: float = 180) -> int:
+        out, _ = self.proc.communicate(timeout=timeout)
+        self.output = out
+        return self.proc.returncode
+
+    def wait_for_log(self, text: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.log_path.exists() and text in self.log_path.read_text():
+                return
+            if self.proc.poll() is not None:
+                raise AssertionError(f"chaos exited before logging {text!r}")
+            time.sleep(0.1)
+        raise AssertionError(f"{text!r} not logged within {timeout} s")
+
+    def signal(self, signum: int) -> None:
+        os.kill(self.proc.pid, signum)
+
+    @property
+    def journal(self) -> dict:
+        return json.loads(self.journal_path.read_text())
+
+
+@pytest.fixture
+def chaos_env(sandbox) -> dict:
+    env = dict(os.environ)
+    env.update(
+        CHAOSTHUNDRA_SANDBOX_URL=sandbox.endpoint_url,
+        PYTHONPATH=str(REPO),
+        PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
+    )
+    env.pop("CHAOSTHUNDRA_TARGET", None)
+    return env
+
+
+@pytest.fixture
+def run_chaos(tmp_path, chaos_env):
+    runs = []
+
+    def start(experiment: Path, *args: str, env: Optional[dict] = None) -> ChaosRun:
+        folder = tmp_path / f"run{len(runs)}"
+        folder.mkdir()
+        run = ChaosRun(folder, env or chaos_env, experiment, *args)
+        runs.append(run)
+        return run
+
+    yield start
+    for run in runs:
+        if run.proc.poll() is None:
+            run.proc.send_signal(signal.SIGKILL)
+            run.proc.wait()
+
+
+@pytest.fixture
+def function_state(sandbox_configuration):
+    """Read a function's variables from the sandbox, and which of them are ours."""
+    lam = client("lambda", sandbox_configuration)
+
+    def read(name: str) -> dict:
+        return variables_of(lam.get_function_configuration(FunctionName=name))
+
+    read.ours = lambda name: sorted(k for k in read(name) if is_ours(k))
+    return read
+
+
+def variant(tmp_path: Path, experiment: str, change) -> Path:
+    """A copy of an experiment with `change(experiment_dict)` applied."""
+    data = json.loads((REPO / "experiments" / experiment).read_text())
+    change(data)
+    path = tmp_path / f"variant-{experiment}"
+    path.write_text(json.dumps(data))
+    return path
