@@ -98,6 +98,7 @@ class Sandbox:
                 home,
                 lambda: self.endpoint_url,
                 self.region,
+                runtime_dir=self._workdir / "runtime",
             )
             self._server = SandboxServer(SandboxApp(self._invoker.handle), self.port)
             self._server.start()

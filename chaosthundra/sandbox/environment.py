@@ -22,20 +22,34 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
 from ..aws import SANDBOX_CREDENTIALS
 from . import worker
+from .errors import ApiError
 from .moto_state import FunctionSpec
 
-__all__ = ["Environment", "Outcome", "worker_environment"]
+__all__ = ["Environment", "Outcome", "compile_worker", "worker_environment"]
 
 WORKER = Path(worker.__file__).resolve()
 INIT_LIMIT_S = 10.0
 MAX_LOG_BYTES = 1024 * 1024
 _ids = itertools.count(1)
+
+
+def compile_worker(directory: Path) -> Path:
+    """Byte-compile the worker script into ``directory``: a script run from source is
+    compiled at every start, a ``.pyc`` is not (a millisecond per cold start)."""
+    import py_compile
+
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / "worker.pyc"
+    py_compile.compile(str(WORKER), cfile=str(target), doraise=True)
+    return target
 
 
 def worker_environment(
@@ -45,6 +59,7 @@ def worker_environment(
     log_stream: str,
     endpoint_url: str,
     home: Path,
+    runtime_dir: Path = WORKER.parent,
 ) -> dict[str, str]:
     """The complete environment of a worker process for ``spec``."""
     variables = {
@@ -64,7 +79,7 @@ def worker_environment(
             "PYTHONUNBUFFERED": "1",
             "PYTHONDONTWRITEBYTECODE": "1",
             "LAMBDA_TASK_ROOT": str(task_root),
-            "LAMBDA_RUNTIME_DIR": str(WORKER.parent),
+            "LAMBDA_RUNTIME_DIR": str(runtime_dir),
             "_HANDLER": spec.handler,
             "AWS_EXECUTION_ENV": f"AWS_Lambda_{runtime}",
             "AWS_LAMBDA_FUNCTION_NAME": spec.name,
@@ -126,8 +141,9 @@ def _exit_reason(returncode: int) -> str:
 class Environment:
     """A worker process serving one request at a time for one function revision."""
 
-    def __init__(self, spec: FunctionSpec, log_stream: str) -> None:
+    def __init__(self, spec: FunctionSpec, log_stream: str, program: Path = WORKER) -> None:
         self.spec = spec
+        self.program = program
         self.id = f"env-{next(_ids)}-{uuid.uuid4().hex[:8]}"
         self.log_stream = log_stream
         self.created = time.monotonic()
@@ -140,6 +156,9 @@ class Environment:
         self._log_cond = threading.Condition()
         self._reader: Optional[threading.Thread] = None
         self._killed = False
+        self._released = False
+        self._lock = threading.Lock()
+        self._owner: Optional[int] = None  # the thread running start() or invoke()
 
     @property
     def pid(self) -> Optional[int]:
@@ -153,48 +172,77 @@ class Environment:
 
     def start(self, env: dict[str, str], cwd: Path, deadline: float) -> Outcome:
         """Spawn the worker and wait for the handler import (the cold start)."""
-        req_r, self._req_w = os.pipe()
-        self._resp_r, resp_w = os.pipe()
-        self._log_r, log_w = os.pipe()
-        life_r, self._life_w = os.pipe()
-        child_fds = (req_r, resp_w, life_r)
-        try:
-            self._proc = subprocess.Popen(
-                [sys.executable, str(WORKER), str(req_r), str(resp_w), str(life_r)],
-                stdin=subprocess.DEVNULL,
-                stdout=log_w,
-                stderr=log_w,
-                pass_fds=child_fds,
-                env=env,
-                cwd=str(cwd),
-                close_fds=True,
-                start_new_session=True,
+        with self._using():
+            req_r, self._req_w = os.pipe()
+            self._resp_r, resp_w = os.pipe()
+            self._log_r, log_w = os.pipe()
+            life_r, self._life_w = os.pipe()
+            child_fds = (req_r, resp_w, life_r)
+            started = time.monotonic()
+            try:
+                self._proc = subprocess.Popen(
+                    [sys.executable, str(self.program), str(req_r), str(resp_w), str(life_r)],
+                    stdin=subprocess.DEVNULL,
+                    stdout=log_w,
+                    stderr=log_w,
+                    pass_fds=child_fds,
+                    env=env,
+                    cwd=str(cwd),
+                    close_fds=True,
+                )
+            except OSError as exc:
+                self._killed = True
+                raise ApiError(500, "ServiceException", f"cannot start a worker: {exc}") from exc
+            finally:
+                for fd in (*child_fds, log_w):
+                    os.close(fd)
+            self._reader = threading.Thread(
+                target=self._read_log, name=f"chaosthundra-log-{self.id}", daemon=True
             )
-        finally:
-            for fd in (*child_fds, log_w):
-                os.close(fd)
-        self._reader = threading.Thread(
-            target=self._read_log, name=f"chaosthundra-log-{self.id}", daemon=True
-        )
-        self._reader.start()
-        started = time.monotonic()
-        outcome = self._await(deadline)
-        self.init_ms = (time.monotonic() - started) * 1000
-        return outcome
+            self._reader.start()
+            outcome = self._await(deadline)
+            self.init_ms = (time.monotonic() - started) * 1000
+            return outcome
 
     def kill(self) -> None:
-        """Kill the worker (and anything it started in its session), release all."""
-        if self._killed:
-            return
-        self._killed = True
+        """Kill the worker (and anything it started in its session), release all.
+
+        Safe from any thread: when another thread is using the environment, only the
+        process is killed here; that thread sees it die and releases the pipes.
+        """
+        with self._lock:
+            first = not self._killed
+            self._killed = True
+            borrowed = self._owner is not None and self._owner != threading.get_ident()
         proc = self._proc
-        if proc is not None and proc.poll() is None:
+        if first and proc is not None and proc.poll() is None:
             try:
                 os.killpg(proc.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 proc.kill()
-        if proc is not None:
-            proc.wait()
+        if not borrowed:
+            self._release()
+
+    @contextmanager
+    def _using(self) -> Iterator[None]:
+        with self._lock:
+            self._owner = threading.get_ident()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._owner = None
+                killed = self._killed
+            if killed:
+                self._release()
+
+    def _release(self) -> None:
+        with self._lock:
+            if self._released:
+                return
+            self._released = True
+        if self._proc is not None:
+            self._proc.wait()
         for fd in (self._req_w, self._life_w):
             if fd >= 0:
                 os.close(fd)
@@ -227,11 +275,12 @@ class Environment:
             "client_context": client_context,
         }
         self.last_used = started
-        try:
-            worker.write_frame(self._req_w, header, payload)
-        except OSError:
-            return self._died(started)
-        outcome = self._await(deadline)
+        with self._using():
+            try:
+                worker.write_frame(self._req_w, header, payload)
+            except (OSError, ValueError):
+                return self._died(started)
+            outcome = self._await(deadline)
         if outcome.status in ("timeout", "exit"):
             outcome.duration_ms = (time.monotonic() - started) * 1000
         self.last_used = time.monotonic()
@@ -239,11 +288,17 @@ class Environment:
 
     def _await(self, deadline: float) -> Outcome:
         started = time.monotonic()
-        ready, _, _ = select.select([self._resp_r], [], [], max(0.0, deadline - started))
+        try:
+            ready, _, _ = select.select([self._resp_r], [], [], max(0.0, deadline - started))
+        except (OSError, ValueError):
+            return self._died(started)
         if not ready:
             self.kill()
             return Outcome("timeout", log=self._take_log(None))
-        frame = worker.read_frame(self._resp_r)
+        try:
+            frame = worker.read_frame(self._resp_r)
+        except (OSError, ValueError):
+            frame = None
         if frame is None:
             return self._died(started)
         meta, body = frame
@@ -261,7 +316,13 @@ class Environment:
 
     def _died(self, started: float) -> Outcome:
         proc = self._proc
-        returncode = proc.wait() if proc is not None else -9
+        returncode = -9
+        if proc is not None:
+            try:
+                returncode = proc.wait(timeout=1)
+            except subprocess.TimeoutExpired:  # it closed its pipe but lives on
+                self.kill()
+                returncode = proc.wait()
         self.kill()
         return Outcome(
             "exit",
@@ -308,6 +369,3 @@ class Environment:
                     self._log.clear()
                     return out
                 self._log_cond.wait(remaining)
-
-    def describe(self) -> dict[str, object]:
-        return {"id": self.id, "pid": self.pid, "function": self.spec.name}

@@ -27,7 +27,14 @@ from urllib.parse import parse_qs, unquote
 
 from . import moto_state
 from .code import CodeCache
-from .environment import INIT_LIMIT_S, Environment, Outcome, worker_environment
+from .environment import (
+    INIT_LIMIT_S,
+    WORKER,
+    Environment,
+    Outcome,
+    compile_worker,
+    worker_environment,
+)
 from .errors import ApiError
 from .logs import InvocationLog, new_stream_name, tail, timestamp
 from .pool import EnvironmentPool, Throttled
@@ -88,7 +95,9 @@ class Invoker:
         home: Path,
         endpoint_url: Callable[[], str],
         default_region: str,
+        runtime_dir: Optional[Path] = None,
     ) -> None:
+        self.program = compile_worker(runtime_dir) if runtime_dir is not None else WORKER
         self.pool = pool
         self.code = code
         self.home = home
@@ -184,7 +193,7 @@ class Invoker:
         log = InvocationLog(request_id, spec.version)
 
         def new_environment() -> Environment:
-            return Environment(spec, new_stream_name(spec.version))
+            return Environment(spec, new_stream_name(spec.version), self.program)
 
         def start(env: Environment) -> Outcome:
             variables = worker_environment(
@@ -193,6 +202,7 @@ class Invoker:
                 log_stream=env.log_stream,
                 endpoint_url=self.endpoint_url(),
                 home=self.home,
+                runtime_dir=self.program.parent,
             )
             logger.debug("chaosthundra sandbox: cold start of %s (%s)", spec.name, env.id)
             return env.start(variables, task_root, time.monotonic() + INIT_LIMIT_S + spec.timeout)

@@ -20,6 +20,7 @@ reclaimed after ``idle_timeout`` seconds (AWS keeps them for an unspecified time
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections.abc import Iterator
@@ -57,6 +58,8 @@ class EnvironmentPool:
         self._in_flight: dict[tuple, int] = {}
         self._all: set[Environment] = set()
         self._closed = False
+        self._reaper_queue: queue.SimpleQueue[Environment | None] = queue.SimpleQueue()
+        self._reaper: threading.Thread | None = None
 
     # --- public ---------------------------------------------------------------------
 
@@ -93,7 +96,35 @@ class EnvironmentPool:
             self._closed = True
             victims = list(self._all)
             self._idle.clear()
+            reaper, self._reaper = self._reaper, None
+        if reaper is not None:
+            self._reaper_queue.put(None)
+            reaper.join()
         for env in victims:
+            env.kill()
+
+    def _reap(self, victims: list[Environment]) -> None:
+        """Kill environments off the request path (in a background thread)."""
+        if not victims:
+            return
+        with self._lock:
+            if self._closed:
+                reaper = None
+            else:
+                if self._reaper is None:
+                    self._reaper = threading.Thread(
+                        target=self._run_reaper, name="chaosthundra-reaper", daemon=True
+                    )
+                    self._reaper.start()
+                reaper = self._reaper
+        for env in victims:
+            if reaper is None:
+                env.kill()
+            else:
+                self._reaper_queue.put(env)
+
+    def _run_reaper(self) -> None:
+        while (env := self._reaper_queue.get()) is not None:
             env.kill()
 
     # --- internals ------------------------------------------------------------------
@@ -130,8 +161,7 @@ class EnvironmentPool:
                 self._all.add(env)
                 return env, True
         finally:
-            for victim in victims:
-                victim.kill()
+            self._reap(victims)
 
     def _release(self, spec: FunctionSpec, env: Environment) -> None:
         kill = False
@@ -150,7 +180,7 @@ class EnvironmentPool:
         if kill:
             if env.alive:
                 logger.debug("chaosthundra sandbox: retiring %s of %s", env.id, spec.name)
-            env.kill()
+            self._reap([env])
 
     def _retire(self, spec: FunctionSpec) -> list[Environment]:
         victims: list[Environment] = []

@@ -320,6 +320,12 @@ def _invoke(handler, header: dict, body: bytes) -> tuple[dict, bytes]:  # noqa: 
 
 def main(argv: list[str]) -> int:
     req_fd, resp_fd, life_fd = (int(arg) for arg in argv[1:4])
+    # Our own session: the terminal's Ctrl-C is for the sandbox, and the parent can
+    # kill the whole group. (Done here rather than by Popen, which then cannot vfork.)
+    try:  # noqa: SIM105 - no contextlib import in the worker
+        os.setsid()
+    except OSError:
+        pass
     import _thread
 
     _thread.start_new_thread(_watch_lifeline, (life_fd,))
