@@ -301,3 +301,55 @@ def _wait_for_log(logs: Any, group: str, needle: str, timeout: float = 10.0) -> 
             return True
         time.sleep(0.1)
     return False
+
+
+def test_exception_at_import_is_reported_on_every_invoke(lambda_client: Any) -> None:
+    for _ in range(2):  # the failed environment is not kept: init runs again
+        response = invoke(lambda_client, "sbx-broken-init", {}, LogType="Tail")
+        assert response["FunctionError"] == "Unhandled"
+        assert response["payload"]["errorType"] == "RuntimeError"
+        assert response["payload"]["errorMessage"] == "broken at import"
+        log = base64.b64decode(response["LogResult"]).decode()
+        assert "[ERROR] RuntimeError: broken at import" in log
+        assert "Init Duration" in log
+
+
+def test_missing_handler_is_runtime_handler_not_found(lambda_client: Any) -> None:
+    response = invoke(lambda_client, "sbx-no-handler", {})
+    assert response["FunctionError"] == "Unhandled"
+    assert response["payload"]["errorType"] == "Runtime.HandlerNotFound"
+    assert response["payload"]["errorMessage"] == "Handler 'missing' missing on module 'echo'"
+
+
+def test_code_change_reaches_the_very_next_invoke(sandbox: Sandbox, deployed: Any) -> None:
+    import io
+    import zipfile
+
+    def package(answer: str) -> bytes:
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            archive.writestr("app.py", f"def handler(event, context):\n    return {answer!r}\n")
+        return buffer.getvalue()
+
+    client = make_client(sandbox, "lambda")
+    role = make_client(sandbox, "iam").get_role(RoleName="chaosthundra-sandbox-lambda")
+    client.create_function(
+        FunctionName="sbx-code",
+        Runtime="python3.11",
+        Role=role["Role"]["Arn"],
+        Handler="app.handler",
+        Code={"ZipFile": package("one")},
+    )
+    client.get_waiter("function_active_v2").wait(FunctionName="sbx-code")
+    assert invoke(client, "sbx-code")["payload"] == "one"
+    assert invoke(client, "sbx-code")["payload"] == "one"
+    client.update_function_code(FunctionName="sbx-code", ZipFile=package("two"))
+    client.get_waiter("function_updated_v2").wait(FunctionName="sbx-code")
+    assert invoke(client, "sbx-code")["payload"] == "two"
+
+
+def test_sts_and_iam_come_from_moto(sandbox: Sandbox) -> None:
+    identity = make_client(sandbox, "sts").get_caller_identity()
+    assert identity["Account"] == "123456789012"
+    roles = make_client(sandbox, "iam").list_roles()["Roles"]
+    assert "chaosthundra-sandbox-lambda" in [role["RoleName"] for role in roles]

@@ -53,6 +53,14 @@ def test_error_listener_applies_on_next_invoke_and_goes_away(
     assert failed["FunctionError"] == "Unhandled"
     assert failed["payload"]["errorType"] == "ConnectionError"
     assert failed["payload"]["errorMessage"] == "injected"
+    # The injection is visible from the outside, in the agent's report in the log.
+    request_id = failed["ResponseMetadata"]["RequestId"]
+    streams = make_client(sandbox, "logs").describe_log_streams(logGroupName=f"/aws/lambda/{NAME}")[
+        "logStreams"
+    ]
+    text = "\n".join(_log_text(sandbox, s["logStreamName"]) for s in streams)
+    report = [line for line in text.splitlines() if line.startswith("{") and request_id in line]
+    assert report and "thundra.span_listener.info" in report[0]
 
     _set_variables(lambda_client, variables)
     again = invoke(lambda_client, NAME, {"value": "after"})
