@@ -123,6 +123,10 @@ class Invoker:
             if error.status >= 500:
                 logger.debug("chaosthundra sandbox: invoke failed: %s", error)
             return error_result(error, request_id)
+        except Exception as exc:  # a sandbox bug: answer like AWS would, log the cause
+            logger.error("chaosthundra sandbox: invoke of %s failed", name, exc_info=True)
+            error = ApiError(500, "ServiceException", f"sandbox error: {type(exc).__name__}")
+            return error_result(error, request_id)
 
     def _handle(
         self, environ: dict[str, Any], name: str, legacy_async: bool, request_id: str

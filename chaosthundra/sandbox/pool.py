@@ -14,7 +14,9 @@ As on Lambda:
 Differences from AWS: the account-wide limit is ``max_environments`` (default 64,
 not 1000) because every environment is a local process; when it is reached an
 idle environment of another function is evicted first. Idle environments are
-reclaimed after ``idle_timeout`` seconds (AWS keeps them for an unspecified time).
+reclaimed after ``idle_timeout`` seconds, checked whenever a request arrives (AWS
+keeps them for an unspecified time). Environments are killed off the request path,
+by a reaper thread.
 """
 
 from __future__ import annotations
