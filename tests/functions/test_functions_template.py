@@ -139,7 +139,7 @@ def test_seed(template, seed):
 
 
 def test_cfn_lint_finds_no_errors_or_warnings():
-    api = pytest.importorskip("cfnlint.api", reason="cfn-lint is not installed")
+    import cfnlint.api as api
     matches = api.lint_all(TEMPLATE_PATH.read_text(encoding="utf-8"))
     problems = [str(m) for m in matches if m.rule.id[0] in "EW"]
     assert problems == []
