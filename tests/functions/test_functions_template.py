@@ -5,7 +5,7 @@ import json
 import re
 import sys
 
-import pytest
+import cfnlint.api
 from fn_support import FUNCTIONS_DIR, TEMPLATE_PATH
 
 # The properties the sandbox deploys (and nothing else may be relied on).
@@ -139,8 +139,7 @@ def test_seed(template, seed):
 
 
 def test_cfn_lint_finds_no_errors_or_warnings():
-    import cfnlint.api as api
-    matches = api.lint_all(TEMPLATE_PATH.read_text(encoding="utf-8"))
+    matches = cfnlint.api.lint_all(TEMPLATE_PATH.read_text(encoding="utf-8"))
     problems = [str(m) for m in matches if m.rule.id[0] in "EW"]
     assert problems == []
     assert (FUNCTIONS_DIR / "seed.json").is_file()
