@@ -1,0 +1,62 @@
+"""Pure parts of the sandbox: the worker's framing, the log tail, intrinsic functions."""
+
+from __future__ import annotations
+
+import base64
+import os
+import threading
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from chaosthundra.sandbox import worker
+from chaosthundra.sandbox.logs import TAIL_BYTES, tail
+from chaosthundra.sandbox.template import _Resolver
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=50, deadline=None)
+@given(header=st.dictionaries(st.text(), json_values, max_size=5), body=st.binary(max_size=200_000))
+def test_frames_round_trip_through_a_pipe(header: dict, body: bytes) -> None:
+    read_fd, write_fd = os.pipe()
+    try:
+        # A writer thread: frames larger than the pipe buffer must not deadlock.
+        writer = threading.Thread(target=worker.write_frame, args=(write_fd, header, body))
+        writer.start()
+        assert worker.read_frame(read_fd) == (header, body)
+        writer.join()
+    finally:
+        os.close(read_fd)
+        os.close(write_fd)
+
+
+def test_read_frame_at_end_of_file_is_none() -> None:
+    read_fd, write_fd = os.pipe()
+    os.write(write_fd, b"\0\0")  # a truncated frame, then EOF
+    os.close(write_fd)
+    try:
+        assert worker.read_frame(read_fd) is None
+    finally:
+        os.close(read_fd)
+
+
+@given(st.text(max_size=10_000))
+def test_tail_is_the_last_4_kb(text: str) -> None:
+    data = base64.b64decode(tail(text))
+    encoded = text.encode("utf-8", "replace")
+    assert len(data) <= TAIL_BYTES
+    assert encoded.endswith(data)
+    assert len(data) == min(len(encoded), TAIL_BYTES)
+
+
+@given(st.text(alphabet=st.characters(blacklist_characters="${}"), max_size=30))
+def test_sub_keeps_text_without_variables(text: str) -> None:
+    resolver = _Resolver(Path("t.yaml"), {"P": "v"}, {}, "us-east-1")
+    assert resolver.sub(text, "here") == text
+    assert resolver.sub(f"{text}${{P}}${{!P}}", "here") == f"{text}v${{P}}"
