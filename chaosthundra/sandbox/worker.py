@@ -29,6 +29,12 @@ import os
 import sys
 import time
 
+TYPE_CHECKING = False  # typing is not imported at run time: it would slow cold starts
+if TYPE_CHECKING:
+    from importlib.machinery import ModuleSpec
+    from types import ModuleType
+    from typing import Any, Callable
+
 END_OF_OUTPUT = b"\x00\x1fchaosthundra-end-of-output\x1f\x00"
 
 _request_id = ""
@@ -145,7 +151,7 @@ def _log_error(error: dict) -> None:
 # --- handler loading ----------------------------------------------------------------
 
 
-def _load_handler(spec: str):  # noqa: ANN202 - returns the user's callable or an error
+def _load_handler(spec: str) -> tuple[Callable[..., Any] | None, dict | None]:
     try:
         modname, fname = spec.rsplit(".", 1)
     except ValueError:
@@ -181,11 +187,11 @@ def _load_handler(spec: str):  # noqa: ANN202 - returns the user's callable or a
     return handler, None
 
 
-def _setup_logging(logging) -> None:  # noqa: ANN001 - the logging module
+def _setup_logging(logging: ModuleType) -> None:
     """Give the root logger the runtime's handler (format, request id, stdout)."""
 
     class _RequestId(logging.Filter):
-        def filter(self, record) -> bool:  # noqa: ANN001
+        def filter(self, record: Any) -> bool:
             record.aws_request_id = _request_id
             return True
 
@@ -203,16 +209,16 @@ def _setup_logging(logging) -> None:  # noqa: ANN001 - the logging module
 class _LoggingLoader:
     """Wraps the loader of ``logging`` to set the handler up right after its import."""
 
-    def __init__(self, real) -> None:  # noqa: ANN001
+    def __init__(self, real: Any) -> None:
         self._real = real
 
-    def __getattr__(self, name: str):  # noqa: ANN204
+    def __getattr__(self, name: str) -> Any:
         return getattr(self._real, name)
 
-    def create_module(self, spec):  # noqa: ANN001, ANN201
+    def create_module(self, spec: ModuleSpec) -> ModuleType | None:
         return self._real.create_module(spec)
 
-    def exec_module(self, module) -> None:  # noqa: ANN001
+    def exec_module(self, module: ModuleType) -> None:
         self._real.exec_module(module)
         _setup_logging(module)
 
@@ -226,7 +232,7 @@ class _LoggingHook:
     """
 
     @staticmethod
-    def find_spec(name: str, path=None, target=None):  # noqa: ANN001, ANN205
+    def find_spec(name: str, path: Any = None, target: Any = None) -> ModuleSpec | None:
         if name != "logging":
             return None
         sys.meta_path.remove(_LoggingHook)
@@ -286,7 +292,7 @@ def _watch_lifeline(fd: int) -> None:
     os._exit(0)
 
 
-def _invoke(handler, header: dict, body: bytes) -> tuple[dict, bytes]:  # noqa: ANN001
+def _invoke(handler: Callable[..., Any], header: dict, body: bytes) -> tuple[dict, bytes]:
     global _request_id
     _request_id = header["request_id"]
     context = LambdaContext(

