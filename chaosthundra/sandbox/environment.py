@@ -354,6 +354,7 @@ class Environment:
         """The output up to the next end-of-output marker (``until`` given), or all
         output up to EOF (the worker is dead)."""
         marker = worker.END_OF_OUTPUT
+        limit = until if until is not None else time.monotonic() + 2
         with self._log_cond:
             while True:
                 index = self._log.find(marker) if until is not None else -1
@@ -361,9 +362,7 @@ class Environment:
                     out = bytes(self._log[:index])
                     del self._log[: index + len(marker)]
                     return out
-                remaining = (
-                    until if until is not None else time.monotonic() + 2
-                ) - time.monotonic()
+                remaining = limit - time.monotonic()
                 if self._log_eof or remaining <= 0:
                     out = bytes(self._log).replace(marker, b"")
                     self._log.clear()
