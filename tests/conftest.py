@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from chaosthundra.sandbox import Sandbox
+if TYPE_CHECKING:  # imported in the fixture: moto is slow to import
+    from chaosthundra.sandbox import Sandbox
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_TEMPLATE = REPO / "functions" / "template.yaml"
@@ -22,6 +23,8 @@ DEFAULT_TEMPLATE = REPO / "functions" / "template.yaml"
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[Sandbox]:
     """The session's sandbox, started once and stopped at the end."""
+    from chaosthundra.sandbox import Sandbox
+
     template = DEFAULT_TEMPLATE if DEFAULT_TEMPLATE.is_file() else None
     with Sandbox(template=template) as box:
         yield box
