@@ -6,11 +6,9 @@ import logging
 import os
 import shutil
 import tempfile
-import threading
 from pathlib import Path
 from typing import Any, Optional, Union
 
-from . import moto_state
 from .code import CodeCache
 from .deploy import Deployment, apply_plan
 from .errors import SandboxError
@@ -27,9 +25,6 @@ logger = logging.getLogger("chaostoolkit")
 DEFAULT_TEMPLATE = Path("functions") / "template.yaml"
 PathLike = Union[str, "os.PathLike[str]"]
 
-_active_lock = threading.Lock()
-_active: set[Sandbox] = set()
-
 
 class Sandbox:
     """A local AWS for Lambda functions: moto plus our Invoke, and a real Redis.
@@ -39,8 +34,8 @@ class Sandbox:
     otherwise). ``port`` 0 picks a free port. Use as a context manager, or call
     :meth:`start` and :meth:`stop`.
 
-    Sandboxes in one process share moto's state (it is global to the process); the
-    state is reset when the first one starts and when the last one stops.
+    moto's state is global to the process: sandboxes (and any other moto server) in
+    one process share it, and the sandbox never resets it. Use unique names.
     """
 
     def __init__(
@@ -80,10 +75,6 @@ class Sandbox:
         if self._started:
             raise SandboxError("the sandbox is already started")
         template = self._template_path()
-        with _active_lock:
-            if not _active:
-                moto_state.reset()
-            _active.add(self)
         self._started = True
         try:
             self._workdir = Path(tempfile.mkdtemp(prefix="chaosthundra-sandbox-"))
@@ -130,10 +121,6 @@ class Sandbox:
             self._redis.stop()
         if self._workdir is not None:
             shutil.rmtree(self._workdir, ignore_errors=True)
-        with _active_lock:
-            _active.discard(self)
-            if not _active:
-                moto_state.reset()
         self._server = self._pool = self._invoker = self._redis = None
         self._workdir = None
         self._started = False

@@ -3,9 +3,10 @@
 The invoke path needs a function's configuration on every request. Reading it from
 moto's Lambda backend in the same process costs microseconds, where a GetFunction
 call through HTTP would cost milliseconds, so this module is the one place that
-knows moto's internals (backends, model attributes, the reset API).
+knows moto's internals (backends and model attributes).
 
-moto's state is global to the process: sandboxes started in one process share it.
+moto's state is global to the process: sandboxes started in one process share it,
+and share it with any other moto server or ``mock_aws`` there. Nothing here resets it.
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ __all__ = [
     "code_bytes",
     "find_function",
     "put_log_lines",
-    "reset",
 ]
 
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d+/([^/]+)/")
@@ -162,12 +162,3 @@ def put_log_lines(
                 backend.create_log_stream(group, stream)
             _known_streams.add(key)
         backend.put_log_events(group, stream, events)
-
-
-def reset() -> None:
-    """Forget every resource in every moto backend of this process."""
-    from moto.moto_api._internal.models import moto_api_backend
-
-    with _logs_lock:
-        _known_streams.clear()
-    moto_api_backend.reset()
