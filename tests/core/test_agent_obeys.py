@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import threading
@@ -182,7 +183,11 @@ def test_latency_injection_delays_the_upstream_invoke_by_the_configured_ms(
     # only the upstream-lambda span is delayed, not another function's invoke
     assert all(r["injected"] == [] for r in other)
     assert max(r["result"] for r in other) < delay
-    assert min(r["result"] for r in slow) - min(r["result"] for r in baseline) >= delay
+    # the delay comes on top of the call's own time (medians of separate samples: 5% slack)
+    extra = statistics.median(r["result"] for r in slow) - statistics.median(
+        r["result"] for r in baseline
+    )
+    assert delay * 0.95 <= extra < delay + 1000
 
 
 def test_compressed_config_is_obeyed_too(
