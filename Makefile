@@ -21,8 +21,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check chaosthundra tests functions
-	$(BIN)/ruff format --check chaosthundra tests functions
+	$(BIN)/ruff check chaosthundra tests functions benchmarks
+	$(BIN)/ruff format --check chaosthundra tests functions benchmarks
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

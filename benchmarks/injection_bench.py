@@ -1,0 +1,280 @@
+"""Benchmarks of fault injection itself, on the embedded sandbox, in one run.
+
+- time to effect: from the start of an enable action to the first invoke that
+  shows the fault, and from the start of a disable to the first clean invoke;
+- latency-injection fidelity: the extra latency observed on the Redis GET inside
+  the handler minus the configured delay (50, 200, 1000 ms), p50 and p95;
+- error-injection exactness: injected errors over 100 invokes against 1/every;
+- Thundra agent overhead per warm invoke: no agent / agent without listener /
+  agent with a listener whose filter matches nothing;
+- `chaos run` wall time per experiment, minus the injected delays.
+
+Counts are bounded and everything stays on loopback.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from chaosthundra import actions
+from chaosthundra.aws import client
+from chaosthundra.probes import invoke_function
+from chaosthundra.sandbox import Sandbox
+
+__all__ = ["run"]
+
+REPO = Path(__file__).resolve().parents[1]
+
+AGENT_HANDLER = """\
+import os
+import time
+
+import redis
+from thundra.thundra_agent import Thundra
+
+thundra = Thundra(api_key="bench")
+cache = redis.Redis.from_url(os.environ["REDIS_URL"])
+
+
+@thundra
+def handler(event, context):
+    started = time.perf_counter()
+    cache.get("bench")
+    return {"get_ms": (time.perf_counter() - started) * 1000.0}
+"""
+
+PLAIN_HANDLER = (
+    AGENT_HANDLER.replace("from thundra.thundra_agent import Thundra\n", "")
+    .replace('thundra = Thundra(api_key="bench")\n', "")
+    .replace("@thundra\n", "")
+)
+
+
+def _zip(source: str) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as archive:
+        archive.writestr("bench.py", source)
+    return buf.getvalue()
+
+
+def _deploy(box: Sandbox, cfg: dict) -> None:
+    iam = client("iam", cfg)
+    role = iam.create_role(RoleName="bench-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    lam = client("lambda", cfg)
+    for name, source in (("bench-agent", AGENT_HANDLER), ("bench-plain", PLAIN_HANDLER)):
+        lam.create_function(
+            FunctionName=name,
+            Runtime="python3.11",
+            Role=role,
+            Handler="bench.handler",
+            Code={"ZipFile": _zip(source)},
+            Timeout=10,
+            MemorySize=256,
+            Environment={"Variables": {"REDIS_URL": box.redis_url, "THUNDRA_APIKEY": "bench"}},
+        )
+
+
+def _pct(values: list, q: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))]
+
+
+def _row(name: str, value: Any, unit: str, goal: str = "", ok: Any = None) -> dict:
+    return {"name": name, "value": value, "unit": unit, "goal": goal, "ok": ok}
+
+
+def _failed(outcome: dict) -> bool:
+    return bool(outcome["function_error"])
+
+
+def _time_to_effect(cfg: dict, rounds: int = 5) -> list[dict]:
+    on, off = [], []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        actions.enable_error_injection(
+            "bench-agent", error_type="redis.ConnectionError", class_name="Redis", configuration=cfg
+        )
+        while not _failed(invoke_function("bench-agent", configuration=cfg)):
+            pass
+        on.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        actions.disable_error_injection("bench-agent", configuration=cfg)
+        while _failed(invoke_function("bench-agent", configuration=cfg)):
+            pass
+        off.append(time.perf_counter() - started)
+    return [
+        _row(
+            "time to effect: enable -> first faulty invoke (median / max)",
+            f"{statistics.median(on):.2f} / {max(on):.2f}",
+            "s",
+            "<= 1 s",
+            max(on) <= 1.0,
+        ),
+        _row(
+            "time to effect: disable -> first clean invoke (median / max)",
+            f"{statistics.median(off):.2f} / {max(off):.2f}",
+            "s",
+            "<= 1 s",
+            max(off) <= 1.0,
+        ),
+    ]
+
+
+def _get_ms(cfg: dict) -> float:
+    return invoke_function("bench-agent", configuration=cfg)["payload"]["get_ms"]
+
+
+def _latency_fidelity(cfg: dict) -> list[dict]:
+    baseline = [_get_ms(cfg) for _ in range(30)]
+    base = statistics.median(baseline)
+    rows = []
+    for delay, samples in ((50, 40), (200, 30), (1000, 10)):
+        actions.enable_latency_injection(
+            "bench-agent", delay=delay, class_name="Redis", configuration=cfg
+        )
+        _get_ms(cfg)  # the cold start after the change is not a sample
+        errors = [_get_ms(cfg) - base - delay for _ in range(samples)]
+        actions.disable_latency_injection("bench-agent", configuration=cfg)
+        bound = max(5.0, 0.02 * delay)
+        p50, p95 = _pct(errors, 50), _pct(errors, 95)
+        rows.append(
+            _row(
+                f"latency fidelity {delay} ms: observed extra - configured, p50 / p95",
+                f"{p50:+.2f} / {p95:+.2f}",
+                "ms",
+                f"|p95| <= {bound:.0f} ms",
+                abs(p95) <= bound,
+            )
+        )
+    return rows
+
+
+def _error_exactness(cfg: dict, every: int = 4, count: int = 100) -> list[dict]:
+    actions.enable_error_injection(
+        "bench-agent",
+        error_type="redis.ConnectionError",
+        class_name="Redis",
+        every=every,
+        configuration=cfg,
+    )
+    failed = sum(_failed(invoke_function("bench-agent", configuration=cfg)) for _ in range(count))
+    actions.disable_error_injection("bench-agent", configuration=cfg)
+    return [
+        _row(
+            f"error exactness: injected errors / {count} invokes (every={every})",
+            f"{failed}/{count} = {failed / count:.3f}",
+            "",
+            f"= 1/{every} = {1 / every:.3f}",
+            failed / count == 1 / every,
+        )
+    ]
+
+
+def _warm_p50(name: str, cfg: dict, calls: int = 150) -> float:
+    invoke_function(name, configuration=cfg)  # cold start excluded
+    return _pct([invoke_function(name, configuration=cfg)["duration_ms"] for _ in range(calls)], 50)
+
+
+def _agent_overhead(cfg: dict) -> list[dict]:
+    plain = _warm_p50("bench-plain", cfg)
+    agent = _warm_p50("bench-agent", cfg)
+    actions.enable_error_injection("bench-agent", class_name="HTTP", configuration=cfg)
+    listening = _warm_p50("bench-agent", cfg)
+    actions.disable_error_injection("bench-agent", configuration=cfg)
+    return [
+        _row("warm invoke p50: no agent", f"{plain:.2f}", "ms"),
+        _row("warm invoke p50: agent, no listener", f"{agent:.2f} ({agent - plain:+.2f})", "ms"),
+        _row(
+            "warm invoke p50: agent, non-matching listener",
+            f"{listening:.2f} ({listening - plain:+.2f})",
+            "ms",
+        ),
+    ]
+
+
+def _chaos_runs() -> list[dict]:
+    rows = []
+    for experiment, function in (
+        ("redis-failure.json", "user-get-naive"),
+        ("upstream-latency.json", "caller-naive"),
+    ):
+        with tempfile.TemporaryDirectory() as tmp:
+            journal_path = Path(tmp) / "journal.json"
+            started = time.perf_counter()
+            subprocess.run(
+                [
+                    str(Path(sys.executable).with_name("chaos")),
+                    "--log-file",
+                    f"{tmp}/log",
+                    "run",
+                    "--journal-path",
+                    str(journal_path),
+                    "--var",
+                    f"function_name={function}",
+                    str(REPO / "experiments" / experiment),
+                ],
+                cwd=REPO,
+                capture_output=True,
+                timeout=300,
+                check=False,
+            )
+            wall = time.perf_counter() - started
+            injected = _injected_seconds(json.loads(journal_path.read_text()))
+        rows.append(
+            _row(
+                f"chaos run {experiment} ({function}): wall / minus injected delays",
+                f"{wall:.2f} / {wall - injected:.2f}",
+                "s",
+                "<= 3 s fixed overhead",
+                wall - injected <= 3.0,
+            )
+        )
+    return rows
+
+
+def _injected_seconds(journal: dict) -> float:
+    """Time the invokes after the enable spent inside injected delays (capped by duration)."""
+    delay = 0.0
+    for record in journal.get("run", []):
+        out = record.get("output")
+        if isinstance(out, dict) and out.get("kind") == "latency" and "listener" in out:
+            delay = out["listener"]["config"]["listener"]["config"]["delay"] / 1000.0
+    if not delay:
+        return 0.0
+    after = [p for p in journal["run"][1:]] + (journal["steady_states"].get("after") or {}).get(
+        "probes", []
+    )
+    return sum(
+        min(delay, r["output"]["duration_ms"] / 1000.0)
+        for r in after
+        if isinstance(r.get("output"), dict) and "duration_ms" in r["output"]
+    )
+
+
+def run() -> list[dict]:
+    """Every row of this benchmark, measured now."""
+    with Sandbox() as box:
+        cfg = box.configuration()
+        _deploy(box, cfg)
+        invoke_function("bench-agent", configuration=cfg)
+        rows = []
+        rows += _time_to_effect(cfg)
+        rows += _latency_fidelity(cfg)
+        rows += _error_exactness(cfg)
+        rows += _agent_overhead(cfg)
+    rows += _chaos_runs()
+    return rows
+
+
+if __name__ == "__main__":
+    for row in run():
+        print(row)
