@@ -56,10 +56,14 @@ def matches(info: dict, listener: dict) -> bool:
     inner = listener["config"]["listener"]
     config = inner["config"]
     if inner["type"] == "ErrorInjectorSpanListener":
+        # the agent reports the class it raised as "<class 'module.Name'>"; a type it could
+        # not import shows up as the fallback Exception, which is not our fault firing
+        raised = str(info.get("error_type", "")).rsplit(".", 1)[-1].rstrip("'>").split("'")[-1]
         return (
             info.get("type") == "error_injector_span_listener"
             and info.get("error_message") == config["errorMessage"]
             and info.get("inject_count_freq") == config["injectCountFreq"]
+            and raised == config["errorType"].rsplit(".", 1)[-1]
         )
     return (
         info.get("type") == "latency_injector_span_listener"

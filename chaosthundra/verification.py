@@ -10,7 +10,7 @@ from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
 from chaosthundra.agent_output import agent_errors, has_agent_output, injected_spans, matches
-from chaosthundra.function_logs import invocation_log
+from chaosthundra.function_logs import invocation_log, lines_since
 
 __all__ = ["verify_injection", "MAX_VERIFY_INVOKES"]
 
@@ -40,6 +40,7 @@ def verify_injection(
     every = int(inner["config"].get("injectCountFreq", 1))
     attempts = max(1, min(every, MAX_VERIFY_INVOKES))
     logs = []
+    first_ms = int(time.time() * 1000) - 1000
     for attempt in range(1, attempts + 1):
         since_ms = int(time.time() * 1000) - 1000
         outcome = invoke_function(
@@ -74,6 +75,9 @@ def verify_injection(
                 "request_id": outcome.get("request_id"),
                 "span_info": spans[0],
             }
+    # The agent complains at cold start, before the invocation's START line: read everything
+    # the function logged since the change went live, not only the invocations' own lines.
+    logs.extend(lines_since(function_name, first_ms, configuration, secrets))
     raise ActivityFailed(
         f"chaosthundra: could not verify the injection on '{function_name}': "
         + _reason(logs, attempts)

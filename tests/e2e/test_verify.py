@@ -1,0 +1,129 @@
+"""Verified injection on the sandbox: confirmed when the fault fires, refused with the reason
+when it cannot fire, and never left behind when it could not be verified."""
+
+from __future__ import annotations
+
+import io
+import uuid
+import zipfile
+
+import pytest
+from chaoslib.exceptions import ActivityFailed
+
+from chaosthundra import actions
+from chaosthundra.aws import client
+from chaosthundra.function_env import variables_of
+
+AGENT = """\
+import os
+import redis
+from thundra.thundra_agent import Thundra
+
+thundra = Thundra(api_key="test")
+cache = redis.Redis.from_url(os.environ["REDIS_URL"])
+
+
+@thundra
+def handler(event, context):
+    return {"value": str(cache.get("verify"))}
+"""
+PLAIN = "def handler(event, context):\n    return {'ok': True}\n"
+# A module of the function that shadows a package the agent would import the error type
+# from: it imports where chaosthundra runs, but not inside the function.
+SHADOW = "# shadows the chaoslib package inside this function\n"
+
+
+@pytest.fixture
+def make(sandbox, sandbox_configuration):
+    lam = client("lambda", sandbox_configuration)
+    iam = client("iam", sandbox_configuration)
+    role = iam.create_role(
+        RoleName=f"verify-{uuid.uuid4().hex[:8]}", AssumeRolePolicyDocument="{}"
+    )["Role"]["Arn"]
+
+    def create(files: dict) -> str:
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as archive:
+            for path, text in files.items():
+                archive.writestr(path, text)
+        name = f"verify-{uuid.uuid4().hex[:8]}"
+        lam.create_function(
+            FunctionName=name,
+            Runtime="python3.11",
+            Role=role,
+            Handler="app.handler",
+            Code={"ZipFile": buf.getvalue()},
+            Timeout=5,
+            Environment={"Variables": {"REDIS_URL": sandbox.redis_url, "THUNDRA_APIKEY": "t"}},
+        )
+        return name
+
+    create.variables = lambda name: variables_of(lam.get_function_configuration(FunctionName=name))
+    return create
+
+
+def _refused(make, files, message, sandbox_configuration, **kwargs):
+    name = make(files)
+    before = make.variables(name)
+    with pytest.raises(ActivityFailed) as raised:
+        actions.enable_error_injection(
+            name, verify={}, configuration=sandbox_configuration, **kwargs
+        )
+    assert "could not verify the injection" in str(raised.value)
+    assert message in str(raised.value)
+    assert make.variables(name) == before  # the unverified injection was removed
+    return str(raised.value)
+
+
+def test_verified_when_the_fault_fires(make, sandbox_configuration):
+    name = make({"app.py": AGENT})
+    result = actions.enable_error_injection(
+        name,
+        error_type="redis.ConnectionError",
+        class_name="Redis",
+        verify={},
+        configuration=sandbox_configuration,
+    )
+    assert result["verification"]["verified"] is True
+    assert result["verification"]["injected_spans"] == 1
+    assert "ConnectionError" in result["verification"]["span_info"]["error_type"]
+
+
+def test_every_n_is_verified_within_n_invokes(make, sandbox_configuration):
+    name = make({"app.py": AGENT})
+    result = actions.enable_error_injection(
+        name, class_name="Redis", every=3, verify={}, configuration=sandbox_configuration
+    )
+    assert result["verification"]["invocations"] == 3
+
+
+def test_no_agent_output(make, sandbox_configuration):
+    _refused(
+        make,
+        {"app.py": PLAIN},
+        "no agent output in the function's log",
+        sandbox_configuration,
+        class_name="Redis",
+    )
+
+
+def test_no_matching_span(make, sandbox_configuration):
+    _refused(
+        make,
+        {"app.py": AGENT},
+        "the filter matched no span",
+        sandbox_configuration,
+        class_name="HTTP",
+    )
+
+
+def test_agent_rejected_the_config(make, sandbox_configuration):
+    message = _refused(
+        make,
+        {"app.py": AGENT, "chaoslib.py": SHADOW},
+        "the agent rejected the listener config",
+        sandbox_configuration,
+        class_name="Redis",
+        error_type="chaoslib.exceptions.ActivityFailed",
+    )
+    assert "couldn't import chaoslib.exceptions.ActivityFailed" in message
