@@ -239,5 +239,8 @@ def test_every_case_is_documented():
         "not-allowed",
         "missing-tag",
         "wrong-account",
+        "verify-no-agent-output",
+        "verify-no-matching-span",
+        "verify-agent-rejected",
     }
     assert tested <= documented, f"undocumented: {sorted(tested - documented)}"
