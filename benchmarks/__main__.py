@@ -58,13 +58,8 @@ def _machine() -> str:
 def _table(rows: list[dict]) -> list[str]:
     header = ["benchmark", "value", "unit", "goal", "met"]
     cells = [
-        [
-            r["name"],
-            str(r["value"]),
-            r["unit"],
-            r["goal"],
-            "" if r["ok"] is None else ("yes" if r["ok"] else "NO"),
-        ]
+        ["" if r.get(key) is None else str(r[key]) for key in ("name", "value", "unit", "goal")]
+        + ["" if r.get("ok") is None else ("yes" if r["ok"] else "NO")]
         for r in rows
     ]
     return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + [

@@ -151,7 +151,7 @@ def _latency_fidelity(cfg: dict) -> list[dict]:
                 f"latency fidelity {delay} ms: observed extra - configured, p50 / p95",
                 f"{p50:+.2f} / {p95:+.2f}",
                 "ms",
-                f"|p95| <= {bound:.0f} ms",
+                f"abs(p95) <= {bound:.0f} ms",
                 abs(p95) <= bound,
             )
         )
