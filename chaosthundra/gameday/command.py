@@ -86,7 +86,12 @@ def _met(value) -> str:
 
 
 def _quiet_chaostoolkit_console() -> None:
-    """Keep chaoslib's console chatter out of the progress lines (logs go to files)."""
+    """Keep chaoslib's chatter out of the progress lines: each run's log file has all of it."""
     logger = logging.getLogger("chaostoolkit")
     logger.setLevel(logging.DEBUG)
     logger.propagate = False
+    for handler in logger.handlers:
+        if isinstance(handler, logging.StreamHandler) and not isinstance(
+            handler, logging.FileHandler
+        ):
+            handler.setLevel(logging.CRITICAL + 1)
