@@ -136,13 +136,12 @@ def _configuration(
     return configuration
 
 
-def _scan(configuration: dict, functions: tuple) -> list:
+def _guarded(call: Any, *args: Any) -> Any:
+    """Run a kill-switch call; a chaoslib error becomes a clear message, not a traceback."""
     from chaoslib.exceptions import ChaosException
 
-    from .killswitch import scan
-
     try:
-        return scan(configuration, None, list(functions) or None)
+        return call(*args)
     except ChaosException as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -162,9 +161,11 @@ def _scope(config: Optional[dict]) -> str:
 @_aws_options
 def status(functions: tuple, **aws: Any) -> None:
     """List the functions that have an active chaosthundra injection."""
+    from .killswitch import scan
+
     found = [
         (fn["function_name"], i)
-        for fn in _scan(_configuration(**aws), functions)
+        for fn in _guarded(scan, _configuration(**aws), None, list(functions) or None)
         for i in fn["injections"]
         if i["ours"]
     ]
@@ -185,16 +186,11 @@ def status(functions: tuple, **aws: Any) -> None:
 @_aws_options
 def clear(functions: tuple, yes: bool, **aws: Any) -> None:
     """Remove every chaosthundra injection (the kill switch); other variables are kept."""
-    from chaoslib.exceptions import ChaosException
-
-    from .actions import remove_all_injections
+    from .killswitch import clear as clear_injections
+    from .killswitch import with_injections
 
     configuration = _configuration(**aws)
-    targets = [
-        fn["function_name"]
-        for fn in _scan(configuration, functions)
-        if any(i["ours"] for i in fn["injections"])
-    ]
+    targets = _guarded(with_injections, configuration, None, list(functions) or None)
     if not targets:
         click.echo("No chaosthundra injection is active; nothing to clear.")
         return
@@ -203,16 +199,14 @@ def clear(functions: tuple, yes: bool, **aws: Any) -> None:
         if not sys.stdin.isatty():
             raise click.UsageError("not a terminal: pass --yes to clear without confirmation")
         click.confirm("Remove them all?", abort=True)
-    failed = 0
-    for name in targets:
-        try:
-            result = remove_all_injections(name, configuration)
-        except ChaosException as exc:
-            failed += 1
-            click.echo(f"FAILED {name}: {exc}", err=True)
-            continue
-        click.echo(f"cleared {name}: removed {', '.join(result['removed']) or 'nothing'}")
-    if failed:
+    results = _guarded(clear_injections, configuration, None, targets)
+    for result in results:
+        if result["error"]:
+            click.echo(f"FAILED {result['function_name']}: {result['error']}", err=True)
+        else:
+            removed = ", ".join(result["removed"]) or "nothing"
+            click.echo(f"cleared {result['function_name']}: removed {removed}")
+    if any(result["error"] for result in results):
         sys.exit(1)
 
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from typing import Iterable, Optional
 
+from chaoslib.exceptions import ChaosException
 from chaoslib.types import Configuration, Secrets
 
 from chaosthundra import function_env
 from chaosthundra.aws import client
 from chaosthundra.listeners import parse_injections
 
-__all__ = ["scan", "clear"]
+__all__ = ["scan", "with_injections", "clear"]
 
 
 def scan(
@@ -44,16 +45,37 @@ def scan(
     ]
 
 
+def with_injections(
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+    function_names: Optional[Iterable[str]] = None,
+) -> list[str]:
+    """The functions (all, or among the named ones) that hold a chaosthundra injection."""
+    return [
+        fn["function_name"]
+        for fn in scan(configuration, secrets, function_names)
+        if any(i["ours"] for i in fn["injections"])
+    ]
+
+
 def clear(
     configuration: Configuration = None,
     secrets: Secrets = None,
     function_names: Optional[Iterable[str]] = None,
 ) -> list[dict]:
-    """Remove chaosthundra's injections from every function that has one."""
+    """Remove chaosthundra's injections from every function that has one.
+
+    One result per such function: what remove_all_injections returned, with
+    ``error`` set (and nothing removed) when that function could not be cleared;
+    the others are still cleared.
+    """
     from chaosthundra.actions import remove_all_injections
 
     results = []
-    for fn in scan(configuration, secrets, function_names):
-        if any(i["ours"] for i in fn["injections"]):
-            results.append(remove_all_injections(fn["function_name"], configuration, secrets))
+    for name in with_injections(configuration, secrets, function_names):
+        try:
+            result = remove_all_injections(name, configuration, secrets)
+        except ChaosException as error:
+            result = {"function_name": name, "removed": [], "error": str(error)}
+        results.append({"error": None, **result})
     return results
