@@ -219,7 +219,7 @@ def _enable(
     if verify is not None:
         payload_bytes(function_name, verify)
     lam = client("lambda", configuration, secrets)
-    preflight(lam, function_name, configuration, secrets)
+    function = preflight(lam, function_name, configuration, secrets)
 
     def merge(env: dict[str, str]) -> dict[str, str]:
         clash = [k for k in env if k != key and k.upper() == key.upper()]
@@ -237,7 +237,7 @@ def _enable(
         env[key] = value
         return env
 
-    change = function_env.update(lam, function_name, merge)
+    change = function_env.update(lam, function_name, merge, current=function)
     ledger.record_enabled(_ledger_entry(function_name, injection_name, configuration, secrets))
     status = "replaced" if key in change.before else "enabled"
     if not change.changed:

@@ -81,14 +81,18 @@ def update(
     lam: BaseClient,
     function_name: str,
     merge: Callable[[dict[str, str]], dict[str, str]],
+    current: Optional[dict] = None,
 ) -> Change:
     """Apply ``merge`` to the function's current variables and make it live.
 
     ``merge`` receives a copy of the current variables and returns the new ones;
     it may raise to refuse the change, in which case nothing is written.
+    ``current`` is a configuration the caller has just read, used for the first
+    attempt instead of reading it again; every retry reads afresh.
     """
     for attempt in range(1, MAX_ATTEMPTS + 1):
-        current = read(lam, function_name)
+        if current is None or attempt > 1:
+            current = read(lam, function_name)
         if current.get("LastUpdateStatus") == "InProgress" or current.get("State") == "Pending":
             wait_until_updated(lam, function_name)
             current = read(lam, function_name)

@@ -26,7 +26,7 @@ from chaoslib.exceptions import ActivityFailed, InterruptExecution
 from chaoslib.types import Configuration, Secrets
 
 from chaosthundra.aws import client
-from chaosthundra.function_env import variables_of
+from chaosthundra.function_env import read, variables_of
 
 __all__ = ["preflight", "agent_evidence", "check_allowed", "check_account"]
 
@@ -41,12 +41,13 @@ def preflight(
     configuration: Configuration,
     secrets: Secrets,
 ) -> dict:
-    """Run every guardrail for an injection into ``function_name``; returns its config."""
+    """Run every guardrail for an injection into ``function_name``.
+
+    Returns the function configuration it read, for the write that follows.
+    """
     configuration = configuration or {}
     check_allowed(function_name, configuration)
     check_account(configuration, secrets)
-    from chaosthundra.function_env import read
-
     function = read(lam, function_name)
     _check_tag(lam, function, configuration)
     if agent_evidence(function) is None:
