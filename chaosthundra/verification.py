@@ -11,6 +11,7 @@ from chaoslib.types import Configuration, Secrets
 
 from chaosthundra.agent_output import agent_errors, has_agent_output, injected_spans, matches
 from chaosthundra.function_logs import invocation_log, lines_since
+from chaosthundra.probes import invoke_function
 
 __all__ = ["verify_injection", "MAX_VERIFY_INVOKES"]
 
@@ -34,8 +35,6 @@ def verify_injection(
     An error listener with injectCountFreq N acts on 1 matching span in N, so up
     to N invokes (at most MAX_VERIFY_INVOKES) are made.
     """
-    from chaosthundra.probes import invoke_function
-
     inner = listener["config"]["listener"]
     every = int(inner["config"].get("injectCountFreq", 1))
     attempts = max(1, min(every, MAX_VERIFY_INVOKES))
