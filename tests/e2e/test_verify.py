@@ -3,9 +3,7 @@ when it cannot fire, and never left behind when it could not be verified."""
 
 from __future__ import annotations
 
-import io
 import uuid
-import zipfile
 
 import pytest
 from chaoslib.exceptions import ActivityFailed
@@ -34,7 +32,7 @@ SHADOW = "# shadows the chaoslib package inside this function\n"
 
 
 @pytest.fixture
-def make(sandbox, sandbox_configuration):
+def make(sandbox, sandbox_configuration, build_package):
     lam = client("lambda", sandbox_configuration)
     iam = client("iam", sandbox_configuration)
     role = iam.create_role(
@@ -42,17 +40,13 @@ def make(sandbox, sandbox_configuration):
     )["Role"]["Arn"]
 
     def create(files: dict) -> str:
-        buf = io.BytesIO()
-        with zipfile.ZipFile(buf, "w") as archive:
-            for path, text in files.items():
-                archive.writestr(path, text)
         name = f"verify-{uuid.uuid4().hex[:8]}"
         lam.create_function(
             FunctionName=name,
             Runtime="python3.11",
             Role=role,
             Handler="app.handler",
-            Code={"ZipFile": buf.getvalue()},
+            Code={"ZipFile": build_package(files)},
             Timeout=5,
             Environment={"Variables": {"REDIS_URL": sandbox.redis_url, "THUNDRA_APIKEY": "t"}},
         )
