@@ -150,7 +150,7 @@ def zip_tree(*directories: Path) -> bytes:
     """
     files: dict[str, Path] = {}
     for directory in directories:
-        for base, dirs, names in os.walk(directory):
+        for base, dirs, names in os.walk(directory, followlinks=True):
             dirs[:] = [d for d in dirs if d not in _SKIP_DIRS]
             for name in names:
                 if not name.endswith((".pyc", ".pyo")):
