@@ -121,10 +121,13 @@ def list_injections(
     configuration: Configuration = None,
     secrets: Secrets = None,
 ) -> list:
-    """The function's active span-listener injections, chaosthundra's and foreign ones.
+    """The function's span-listener variables, chaosthundra's and foreign ones, for either
+    agent generation.
 
-    Each entry has `name`, `kind` (error, latency, other, unreadable),
-    `env_key`, `ours`, `encoding` and the decoded listener `config`.
+    Each entry has `name`, `kind` (error, latency, other, unreadable, legacy),
+    `env_key`, `ours`, `encoding`, the decoded listener `config`, the `agent` that
+    reads it, and a `note`: a legacy entry is in the origin's bracket syntax, which
+    no current agent reads.
     """
     lam = client("lambda", configuration, secrets)
     variables = function_env.variables_of(function_env.read(lam, function_name))
