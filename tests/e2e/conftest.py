@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Optional
 
@@ -108,6 +109,37 @@ def function_state(sandbox_configuration):
 
     read.ours = lambda name: sorted(k for k in read(name) if is_ours(k))
     return read
+
+
+@pytest.fixture
+def make_packaged(sandbox, sandbox_configuration, build_package):
+    """``create(files, requirements=..., variables=None)``: a function in the sandbox whose
+    package is ``files`` plus ``requirements`` (Thundra 2.x and redis by default), handler
+    ``app.handler``; ``variables`` default to REDIS_URL and a THUNDRA_APIKEY."""
+    lam = client("lambda", sandbox_configuration)
+    iam = client("iam", sandbox_configuration)
+    role = iam.create_role(
+        RoleName=f"packaged-{uuid.uuid4().hex[:8]}", AssumeRolePolicyDocument="{}"
+    )["Role"]["Arn"]
+
+    def create(files: dict, variables: Optional[dict] = None, **requirements: str) -> str:
+        name = f"packaged-{uuid.uuid4().hex[:8]}"
+        if variables is None:
+            variables = {"REDIS_URL": sandbox.redis_url, "THUNDRA_APIKEY": "t"}
+        lam.create_function(
+            FunctionName=name,
+            Runtime="python3.11",
+            Role=role,
+            Handler="app.handler",
+            Code={"ZipFile": build_package(files, **requirements)},
+            Timeout=5,
+            Environment={"Variables": variables},
+        )
+        lam.get_waiter("function_active_v2").wait(FunctionName=name)
+        return name
+
+    create.variables = lambda name: variables_of(lam.get_function_configuration(FunctionName=name))
+    return create
 
 
 def variant(tmp_path: Path, experiment: str, change) -> Path:

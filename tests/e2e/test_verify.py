@@ -3,14 +3,10 @@ when it cannot fire, and never left behind when it could not be verified."""
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 from chaoslib.exceptions import ActivityFailed
 
 from chaosthundra import actions
-from chaosthundra.aws import client
-from chaosthundra.function_env import variables_of
 
 AGENT = """\
 import os
@@ -32,28 +28,8 @@ SHADOW = "# shadows the chaoslib package inside this function\n"
 
 
 @pytest.fixture
-def make(sandbox, sandbox_configuration, build_package):
-    lam = client("lambda", sandbox_configuration)
-    iam = client("iam", sandbox_configuration)
-    role = iam.create_role(
-        RoleName=f"verify-{uuid.uuid4().hex[:8]}", AssumeRolePolicyDocument="{}"
-    )["Role"]["Arn"]
-
-    def create(files: dict) -> str:
-        name = f"verify-{uuid.uuid4().hex[:8]}"
-        lam.create_function(
-            FunctionName=name,
-            Runtime="python3.11",
-            Role=role,
-            Handler="app.handler",
-            Code={"ZipFile": build_package(files)},
-            Timeout=5,
-            Environment={"Variables": {"REDIS_URL": sandbox.redis_url, "THUNDRA_APIKEY": "t"}},
-        )
-        return name
-
-    create.variables = lambda name: variables_of(lam.get_function_configuration(FunctionName=name))
-    return create
+def make(make_packaged):
+    return make_packaged
 
 
 def _refused(make, files, message, sandbox_configuration, **kwargs):
