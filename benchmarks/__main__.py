@@ -15,7 +15,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from benchmarks import injection_bench, sandbox_bench
+from benchmarks import injection_bench, package_bench, sandbox_bench
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -75,7 +75,11 @@ def main() -> int:
 
     started = time.perf_counter()
     rows = []
-    for title, bench in (("sandbox", sandbox_bench.run), ("injection", injection_bench.run)):
+    for title, bench in (
+        ("package", package_bench.run),
+        ("sandbox", sandbox_bench.run),
+        ("injection", injection_bench.run),
+    ):
         print(f"running the {title} benchmarks ...", file=sys.stderr, flush=True)
         rows += bench()
     if not args.no_test_suite:
