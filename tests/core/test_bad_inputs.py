@@ -241,6 +241,11 @@ def test_every_case_is_documented():
         "wrong-account",
         "verify-no-agent-output",
         "verify-no-matching-span",
-        "verify-agent-rejected",
+        "agent-unknown",
+        "agent-key-invalid",
+        "error-type-not-in-package",
+        "agent-check-crashed",
+        "agent-check-timeout",
+        "verify-latency-catchpoint",
     }
     assert tested <= documented, f"undocumented: {sorted(tested - documented)}"

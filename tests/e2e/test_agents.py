@@ -210,3 +210,16 @@ def test_an_error_type_of_the_functions_own_package_is_raised_by_the_agent(
     assert out["payload"]["errorType"] == "CacheDown"
     assert out["payload"]["errorMessage"] == "the cache is down"
     assert json.dumps(out["payload"])  # a plain Lambda error answer
+
+
+def test_a_latency_injection_on_catchpoint_cannot_be_verified_and_is_not_written(
+    sandbox_configuration, function_state
+):
+    name = "user-get-catchpoint"
+    before = function_state(name)
+    with pytest.raises(ActivityFailed) as raised:
+        actions.enable_latency_injection(
+            name, delay=100, verify=USER, configuration=sandbox_configuration, **REDIS_GET
+        )
+    assert "does not write its spans to the function's log" in str(raised.value)
+    assert function_state(name) == before
