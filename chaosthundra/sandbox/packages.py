@@ -30,7 +30,7 @@ import sys
 import threading
 import zipfile
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Iterable, Iterator, Optional
 
 __all__ = [
     "PackageError",
@@ -44,6 +44,8 @@ __all__ = [
 logger = logging.getLogger("chaostoolkit")
 
 REQUIREMENTS = "requirements.txt"
+# Changes when the layout of a built dependency folder changes (invalidates the cache).
+BUILD_FORMAT = b"2: unchecked-hash bytecode"
 _SKIP_DIRS = {"__pycache__", ".git", ".pytest_cache", ".venv", ".aws-sam"}
 PIP_TIMEOUT_S = 900
 _lock = threading.Lock()
@@ -99,7 +101,7 @@ def _building(root: Path) -> Iterator[None]:
 def install_requirements(requirements: str, root: Optional[Path] = None) -> Path:
     """The directory holding ``requirements`` installed with ``pip --target`` (cached)."""
     root = root or cache_root()
-    target = root / "deps" / f"{_python_tag()}-{_digest(requirements.encode())}"
+    target = root / "deps" / f"{_python_tag()}-{_digest(BUILD_FORMAT, requirements.encode())}"
     if target.is_dir():
         return target
     with _building(root):
@@ -111,7 +113,7 @@ def install_requirements(requirements: str, root: Optional[Path] = None) -> Path
         spec = root / "deps" / f".{target.name}.txt"
         spec.write_text(requirements)
         staging = root / "deps" / f".{target.name}.staging"
-        install = ["install", "--quiet", "--no-compile", "--target", str(staging)]
+        install = ["install", "--quiet", "--no-compile", "--target", str(staging)]  # see _compile
         install += ["--find-links", str(wheelhouse), "--requirement", str(spec)]
         _remove(staging)
         result = _pip([*install, "--no-index"])
@@ -130,11 +132,32 @@ def install_requirements(requirements: str, root: Optional[Path] = None) -> Path
                 f"pip could not install the requirements {requirements.split()}: "
                 f"{result.stderr.strip()[-800:]}"
             )
+        _compile(staging)
         staging.rename(target)
     return target
 
 
 @functools.cache
+def _compile(folder: Path) -> None:
+    """Byte-compile the dependencies once, as pip does for ``sam build``, but with pycs
+    that hold a hash instead of the source's mtime (unzipping does not keep mtimes), so
+    every cold start uses them instead of compiling again."""
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "compileall",
+            "-q",
+            "--invalidation-mode",
+            "unchecked-hash",
+            str(folder),
+        ],
+        capture_output=True,
+        timeout=PIP_TIMEOUT_S,
+        check=False,
+    )  # a module that does not compile is the package's own business, as with pip
+
+
 def runtime_packages(root: Optional[Path] = None) -> Path:
     """The runtime's boto3 and botocore (the versions beside the sandbox), cached."""
     from importlib.metadata import version
@@ -143,17 +166,20 @@ def runtime_packages(root: Optional[Path] = None) -> Path:
     return install_requirements(pins, root)
 
 
-def zip_tree(*directories: Path) -> bytes:
+def zip_tree(*directories: Path, bytecode_from: Iterable[Path] = ()) -> bytes:
     """A deterministic zip of the folders' files merged (same files, same CodeSha256).
 
-    A file in a later folder replaces the same path from an earlier one.
+    A file in a later folder replaces the same path from an earlier one. Bytecode is
+    left out, except from the folders in ``bytecode_from`` (built dependencies).
     """
     files: dict[str, Path] = {}
+    keep = set(bytecode_from)
     for directory in directories:
+        skip = _SKIP_DIRS - {"__pycache__"} if directory in keep else _SKIP_DIRS
         for base, dirs, names in os.walk(directory, followlinks=True):
-            dirs[:] = [d for d in dirs if d not in _SKIP_DIRS]
+            dirs[:] = [d for d in dirs if d not in skip]
             for name in names:
-                if not name.endswith((".pyc", ".pyo")):
+                if directory in keep or not name.endswith((".pyc", ".pyo")):
                     full = Path(base) / name
                     files[full.relative_to(directory).as_posix()] = full
     buffer = io.BytesIO()
@@ -182,7 +208,7 @@ def package_zip(code_uri: Path, root: Optional[Path] = None) -> bytes:
     cached = root / "zips" / f"{deps.name}-{_digest(code)}.zip"
     if cached.is_file():
         return cached.read_bytes()
-    data = zip_tree(deps, code_uri)
+    data = zip_tree(deps, code_uri, bytecode_from=[deps])
     cached.parent.mkdir(parents=True, exist_ok=True)
     partial = cached.with_suffix(f".{os.getpid()}.part")
     partial.write_bytes(data)
