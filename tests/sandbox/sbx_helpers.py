@@ -87,6 +87,16 @@ def wait_gone(pids: list[int], timeout: float = 10.0) -> list[int]:
     return [pid for pid in pids if alive(pid)]
 
 
+def wait_for_paths(paths: list[Path], timeout: float = 30.0) -> None:
+    """Wait until every path exists (a function holding on ``hold`` has started)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not all(path.exists() for path in paths):
+        assert time.monotonic() < deadline, f"not created within {timeout} s: {paths}"
+        time.sleep(0.01)
+
+
 def cmdline(pid: int) -> list[str]:
     with open(f"/proc/{pid}/cmdline", "rb") as f:
         return [part.decode() for part in f.read().split(b"\0") if part]
