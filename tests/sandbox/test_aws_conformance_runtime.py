@@ -7,10 +7,7 @@ from __future__ import annotations
 import base64
 import io
 import json
-import os
 import re
-import subprocess
-import sys
 import zipfile
 from collections import Counter
 from collections.abc import Iterator
@@ -19,7 +16,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from sbx_helpers import invoke, make_client
+from sbx_helpers import aws_cli, invoke, make_client
 
 from chaosthundra.sandbox import Deployment, Sandbox
 
@@ -230,40 +227,36 @@ def test_response_over_6_mb(client: Any, functions: dict[str, str]) -> None:
     }
 
 
-def test_request_over_6_mb(client: Any, functions: dict[str, str]) -> None:
+def _refused(client: Any, name: str, payload: Any) -> tuple[int, str, str, dict]:
+    """Invoke, expecting an API error: HTTP status, code, message, whole response."""
     with pytest.raises(ClientError) as caught:
-        client.invoke(FunctionName=functions["app"], Payload=json.dumps("x" * 6 * 1024 * 1024))
+        client.invoke(FunctionName=name, Payload=payload)
     error = caught.value.response
-    assert error["ResponseMetadata"]["HTTPStatusCode"] == 413
-    assert error["Error"]["Code"] == "RequestEntityTooLargeException"
+    status = error["ResponseMetadata"]["HTTPStatusCode"]
+    return status, error["Error"]["Code"], error["Error"]["Message"], error
+
+
+def test_request_over_6_mb(client: Any, functions: dict[str, str]) -> None:
+    status, code, message, _ = _refused(client, functions["app"], json.dumps("x" * 6 * 1024 * 1024))
+    assert (status, code) == (413, "RequestEntityTooLargeException")
+    assert message == "Request must be smaller than 6291456 bytes for the InvokeFunction operation"
 
 
 def test_body_not_json(client: Any, functions: dict[str, str]) -> None:
-    with pytest.raises(ClientError) as caught:
-        client.invoke(FunctionName=functions["app"], Payload=b"{not json")
-    error = caught.value.response
-    assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
-    assert error["Error"]["Code"] == "InvalidRequestContentException"
+    status, code, _, _ = _refused(client, functions["app"], b"{not json")
+    assert (status, code) == (400, "InvalidRequestContentException")
 
 
 def test_missing_function(sandbox: Sandbox, client: Any) -> None:
-    with pytest.raises(ClientError) as caught:
-        client.invoke(FunctionName="conf-nope", Payload=b"{}")
-    error = caught.value.response
-    assert error["ResponseMetadata"]["HTTPStatusCode"] == 404
-    assert error["Error"]["Code"] == "ResourceNotFoundException"
-    assert error["Error"]["Message"] == (
-        f"Function not found: arn:aws:lambda:{sandbox.region}:{ACCOUNT}:function:conf-nope:$LATEST"
-    )
+    status, code, message, _ = _refused(client, "conf-nope", b"{}")
+    assert (status, code) == (404, "ResourceNotFoundException")
+    arn = f"arn:aws:lambda:{sandbox.region}:{ACCOUNT}:function:conf-nope"
+    assert message == f"Function not found: {arn}:$LATEST"
 
 
 def test_reserved_concurrency_zero(client: Any, functions: dict[str, str]) -> None:
-    with pytest.raises(ClientError) as caught:
-        client.invoke(FunctionName=functions["zero"], Payload=b"{}")
-    error = caught.value.response
-    assert error["ResponseMetadata"]["HTTPStatusCode"] == 429
-    assert error["Error"]["Code"] == "TooManyRequestsException"
-    assert error["Error"]["Message"] == "Rate Exceeded."
+    status, code, message, error = _refused(client, functions["zero"], b"{}")
+    assert (status, code, message) == (429, "TooManyRequestsException", "Rate Exceeded.")
     assert error["Reason"] == "ReservedFunctionConcurrentInvocationLimitExceeded"
 
 
@@ -311,26 +304,11 @@ def test_aws_cli_shows_the_handler_exception(
     sandbox: Sandbox, functions: dict[str, str], tmp_path: Path
 ) -> None:
     outfile = tmp_path / "out.json"
-    aws = Path(sys.executable).parent / "aws"
-    assert aws.exists(), "the AWS CLI (awscli) is a dev dependency: run make install"
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(tmp_path),
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": sandbox.region,
-        "AWS_CONFIG_FILE": str(tmp_path / "none"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
-        "AWS_MAX_ATTEMPTS": "1",
-    }
-    command = [
-        str(aws), "--endpoint-url", sandbox.endpoint_url, "lambda", "invoke",
-        "--function-name", functions["app"], "--payload", json.dumps({"do": "raise"}),
-        str(outfile),
-    ]  # fmt: skip
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    meta = json.loads(done.stdout)
+    meta = aws_cli(
+        sandbox, tmp_path, "lambda", "invoke", "--function-name", functions["app"],
+        "--payload", json.dumps({"do": "raise"}), str(outfile),
+        endpoint_flag=True,
+    )  # fmt: skip
     assert meta == {"StatusCode": 200, "FunctionError": "Unhandled", "ExecutedVersion": "$LATEST"}
     error = json.loads(outfile.read_text())
     assert list(error) == ERROR_KEYS
