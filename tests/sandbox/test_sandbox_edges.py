@@ -38,7 +38,7 @@ def test_chunked_body_over_6_mb_is_refused(sandbox: Sandbox, lambda_client: Any)
         answer = json.loads(response.read())
     finally:
         connection.close()
-    assert response.status == 413
+    assert (response.status, response.reason) == (413, "Request Entity Too Large")
     assert response.getheader("x-amzn-ErrorType") == "RequestEntityTooLargeException"
     assert answer["message"] == (
         f"Request must be smaller than {MAX_SYNC_PAYLOAD} bytes for the InvokeFunction operation"
