@@ -44,7 +44,10 @@ def alias_routing(
     account_id: str, region: str, name: str, alias: str
 ) -> Optional[tuple[str, dict[str, float]]]:
     """``(FunctionVersion, {version: weight})`` of an alias, or None when ``alias``
-    is not one of the function's aliases."""
+    is not one of the function's aliases.
+
+    Reads moto's alias model directly; moves to :mod:`.moto_state` (the one place
+    that knows moto's internals) once that module offers the same read."""
     try:
         found = lambda_backends[account_id][region].get_alias(alias, name)
     except LambdaClientError:
