@@ -121,10 +121,9 @@ def list_injections(
     configuration: Configuration = None,
     secrets: Secrets = None,
 ) -> list:
-    """The function's span-listener variables, chaosthundra's and foreign ones, for either
-    agent generation.
+    """The function's span-listener variables, chaosthundra's and foreign ones.
 
-    Each entry has `name`, `kind` (error, latency, other, unreadable, legacy),
+    Both agent generations' variables are listed. Each entry has `name`, `kind` (error, latency, other, unreadable, legacy),
     `env_key`, `ours`, `encoding`, the decoded listener `config`, the `agent` that
     reads it, and a `note`: a legacy entry is in the origin's bracket syntax, which
     no current agent reads.
