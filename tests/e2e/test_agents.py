@@ -223,3 +223,51 @@ def test_a_latency_injection_on_catchpoint_cannot_be_verified_and_is_not_written
         )
     assert "does not write its spans to the function's log" in str(raised.value)
     assert function_state(name) == before
+
+
+CATCHPOINT_CALLER = """\
+import json
+import time
+
+import boto3
+from catchpoint.catchpoint_agent import Catchpoint
+
+agent = Catchpoint()
+client = boto3.client("lambda")
+
+
+@agent
+def handler(event, context):
+    started = time.perf_counter()
+    client.invoke(FunctionName=event["target"], Payload=json.dumps(event["payload"]))
+    return {"invoke_ms": (time.perf_counter() - started) * 1000}
+"""
+
+
+def test_catchpoint_delays_only_the_upstream_invoke(sandbox, sandbox_configuration, make_packaged):
+    name = make_packaged(
+        {"app.py": CATCHPOINT_CALLER},
+        variables={"REDIS_URL": sandbox.redis_url},
+        requirements=CATCHPOINT_REQUIREMENTS,
+    )
+    upstream = {"target": "upstream-lambda", "payload": {}}
+    other = {"target": "user-get", "payload": USER}
+
+    def invoke_ms(event: dict) -> float:
+        out = probes.invoke_function(name, event, configuration=sandbox_configuration)
+        assert out["function_error"] is None, out["payload"]
+        return out["payload"]["invoke_ms"]
+
+    delay = 600
+    result = actions.enable_latency_injection(
+        name,
+        delay=delay,
+        class_name="AWS-Lambda",
+        tags={"aws.lambda.name": "upstream-lambda"},
+        configuration={**sandbox_configuration, "chaosthundra_agent": "catchpoint"},
+    )
+    assert result["agent"] == "catchpoint"
+    assert result["agent_evidence"] == "configuration key: chaosthundra_agent=catchpoint"
+    invoke_ms(upstream), invoke_ms(other)  # warm every environment involved
+    assert invoke_ms(upstream) >= delay
+    assert invoke_ms(other) < delay
