@@ -143,10 +143,11 @@ def injected_span_count(
     """Count the spans a listener acted on in the function's CloudWatch Logs.
 
     Looks at the last `since_seconds` seconds of /aws/lambda/<function_name>
-    (the agent reports with THUNDRA_AGENT_REPORT_CLOUDWATCH_ENABLE=true). `kind`
-    ("error" or "latency") counts only that kind of injection. Use it after the
-    method to assert that the fault really fired (a range tolerance such as
-    [1, 1000000]). On AWS, log delivery can lag by a few seconds.
+    (Thundra 2.x reports there with THUNDRA_AGENT_REPORT_CLOUDWATCH_ENABLE=true;
+    Catchpoint never logs its spans, so its count is 0). `kind` ("error" or
+    "latency") counts only that kind of injection. Use it after the method to
+    assert that the fault really fired (a range tolerance such as [1, 1000000]).
+    On AWS, log delivery can lag by a few seconds.
     """
     if kind not in (None, "error", "latency"):
         raise ActivityFailed(
