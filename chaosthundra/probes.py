@@ -123,10 +123,11 @@ def list_injections(
 ) -> list:
     """The function's span-listener variables, chaosthundra's and foreign ones.
 
-    Both agent generations' variables are listed. Each entry has `name`, `kind`
-    (error, latency, other, unreadable, legacy), `env_key`, `ours`, `encoding`, the decoded listener `config`, the `agent` that
-    reads it, and a `note`: a legacy entry is in the origin's bracket syntax, which
-    no current agent reads.
+    Both agent generations' variables are listed. Each entry has `name`,
+    `kind` (error, latency, other, unreadable, legacy), `env_key`, `ours`,
+    `encoding`, the decoded listener `config`, the `agent` that reads it, and a
+    `note`: a legacy entry is in the origin's bracket syntax, which no current
+    agent reads.
     """
     lam = client("lambda", configuration, secrets)
     variables = function_env.variables_of(function_env.read(lam, function_name))
