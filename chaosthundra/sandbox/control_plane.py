@@ -381,7 +381,8 @@ class LambdaControlPlane:
 
     def _code_put(self, request: _Request) -> _Answer:  # UpdateFunctionCode
         if request.body.get("DryRun"):
-            return self._with_config(request, self._forward(request))
+            answer = self._forward(request)
+            return self._with_config(answer, self._latest(request)[1])
         return self._update(request)
 
     def _update(self, request: _Request) -> _Answer:
@@ -394,18 +395,13 @@ class LambdaControlPlane:
             if answer.status != 200:
                 return answer
             record.update_started(stable, self.update_delay_s())
-            logger.debug(
-                "chaosthundra sandbox: update of %s in progress for %.3f s",
-                latest.function_name,
-                self.update_delay_s(),
-            )
-            return self._with_config(request, answer)
+            return self._with_config(answer, record)
 
-    def _with_config(self, request: _Request, answer: _Answer) -> _Answer:
+    def _with_config(self, answer: _Answer, record: FunctionRecord) -> _Answer:
+        """The answer of an update: ``$LATEST``'s configuration as the write left it."""
         if answer.status != 200:
             return answer
         config = answer.json()
-        _, record = self._latest(request)
         config["Version"] = "$LATEST"
         self._present(config, record)
         return self._answer_json(answer, config)

@@ -120,6 +120,7 @@ def _deploy_function(lambda_: Any, fn: FunctionPlan, role: str) -> None:
     }
     try:
         lambda_.create_function(**settings, Code={"ZipFile": zipped}, Tags=fn.tags)
+        lambda_.get_waiter("function_active_v2").wait(FunctionName=fn.name)
         logger.debug("chaosthundra sandbox: created function %s", fn.name)
     except ClientError as exc:
         if exc.response["Error"]["Code"] != "ResourceConflictException":
@@ -138,6 +139,20 @@ def _deploy_function(lambda_: Any, fn: FunctionPlan, role: str) -> None:
         )
     else:
         lambda_.delete_function_concurrency(FunctionName=fn.name)
+    if fn.auto_publish_alias:
+        _publish_alias(lambda_, fn.name, fn.auto_publish_alias)
+
+
+def _publish_alias(lambda_: Any, name: str, alias: str) -> None:
+    """SAM's AutoPublishAlias: publish a version of what was deployed, point the alias at it."""
+    version = lambda_.publish_version(FunctionName=name)["Version"]
+    try:
+        lambda_.update_alias(FunctionName=name, Name=alias, FunctionVersion=version)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ResourceNotFoundException":
+            raise
+        lambda_.create_alias(FunctionName=name, Name=alias, FunctionVersion=version)
+    logger.debug("chaosthundra sandbox: alias %s of %s points at version %s", alias, name, version)
 
 
 def _seed(plan: Plan, configuration: dict[str, Any], redis_url: str, out: Deployment) -> None:
