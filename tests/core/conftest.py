@@ -84,6 +84,9 @@ def make_function(lam, role_arn: str) -> Callable[..., str]:
         if layers:
             kwargs["Layers"] = layers
         lam.create_function(**kwargs)
+        lam.get_waiter("function_active_v2").wait(
+            FunctionName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 30}
+        )
         return name
 
     return make

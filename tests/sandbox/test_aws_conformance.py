@@ -17,7 +17,7 @@ import urllib.request
 import uuid
 import zipfile
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Optional
 
 import pytest
 from botocore.exceptions import ClientError
@@ -43,7 +43,6 @@ HANDLER = (
     "def handler(event, context):\n"
     "    return {'tag': '%s', 'mode': os.environ.get('MODE')}\n"
 )
-SLOW_MS = 1000
 
 
 def package(tag: str = "v1") -> bytes:
@@ -77,17 +76,6 @@ def role(sandbox: Sandbox) -> str:
         return iam.get_role(RoleName=name)["Role"]["Arn"]
     except ClientError:
         return iam.create_role(RoleName=name, AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-
-
-@pytest.fixture
-def slow(sandbox: Sandbox) -> Iterator[Sandbox]:
-    """The session's sandbox with a 1 s update delay, for this test only."""
-    before = sandbox.update_delay_ms
-    sandbox.update_delay_ms = SLOW_MS
-    try:
-        yield sandbox
-    finally:
-        sandbox.update_delay_ms = before
 
 
 @pytest.fixture
@@ -204,7 +192,7 @@ def test_aliases_have_revision_ids_and_update_alias_checks_them(lam, create) -> 
 
 
 def test_an_update_is_in_progress_then_successful_and_conflicts_meanwhile(
-    slow, lam, create
+    slow_updates, lam, create
 ) -> None:
     name = create()
     arn = lam.get_function_configuration(FunctionName=name)["FunctionArn"]
@@ -232,7 +220,7 @@ def test_an_update_is_in_progress_then_successful_and_conflicts_meanwhile(
     assert config["Timeout"] == 3  # the refused update changed nothing
 
 
-def test_a_new_function_is_pending_then_active(slow, lam, create) -> None:
+def test_a_new_function_is_pending_then_active(slow_updates, lam, create) -> None:
     name = create(wait=False)
     config = lam.get_function_configuration(FunctionName=name)
     assert (config["State"], config["StateReason"], config["StateReasonCode"]) == (
@@ -254,7 +242,9 @@ def test_a_new_function_is_pending_then_active(slow, lam, create) -> None:
     assert invoke(lam, name)["payload"] == {"tag": "v1", "mode": "one"}
 
 
-def test_new_environments_see_an_update_only_once_it_is_successful(slow, lam, create) -> None:
+def test_new_environments_see_an_update_only_once_it_is_successful(
+    slow_updates, lam, create
+) -> None:
     name = create()
     assert invoke(lam, name)["payload"] == {"tag": "v1", "mode": "one"}
     lam.update_function_configuration(FunctionName=name, Environment={"Variables": {"MODE": "two"}})
@@ -517,15 +507,19 @@ def test_cli_stale_revision_id_is_a_precondition_failure(sandbox, lam, create, t
     assert lam.get_function_configuration(FunctionName=name)["Timeout"] == 4
 
 
-def test_cli_waits_for_an_update_with_function_updated_v2(slow, lam, create, tmp_path) -> None:
+def test_cli_waits_for_an_update_with_function_updated_v2(
+    slow_updates, lam, create, tmp_path
+) -> None:
     name = create()
     updated = _aws(
-        slow, tmp_path, "lambda", "update-function-configuration", "--function-name", name,
+        slow_updates, tmp_path, "lambda", "update-function-configuration", "--function-name", name,
         "--environment", "Variables={MODE=cli}",
     )  # fmt: skip
     assert updated.returncode == 0, updated.stderr
     assert json.loads(updated.stdout)["LastUpdateStatus"] == "InProgress"
-    waited = _aws(slow, tmp_path, "lambda", "wait", "function-updated-v2", "--function-name", name)
+    waited = _aws(
+        slow_updates, tmp_path, "lambda", "wait", "function-updated-v2", "--function-name", name
+    )
     assert waited.returncode == 0, waited.stderr
     config = lam.get_function_configuration(FunctionName=name)
     assert config["LastUpdateStatus"] == "Successful"
