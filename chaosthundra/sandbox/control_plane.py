@@ -180,8 +180,14 @@ class LambdaControlPlane:
         try:
             answer = handler(request)
         except ApiError as error:
-            result = error_result(error, str(uuid.uuid4()))
-            answer = _Answer(result.status, list(result.headers.items()), result.body)
+            answer = _error_answer(error)
+        except Exception as exc:  # a sandbox bug: answer like AWS would, log the cause
+            logger.error(
+                "chaosthundra sandbox: %s %s failed", request.method, request.route, exc_info=True
+            )
+            answer = _error_answer(
+                ApiError(500, "ServiceException", f"sandbox error: {type(exc).__name__}")
+            )
         return self._respond(start_response, answer)
 
     def _parse(self, environ: dict[str, Any]) -> Optional[_Request]:
@@ -241,7 +247,10 @@ class LambdaControlPlane:
     # --- state ----------------------------------------------------------------------
 
     def _latest(self, request: _Request) -> tuple[Any, FunctionRecord]:
-        latest = moto_state.lambda_object(request.account, request.region, request.name)
+        """``$LATEST`` of the function the request names (by name or ARN, qualified or
+        not) and its settled record."""
+        named = moto_state.lambda_object(request.account, request.region, request.name)
+        latest = moto_state.lambda_object(request.account, request.region, named.function_name)
         return latest, moto_state.function_record(request.account, request.region, latest)
 
     @staticmethod
@@ -354,6 +363,8 @@ class LambdaControlPlane:
             )
         with STATES.lock:
             latest, record = self._latest(request)
+            if qualifier:
+                self._check_unreferenced(request, latest.function_name, qualifier)
             answer = self._forward(request)
             if answer.status == 204:
                 if qualifier:
@@ -361,6 +372,22 @@ class LambdaControlPlane:
                 else:
                     STATES.forget((request.account, request.region, latest.function_name))
             return answer
+
+    @staticmethod
+    def _check_unreferenced(request: _Request, name: str, version: str) -> None:
+        aliases = moto_state.aliases_routing(request.account, request.region, name)
+        referencing = sorted(
+            alias
+            for alias, (target, weights) in aliases.items()
+            if target == version or version in weights
+        )
+        if referencing:
+            raise ApiError(
+                409,
+                "ResourceConflictException",
+                "Unable to delete version because the following aliases reference it: "
+                f"[{', '.join(referencing)}]",
+            )
 
     def _configuration_get(self, request: _Request) -> _Answer:  # GetFunctionConfiguration
         answer = self._forward(request)
@@ -503,6 +530,11 @@ class LambdaControlPlane:
         if data is None:
             return _Answer(404, [("Content-Type", "text/plain")], b"No such deployment package.\n")
         return _Answer(200, [("Content-Type", "application/zip")], data)
+
+
+def _error_answer(error: ApiError) -> _Answer:
+    result = error_result(error, str(uuid.uuid4()))
+    return _Answer(result.status, list(result.headers.items()), result.body)
 
 
 def _read_body(environ: dict[str, Any]) -> bytes:

@@ -35,6 +35,7 @@ __all__ = [
     "FunctionSpec",
     "account_for_request",
     "alias_routing",
+    "aliases_routing",
     "code_bytes",
     "code_by_sha256",
     "detach",
@@ -191,8 +192,23 @@ def alias_routing(
         found = lambda_backends[account_id][region].get_alias(alias, name)
     except LambdaClientError as exc:
         raise _api_error(exc) from None
-    weights = (found.routing_config or {}).get("AdditionalVersionWeights") or {}
-    return str(found.function_version), {str(k): float(v) for k, v in weights.items()}
+    return _routing(found)
+
+
+def aliases_routing(
+    account_id: str, region: str, name: str
+) -> dict[str, tuple[str, dict[str, float]]]:
+    """Every alias of a function: ``{alias: (version, {version: weight})}``."""
+    try:
+        found = lambda_backends[account_id][region].list_aliases(name)
+    except LambdaClientError as exc:
+        raise _api_error(exc) from None
+    return {alias.name: _routing(alias) for alias in found}
+
+
+def _routing(alias: Any) -> tuple[str, dict[str, float]]:
+    weights = (alias.routing_config or {}).get("AdditionalVersionWeights") or {}
+    return str(alias.function_version), {str(k): float(v) for k, v in weights.items()}
 
 
 def detach(fn: Any) -> Any:

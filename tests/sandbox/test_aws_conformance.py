@@ -397,6 +397,35 @@ def test_delete_function_with_a_version_qualifier_deletes_only_that_version(lam,
     assert invoke(lam, name)["payload"] == {"tag": "v1", "mode": "one"}
 
 
+def test_a_version_an_alias_routes_to_cannot_be_deleted(lam, create) -> None:
+    name = create()
+    lam.publish_version(FunctionName=name)
+    lam.update_function_configuration(FunctionName=name, Environment={"Variables": {"MODE": "b"}})
+    wait_updated(lam, name)
+    lam.publish_version(FunctionName=name)
+    lam.create_alias(FunctionName=name, Name="live", FunctionVersion="1")
+    lam.create_alias(
+        FunctionName=name,
+        Name="canary",
+        FunctionVersion="2",
+        RoutingConfig={"AdditionalVersionWeights": {"1": 0.1}},
+    )
+    with pytest.raises(ClientError) as excinfo:
+        lam.delete_function(FunctionName=name, Qualifier="1")
+    assert error_of(excinfo) == (
+        409,
+        "ResourceConflictException",
+        "Unable to delete version because the following aliases reference it: [canary, live]",
+    )
+    lam.delete_alias(FunctionName=name, Name="live")
+    lam.update_alias(FunctionName=name, Name="canary", RoutingConfig={})
+    lam.delete_function(FunctionName=name, Qualifier="1")
+    assert [v["Version"] for v in lam.list_versions_by_function(FunctionName=name)["Versions"]] == [
+        "$LATEST",
+        "2",
+    ]
+
+
 def test_auto_publish_alias_publishes_a_version_and_points_the_alias(
     sandbox, lam, tmp_path: Path
 ) -> None:
