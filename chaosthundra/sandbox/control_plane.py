@@ -310,6 +310,7 @@ class LambdaControlPlane:
             )
             record = moto_state.function_record(request.account, request.region, latest)
             record.created(self.update_delay_s())
+            self._detach_published(request, config)
             self._present(config, record)
             return self._answer_json(answer, config)
 
@@ -422,16 +423,27 @@ class LambdaControlPlane:
             if answer.status != 200:
                 return answer
             record.update_started(stable, self.update_delay_s())
+            self._detach_published(request, answer.json())
             return self._with_config(answer, record)
 
     def _with_config(self, answer: _Answer, record: FunctionRecord) -> _Answer:
-        """The answer of an update: ``$LATEST``'s configuration as the write left it."""
+        """The answer of an update: ``$LATEST`` as the write left it, or the version
+        it published (``Publish``)."""
         if answer.status != 200:
             return answer
         config = answer.json()
-        config["Version"] = "$LATEST"
         self._present(config, record)
         return self._answer_json(answer, config)
+
+    def _detach_published(self, request: _Request, config: dict[str, Any]) -> None:
+        """A version moto published within this request gets its own copies of
+        ``$LATEST``'s containers (moto's copy is shallow)."""
+        version = str(config.get("Version") or "$LATEST")
+        if version != "$LATEST":
+            name = str(config["FunctionName"])
+            moto_state.detach(
+                moto_state.lambda_object(request.account, request.region, name, version)
+            )
 
     # --- versions -------------------------------------------------------------------
 
@@ -444,12 +456,7 @@ class LambdaControlPlane:
             if answer.status != 201:
                 return answer
             config = answer.json()
-            version = str(config["Version"])
-            moto_state.detach(
-                moto_state.lambda_object(
-                    request.account, request.region, latest.function_name, version
-                )
-            )
+            self._detach_published(request, config)
             self._present(config, record)
             return self._answer_json(answer, config)
 
