@@ -289,6 +289,23 @@ class LambdaControlPlane:
     def _present_alias(self, alias: dict[str, Any], record: FunctionRecord) -> None:
         alias["RevisionId"] = record.alias_revision(str(alias.get("Name")))
 
+    def _read(self, request: _Request, present: Callable[[Any, FunctionRecord], None]) -> _Answer:
+        """Forward a read to moto; complete its answer with ``present(data, record)``."""
+        answer = self._forward(request)
+        if answer.status not in (200, 201):
+            return answer
+        data = answer.json()
+        present(data, self._latest(request)[1])
+        return self._answer_json(answer, data, status=200)
+
+    @staticmethod
+    def _each(key: str, present: Callable[[Any, FunctionRecord], None]) -> Callable:
+        def each(data: dict[str, Any], record: FunctionRecord) -> None:
+            for item in data.get(key, []):
+                present(item, record)
+
+        return each
+
     def _answer_json(self, answer: _Answer, data: Any, status: Optional[int] = None) -> _Answer:
         answer.body = json.dumps(data).encode()
         answer.status = status or answer.status
@@ -333,26 +350,23 @@ class LambdaControlPlane:
         self._present(config, moto_state.function_record(request.account, request.region, latest))
 
     def _function_get(self, request: _Request) -> _Answer:  # GetFunction
-        answer = self._forward(request)
-        if answer.status != 200:
-            return answer
-        data = answer.json()
-        _, record = self._latest(request)
-        config = data.get("Configuration") or {}
-        self._present(config, record)
-        code = data.get("Code")
-        zipped = isinstance(code, dict) and code.get("RepositoryType") == "S3"
-        if zipped and config.get("CodeSha256"):
-            code["Location"] = "/".join(
-                [
-                    request.endpoint + CODE_PATH,
-                    quote(request.account),
-                    quote(request.region),
-                    quote(config["FunctionName"]),
-                    moto_state.sha256_hex_of(config["CodeSha256"]) + ".zip",
-                ]
-            )
-        return self._answer_json(answer, data)
+        def present(data: dict[str, Any], record: FunctionRecord) -> None:
+            config = data.get("Configuration") or {}
+            self._present(config, record)
+            code = data.get("Code")
+            zipped = isinstance(code, dict) and code.get("RepositoryType") == "S3"
+            if zipped and config.get("CodeSha256"):
+                code["Location"] = "/".join(
+                    [
+                        request.endpoint + CODE_PATH,
+                        quote(request.account),
+                        quote(request.region),
+                        quote(config["FunctionName"]),
+                        moto_state.sha256_hex_of(config["CodeSha256"]) + ".zip",
+                    ]
+                )
+
+        return self._read(request, present)
 
     def _function_delete(self, request: _Request) -> _Answer:  # DeleteFunction
         qualifier = request.query.get("Qualifier")
@@ -391,13 +405,7 @@ class LambdaControlPlane:
             )
 
     def _configuration_get(self, request: _Request) -> _Answer:  # GetFunctionConfiguration
-        answer = self._forward(request)
-        if answer.status != 200:
-            return answer
-        config = answer.json()
-        _, record = self._latest(request)
-        self._present(config, record)
-        return self._answer_json(answer, config)
+        return self._read(request, self._present)
 
     def _configuration_put(self, request: _Request) -> _Answer:  # UpdateFunctionConfiguration
         check_environment(request.body)
@@ -461,14 +469,7 @@ class LambdaControlPlane:
             return self._answer_json(answer, config)
 
     def _versions_get(self, request: _Request) -> _Answer:  # ListVersionsByFunction
-        answer = self._forward(request)
-        if answer.status != 200:
-            return answer
-        data = answer.json()
-        _, record = self._latest(request)
-        for config in data.get("Versions", []):
-            self._present(config, record)
-        return self._answer_json(answer, data)
+        return self._read(request, self._each("Versions", self._present))
 
     # --- aliases --------------------------------------------------------------------
 
@@ -484,23 +485,10 @@ class LambdaControlPlane:
             return self._answer_json(answer, alias)
 
     def _aliases_get(self, request: _Request) -> _Answer:  # ListAliases
-        answer = self._forward(request)
-        if answer.status != 200:
-            return answer
-        data = answer.json()
-        _, record = self._latest(request)
-        for alias in data.get("Aliases", []):
-            self._present_alias(alias, record)
-        return self._answer_json(answer, data)
+        return self._read(request, self._each("Aliases", self._present_alias))
 
     def _alias_get(self, request: _Request) -> _Answer:  # GetAlias (moto answers 201)
-        answer = self._forward(request)
-        if answer.status not in (200, 201):
-            return answer
-        alias = answer.json()
-        _, record = self._latest(request)
-        self._present_alias(alias, record)
-        return self._answer_json(answer, alias, status=200)
+        return self._read(request, self._present_alias)
 
     def _alias_put(self, request: _Request) -> _Answer:  # UpdateAlias
         with STATES.lock:

@@ -56,7 +56,7 @@ class Sandbox:
         idle_timeout: float = 600.0,
         update_delay_ms: Optional[int] = None,
     ) -> None:
-        self.update_delay_ms = resolve_update_delay_ms(update_delay_ms)
+        self._update_delay_ms = resolve_update_delay_ms(update_delay_ms)
         self.template = Path(template) if template is not None else None
         self.port = port
         self.region = region
@@ -138,6 +138,15 @@ class Sandbox:
         logger.info("chaosthundra sandbox: stopped")
 
     # --- what others need -----------------------------------------------------------
+
+    @property
+    def update_delay_ms(self) -> int:
+        """Milliseconds a Lambda update stays InProgress (a new function Pending)."""
+        return self._update_delay_ms
+
+    @update_delay_ms.setter
+    def update_delay_ms(self, value: int) -> None:
+        self._update_delay_ms = resolve_update_delay_ms(value)
 
     @property
     def endpoint_url(self) -> str:

@@ -14,11 +14,9 @@ The sandbox refuses what Lambda refuses: variable names need two characters or m
 from __future__ import annotations
 
 import pytest
-from botocore.exceptions import ClientError
 
 from chaosthundra.aws import client
-
-ROLE_NAME = "chaosthundra-test-sandbox"
+from tests.core.conftest import get_or_create_role
 
 
 @pytest.fixture(scope="module")
@@ -33,9 +31,4 @@ def lam(configuration: dict):
 
 @pytest.fixture(scope="module")
 def role_arn(configuration: dict) -> str:
-    iam = client("iam", configuration)
-    try:
-        return iam.get_role(RoleName=ROLE_NAME)["Role"]["Arn"]
-    except ClientError:
-        created = iam.create_role(RoleName=ROLE_NAME, AssumeRolePolicyDocument="{}")
-        return created["Role"]["Arn"]
+    return get_or_create_role(configuration, "chaosthundra-test-sandbox")

@@ -65,15 +65,23 @@ def during_merge(monkeypatch, edit) -> None:
     monkeypatch.setattr(actions, "fit_value", fit_value)
 
 
-def test_a_foreign_edit_between_read_and_write_is_detected_by_412_and_kept(
-    slow_updates, monkeypatch, log, lam, make_function, snap, configuration
+@pytest.mark.parametrize(
+    "foreign_waits, answer",
+    [
+        (True, "PreconditionFailedException"),  # it landed: our RevisionId is stale
+        (False, "ResourceConflictException"),  # it is still in progress
+    ],
+    ids=["412-re-merged", "409-retried"],
+)
+def test_a_foreign_edit_between_read_and_write_is_detected_and_kept(
+    slow_updates, monkeypatch, log, lam, make_function, snap, configuration, foreign_waits, answer
 ):
     name = make_function(KEEP)
     foreign = {**KEEP, "ADDED": "meanwhile"}
-    during_merge(monkeypatch, foreign_edit(lam, name, foreign, wait=True))
+    during_merge(monkeypatch, foreign_edit(lam, name, foreign, wait=foreign_waits))
     result = actions.enable_error_injection(name, class_name="Redis", configuration=configuration)
     assert result["status"] == "enabled"
-    assert "PreconditionFailedException on" in log.text
+    assert f"{answer} on '{name}' (attempt 1/" in log.text
     variables = snap(name)["Environment"]["Variables"]
     assert {k: v for k, v in variables.items() if not listeners.is_ours(k)} == foreign
     assert [i["name"] for i in list_injections(name, configuration=configuration)] == ["error"]
@@ -99,21 +107,6 @@ def test_enabling_while_an_update_is_in_progress_waits_then_succeeds(
     variables = config["Environment"]["Variables"]
     assert {k: v for k, v in variables.items() if not listeners.is_ours(k)} == {"NEW": "x"}
     assert [i["name"] for i in list_injections(name, configuration=configuration)] == ["latency"]
-
-
-def test_a_409_during_an_update_is_retried(
-    slow_updates, monkeypatch, log, lam, make_function, snap, configuration
-):
-    name = make_function(KEEP)
-    foreign = {**KEEP, "BUSY": "yes"}
-    during_merge(monkeypatch, foreign_edit(lam, name, foreign, wait=False))
-    result = actions.enable_error_injection(name, class_name="Redis", configuration=configuration)
-    assert result["status"] == "enabled"
-    assert "ResourceConflictException on" in log.text
-    variables = snap(name)["Environment"]["Variables"]
-    assert {k: v for k, v in variables.items() if not listeners.is_ours(k)} == foreign
-    actions.remove_all_injections(name, configuration=configuration)
-    assert snap(name)["Environment"]["Variables"] == foreign
 
 
 def test_function_env_update_sends_the_revision_id_it_read(slow_updates, lam, make_function, snap):

@@ -29,6 +29,22 @@ def make_client(sandbox: Sandbox, service: str, **config: Any) -> Any:
     )
 
 
+def aws_cli_env(sandbox: Sandbox, home: Path) -> dict[str, str]:
+    """Environment for the real AWS CLI against the sandbox: dummy credentials, no
+    config files, the sandbox's region and endpoint, no retries."""
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": sandbox.region,
+        "AWS_CONFIG_FILE": str(home / "none"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(home / "none"),
+        "AWS_ENDPOINT_URL": sandbox.endpoint_url,
+        "AWS_MAX_ATTEMPTS": "1",
+    }
+
+
 def invoke(client: Any, name: str, event: Any = None, **kwargs: Any) -> dict[str, Any]:
     """Invoke and decode: the response plus ``payload`` (parsed JSON, or None)."""
     kwargs.setdefault("Payload", json.dumps(event if event is not None else {}))

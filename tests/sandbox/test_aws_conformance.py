@@ -10,7 +10,6 @@ import base64
 import hashlib
 import io
 import json
-import os
 import subprocess
 import sys
 import urllib.request
@@ -21,7 +20,7 @@ from typing import Any, Callable, Optional
 
 import pytest
 from botocore.exceptions import ClientError
-from sbx_helpers import FIXTURES, invoke, make_client
+from sbx_helpers import FIXTURES, aws_cli_env, invoke, make_client
 
 from chaosthundra.sandbox import Sandbox, SandboxError
 from chaosthundra.sandbox.core import UPDATE_DELAY_ENV, resolve_update_delay_ms
@@ -359,12 +358,17 @@ def test_publish_version_snapshots_latest_code_and_configuration(lam, create) ->
     assert invoke(lam, name, Qualifier="2")["payload"] == {"tag": "v2", "mode": "two"}
 
 
-def test_alias_routing_config_is_stored_returned_and_readable(sandbox, lam, create) -> None:
-    name = create()
+def publish_two_versions(lam: Any, name: str) -> None:
+    """Version 1 with MODE=one, version 2 with MODE=b."""
     lam.publish_version(FunctionName=name)
     lam.update_function_configuration(FunctionName=name, Environment={"Variables": {"MODE": "b"}})
     wait_updated(lam, name)
     lam.publish_version(FunctionName=name)
+
+
+def test_alias_routing_config_is_stored_returned_and_readable(sandbox, lam, create) -> None:
+    name = create()
+    publish_two_versions(lam, name)
     routing = {"AdditionalVersionWeights": {"2": 0.25}}
     alias = lam.create_alias(
         FunctionName=name, Name="live", FunctionVersion="1", RoutingConfig=routing
@@ -399,10 +403,7 @@ def test_delete_function_with_a_version_qualifier_deletes_only_that_version(lam,
 
 def test_a_version_an_alias_routes_to_cannot_be_deleted(lam, create) -> None:
     name = create()
-    lam.publish_version(FunctionName=name)
-    lam.update_function_configuration(FunctionName=name, Environment={"Variables": {"MODE": "b"}})
-    wait_updated(lam, name)
-    lam.publish_version(FunctionName=name)
+    publish_two_versions(lam, name)
     lam.create_alias(FunctionName=name, Name="live", FunctionVersion="1")
     lam.create_alias(
         FunctionName=name,
@@ -503,19 +504,11 @@ def test_update_delay_comes_from_the_argument_then_the_environment(monkeypatch) 
 
 
 def _aws(sandbox: Sandbox, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(tmp_path),
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": sandbox.region,
-        "AWS_CONFIG_FILE": str(tmp_path / "none"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
-        "AWS_ENDPOINT_URL": sandbox.endpoint_url,
-        "AWS_MAX_ATTEMPTS": "1",
-    }
     aws = Path(sys.executable).parent / "aws"
-    return subprocess.run([str(aws), *args], env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [str(aws), *args], env=aws_cli_env(sandbox, tmp_path), capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
 
 
 def test_cli_stale_revision_id_is_a_precondition_failure(sandbox, lam, create, tmp_path) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -11,25 +10,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sbx_helpers import aws_cli_env
 
 from chaosthundra.sandbox import Deployment, Sandbox
 
 
 def _aws(sandbox: Sandbox, tmp_path: Path, *args: str, endpoint_flag: bool = False) -> Any:
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(tmp_path),
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": sandbox.region,
-        "AWS_CONFIG_FILE": str(tmp_path / "none"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
-    }
+    env = aws_cli_env(sandbox, tmp_path)
     command = [_aws_command(), *args]
     if endpoint_flag:
+        del env["AWS_ENDPOINT_URL"]
         command[1:1] = ["--endpoint-url", sandbox.endpoint_url]
-    else:
-        env["AWS_ENDPOINT_URL"] = sandbox.endpoint_url
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout) if done.stdout.strip() else None
