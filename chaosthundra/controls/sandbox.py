@@ -75,6 +75,11 @@ def configure_control(
     attach_url = os.environ.get("CHAOSTHUNDRA_SANDBOX_URL")
     if attach_url:
         logger.info("chaosthundra: using the running sandbox at %s", attach_url)
+        if update_delay_ms is not None:
+            logger.warning(
+                "chaosthundra: update_delay_ms is ignored: the running sandbox keeps its own "
+                "(chaosthundra sandbox up --update-delay MS)"
+            )
         configuration.update(
             {
                 "aws_endpoint_url": attach_url,
