@@ -494,7 +494,11 @@ class LambdaControlPlane:
         with STATES.lock:
             _, record = self._latest(request)
             alias_name = str(request.alias)
-            moto_state.alias_routing(request.account, request.region, request.name, alias_name)
+            if (
+                moto_state.alias_routing(request.account, request.region, request.name, alias_name)
+                is None
+            ):
+                return self._forward(request)  # moto answers the 404
             self._check_revision(request.body.get("RevisionId"), record.alias_revision(alias_name))
             answer = self._forward(request)
             if answer.status not in (200, 201):

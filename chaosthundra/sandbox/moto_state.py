@@ -185,13 +185,14 @@ def find_function(
 
 def alias_routing(
     account_id: str, region: str, name: str, alias: str
-) -> tuple[str, dict[str, float]]:
-    """An alias's version and its ``RoutingConfig.AdditionalVersionWeights``
-    (``{version: weight}``, empty when all traffic goes to the version)."""
+) -> Optional[tuple[str, dict[str, float]]]:
+    """``(FunctionVersion, {version: weight})`` of an alias (its
+    ``RoutingConfig.AdditionalVersionWeights``, empty when all traffic goes to the
+    version), or None when ``alias`` is not one of the function's aliases."""
     try:
         found = lambda_backends[account_id][region].get_alias(alias, name)
-    except LambdaClientError as exc:
-        raise _api_error(exc) from None
+    except LambdaClientError:
+        return None
     return _routing(found)
 
 

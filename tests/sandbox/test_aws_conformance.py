@@ -10,8 +10,6 @@ import base64
 import hashlib
 import io
 import json
-import subprocess
-import sys
 import urllib.request
 import uuid
 import zipfile
@@ -20,7 +18,7 @@ from typing import Any, Callable, Optional
 
 import pytest
 from botocore.exceptions import ClientError
-from sbx_helpers import FIXTURES, aws_cli_env, invoke, make_client
+from sbx_helpers import FIXTURES, aws_cli_run, invoke, make_client
 
 from chaosthundra.sandbox import Sandbox, SandboxError
 from chaosthundra.sandbox.core import UPDATE_DELAY_ENV, resolve_update_delay_ms
@@ -503,21 +501,15 @@ def test_update_delay_comes_from_the_argument_then_the_environment(monkeypatch) 
 # --- the real AWS CLI ---------------------------------------------------------------------
 
 
-def _aws(sandbox: Sandbox, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
-    aws = Path(sys.executable).parent / "aws"
-    return subprocess.run(
-        [str(aws), *args], env=aws_cli_env(sandbox, tmp_path), capture_output=True, text=True,
-        timeout=120,
-    )  # fmt: skip
-
-
 def test_cli_stale_revision_id_is_a_precondition_failure(sandbox, lam, create, tmp_path) -> None:
     name = create()
-    shown = _aws(sandbox, tmp_path, "lambda", "get-function-configuration", "--function-name", name)
+    shown = aws_cli_run(
+        sandbox, tmp_path, "lambda", "get-function-configuration", "--function-name", name
+    )
     assert shown.returncode == 0, shown.stderr
     revision = json.loads(shown.stdout)["RevisionId"]
     lam.update_function_configuration(FunctionName=name, Timeout=4)
-    done = _aws(
+    done = aws_cli_run(
         sandbox, tmp_path, "lambda", "update-function-configuration", "--function-name", name,
         "--timeout", "5", "--revision-id", revision,
     )  # fmt: skip
@@ -533,13 +525,13 @@ def test_cli_waits_for_an_update_with_function_updated_v2(
     slow_updates, lam, create, tmp_path
 ) -> None:
     name = create()
-    updated = _aws(
+    updated = aws_cli_run(
         slow_updates, tmp_path, "lambda", "update-function-configuration", "--function-name", name,
         "--environment", "Variables={MODE=cli}",
     )  # fmt: skip
     assert updated.returncode == 0, updated.stderr
     assert json.loads(updated.stdout)["LastUpdateStatus"] == "InProgress"
-    waited = _aws(
+    waited = aws_cli_run(
         slow_updates, tmp_path, "lambda", "wait", "function-updated-v2", "--function-name", name
     )
     assert waited.returncode == 0, waited.stderr
@@ -551,7 +543,7 @@ def test_cli_waits_for_an_update_with_function_updated_v2(
 def test_cli_environment_over_4kb_is_refused(sandbox, lam, create, tmp_path) -> None:
     name = create()
     over = _sized(4097)
-    done = _aws(
+    done = aws_cli_run(
         sandbox, tmp_path, "lambda", "update-function-configuration", "--function-name", name,
         "--environment", json.dumps({"Variables": over}),
     )  # fmt: skip
@@ -565,7 +557,7 @@ def test_cli_environment_over_4kb_is_refused(sandbox, lam, create, tmp_path) -> 
 
 def test_cli_get_function_code_location_is_downloadable(sandbox, create, tmp_path) -> None:
     name = create()
-    done = _aws(sandbox, tmp_path, "lambda", "get-function", "--function-name", name)
+    done = aws_cli_run(sandbox, tmp_path, "lambda", "get-function", "--function-name", name)
     assert done.returncode == 0, done.stderr
     got = json.loads(done.stdout)
     assert got["Configuration"]["RevisionId"] and got["Configuration"]["State"] == "Active"
