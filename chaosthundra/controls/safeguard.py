@@ -30,9 +30,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Experiment, Journal, Secrets, Settings
 
 from chaosthundra import ledger
+from chaosthundra.aws import client
+from chaosthundra.function_env import read
 
 __all__ = [
     "configure_control",
@@ -68,15 +71,16 @@ def cleanup_control() -> None:
 
 
 def sweep() -> list[dict]:
-    """Remove what the ledger says is still active; returns what was removed."""
-    from chaosthundra.actions import remove_injection
+    """Remove what the ledger says is, or may be, still active; returns what was removed.
 
+    Each function is re-read first: a pending entry (an enable that never returned)
+    is removed only if its variable made it onto the function, and nothing is
+    removed from a function the credentials now reach in another account.
+    """
     removed = []
     for entry in ledger.active():
         try:
-            result = remove_injection(
-                entry.function_name, entry.injection_name, entry.configuration, entry.secrets
-            )
+            result = _remove(entry)
         except Exception as error:  # noqa: BLE001 - keep going, report every failure
             logger.error(
                 "chaosthundra safeguard: could not remove injection '%s' from '%s': %s. "
@@ -88,18 +92,42 @@ def sweep() -> list[dict]:
             )
             continue
         ledger.record_removed(entry)
-        if result["status"] == "disabled":
-            logger.info(
-                "chaosthundra safeguard: removed %s injection '%s' from '%s'",
-                result["kind"],
+        if result["status"] != "disabled":
+            logger.debug(
+                "chaosthundra safeguard: %s injection '%s' was not on '%s'",
+                entry.state,
                 entry.injection_name,
                 entry.function_name,
             )
-            removed.append(
-                {
-                    "function_name": entry.function_name,
-                    "injection_name": entry.injection_name,
-                    "kind": result["kind"],
-                }
-            )
+            continue
+        logger.info(
+            "chaosthundra safeguard: removed %s injection '%s' from '%s'%s",
+            result["kind"],
+            entry.injection_name,
+            entry.function_name,
+            " (its enable never returned)" if entry.state == ledger.PENDING else "",
+        )
+        removed.append(
+            {
+                "function_name": entry.function_name,
+                "injection_name": entry.injection_name,
+                "kind": result["kind"],
+                "state": entry.state,
+            }
+        )
     return removed
+
+
+def _remove(entry: ledger.Entry) -> dict:
+    from chaosthundra.actions import remove_injection
+
+    lam = client("lambda", entry.configuration, entry.secrets)
+    arn = str(read(lam, entry.function_name).get("FunctionArn") or "")
+    if entry.account and f":{entry.account}:" not in arn:
+        raise ActivityFailed(
+            f"the credentials now reach {arn or 'a function without an ARN'}, not account "
+            f"{entry.account} where the injection was made; nothing removed"
+        )
+    return remove_injection(
+        entry.function_name, entry.injection_name, entry.configuration, entry.secrets
+    )
