@@ -105,7 +105,7 @@ def sweep() -> list[dict]:
             result["kind"],
             entry.injection_name,
             entry.function_name,
-            " (its enable never returned)" if entry.state == ledger.PENDING else "",
+            " (pending: its enable never completed)" if entry.state == ledger.PENDING else "",
         )
         removed.append(
             {
