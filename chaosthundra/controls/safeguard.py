@@ -21,6 +21,12 @@ or for every run, in ~/.chaostoolkit/settings.yaml::
           type: python
           module: chaosthundra.controls.safeguard
 
+While the run lasts, SIGTERM stops it as chaoslib's SIGUSR1 does (SystemExit:
+rollbacks and controls still run). chaoslib's own SIGTERM handler raises an
+exception that botocore takes for a transient HTTP error, and retries, when it
+lands in a request, and that the python provider turns into a mere activity
+failure otherwise: either way the run went on.
+
 A process killed with SIGKILL runs no control at all: use
 `chaosthundra clear` for that case.
 """
@@ -28,7 +34,8 @@ A process killed with SIGKILL runs no control at all: use
 from __future__ import annotations
 
 import logging
-from typing import Any
+import signal
+from typing import Any, Optional
 
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Experiment, Journal, Secrets, Settings
@@ -46,6 +53,11 @@ __all__ = [
 
 logger = logging.getLogger("chaostoolkit")
 
+# chaoslib's SIGUSR1 code: stop now, keep the rollbacks (30 would skip them).
+STOP_KEEPING_ROLLBACKS = 20
+
+_previous_sigterm: Optional[Any] = None
+
 
 def configure_control(
     configuration: Configuration = None,
@@ -53,8 +65,9 @@ def configure_control(
     settings: Settings = None,
     experiment: Experiment = None,
 ) -> None:
-    """Start the run with an empty record."""
+    """Start the run with an empty record; SIGTERM now stops the run wherever it lands."""
     ledger.clear()
+    _stop_on_sigterm()
     logger.debug("chaosthundra safeguard: armed")
 
 
@@ -67,7 +80,10 @@ def after_experiment_control(context: Experiment, state: Journal = None, **kwarg
 
 def cleanup_control() -> None:
     """Last chance: runs even when the end of the experiment was never reached."""
-    sweep()
+    try:
+        sweep()
+    finally:
+        _restore_sigterm()
 
 
 def sweep() -> list[dict]:
@@ -131,3 +147,31 @@ def _remove(entry: ledger.Entry) -> dict:
     return remove_injection(
         entry.function_name, entry.injection_name, entry.configuration, entry.secrets
     )
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    logger.warning("chaosthundra safeguard: SIGTERM received, stopping the run")
+    raise SystemExit(STOP_KEEPING_ROLLBACKS)
+
+
+def _stop_on_sigterm() -> None:
+    global _previous_sigterm
+    current = signal.getsignal(signal.SIGTERM)
+    if current is _terminate:
+        return
+    try:
+        signal.signal(signal.SIGTERM, _terminate)
+    except ValueError:  # not the main thread: leave signals alone
+        return
+    _previous_sigterm = current
+
+
+def _restore_sigterm() -> None:
+    global _previous_sigterm
+    if _previous_sigterm is None or signal.getsignal(signal.SIGTERM) is not _terminate:
+        return
+    try:
+        signal.signal(signal.SIGTERM, _previous_sigterm)
+    except ValueError:
+        return
+    _previous_sigterm = None
