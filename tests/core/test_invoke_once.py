@@ -7,10 +7,7 @@ named in the event, so the file counts its executions.
 
 from __future__ import annotations
 
-import io
 import time
-import uuid
-import zipfile
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -20,6 +17,7 @@ from chaoslib.exceptions import ActivityFailed
 from chaosthundra import probes
 from chaosthundra.aws import client
 from tests.core.recording_proxy import RecordingProxy
+from tests.sandbox_functions import create_function
 
 APP = """\
 import time
@@ -33,34 +31,16 @@ def handler(event, context):
 """
 
 
-def _package() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("app.py", APP)
-    return buffer.getvalue()
-
-
 @pytest.fixture(scope="module")
 def make_counted(sandbox) -> Callable[..., str]:
     """Create a function that records each execution; returns its name."""
     configuration = sandbox.configuration()
-    lam = client("lambda", configuration)
-    role = client("iam", configuration).create_role(
-        RoleName=f"once-{uuid.uuid4().hex[:8]}", AssumeRolePolicyDocument="{}"
-    )["Role"]["Arn"]
 
     def make(reserved: int) -> str:
-        name = f"once-{uuid.uuid4().hex[:8]}"
-        lam.create_function(
-            FunctionName=name,
-            Runtime="python3.11",
-            Role=role,
-            Handler="app.handler",
-            Code={"ZipFile": _package()},
-            Timeout=30,
+        name = create_function(configuration, "once", {"app.py": APP}, Timeout=30)
+        client("lambda", configuration).put_function_concurrency(
+            FunctionName=name, ReservedConcurrentExecutions=reserved
         )
-        lam.get_waiter("function_active_v2").wait(FunctionName=name)
-        lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=reserved)
         return name
 
     return make

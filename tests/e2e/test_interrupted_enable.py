@@ -10,12 +10,9 @@ live), and only then delivers the signal. A wait that fails is a real one too:
 
 from __future__ import annotations
 
-import io
 import json
 import signal
 import time
-import uuid
-import zipfile
 from pathlib import Path
 from typing import Iterator
 
@@ -24,6 +21,7 @@ import pytest
 from chaosthundra.aws import client
 from chaosthundra.function_env import variables_of
 from chaosthundra.listeners import is_ours
+from tests.sandbox_functions import create_function
 
 UPDATE_DELAY_MS = 2000
 VOLATILE = ("ResponseMetadata", "RevisionId", "LastModified", "LastUpdateStatus")
@@ -35,25 +33,15 @@ def lam(sandbox_configuration):
 
 
 @pytest.fixture
-def function(sandbox_configuration, lam) -> str:
+def function(sandbox_configuration) -> str:
     """A function instrumented the layer way, created before updates are slowed down."""
-    role = client("iam", sandbox_configuration).create_role(
-        RoleName=f"interrupt-{uuid.uuid4().hex[:8]}", AssumeRolePolicyDocument="{}"
-    )["Role"]["Arn"]
-    package = io.BytesIO()
-    with zipfile.ZipFile(package, "w") as archive:
-        archive.writestr("app.py", "def handler(event, context):\n    return event\n")
-    name = f"interrupt-{uuid.uuid4().hex[:8]}"
-    lam.create_function(
-        FunctionName=name,
-        Runtime="python3.11",
-        Role=role,
+    return create_function(
+        sandbox_configuration,
+        "interrupt",
+        {"app.py": "def handler(event, context):\n    return event\n"},
         Handler="thundra.handler.wrapper",
-        Code={"ZipFile": package.getvalue()},
         Environment={"Variables": {"KEEP": "me", "THUNDRA_APIKEY": "dummy"}},
     )
-    lam.get_waiter("function_active_v2").wait(FunctionName=name)
-    return name
 
 
 @pytest.fixture
