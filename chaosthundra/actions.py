@@ -359,8 +359,10 @@ def _ledger_entry(
     injection_name: str,
     configuration: Configuration,
     secrets: Secrets,
+    qualifier: Optional[str] = None,
 ) -> ledger.Entry:
-    """The ledger entry for an injection on ``function`` (a configuration read from Lambda)."""
+    """The ledger entry for an injection on ``function`` (a configuration read from Lambda),
+    or on its alias ``qualifier``."""
     # arn:aws:lambda:<region>:<account>:function:<name>
     arn = str(function.get("FunctionArn") or "").split(":")
     return ledger.Entry(
@@ -368,6 +370,7 @@ def _ledger_entry(
         region=arn[3] if len(arn) > 3 else "",
         function_name=function["FunctionName"],
         injection_name=injection_name.lower(),
+        qualifier=qualifier,
         endpoint_url=resolve_endpoint_url(configuration),
         configuration=configuration,
         secrets=secrets,
