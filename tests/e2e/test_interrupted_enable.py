@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
 import time
 from pathlib import Path
 from typing import Iterator
@@ -21,6 +22,7 @@ import pytest
 from chaosthundra.aws import client
 from chaosthundra.function_env import variables_of
 from chaosthundra.listeners import is_ours
+from tests.e2e.conftest import BIN
 from tests.sandbox_functions import create_function
 
 UPDATE_DELAY_MS = 2000
@@ -149,3 +151,24 @@ def test_a_wait_that_fails_leaves_nothing(
         f"chaosthundra safeguard: removed error injection 'error' from '{function}' "
         "(pending: its enable never completed)"
     ) in log
+
+
+@pytest.mark.e2e
+def test_sigkill_while_the_enable_waits_then_clear_leaves_nothing(
+    tmp_path, sandbox, lam, function, slow_updates, run_chaos
+):
+    before = _snapshot(lam, function)
+    run = run_chaos(_experiment(tmp_path, sandbox, function), "--rollback-strategy", "never")
+    _wait_until_going_live(lam, run, function)
+    run.signal(signal.SIGKILL)
+    run.wait(timeout=30)
+    cleared = subprocess.run(
+        [str(BIN / "chaosthundra"), "clear", "--function", function, "--yes"]
+        + ["--sandbox-url", sandbox.endpoint_url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert cleared.returncode == 0, cleared.stderr
+    assert f"cleared {function}: removed error" in cleared.stdout
+    assert _settled(lam, function) == before
