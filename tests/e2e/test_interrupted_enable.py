@@ -109,6 +109,21 @@ def _wait_until_going_live(lam, run, function: str, timeout: float = 60) -> None
     raise AssertionError(f"no InProgress update with our variable within {timeout} s")
 
 
+def _signalled_while_going_live(tmp_path, sandbox, lam, function: str, run_chaos, signum: int):
+    """A run of the experiment, sent ``signum`` while its enable waits for InProgress."""
+    run = run_chaos(_experiment(tmp_path, sandbox, function), "--rollback-strategy", "never")
+    _wait_until_going_live(lam, run, function)
+    run.signal(signum)
+    return run
+
+
+def _swept_while_pending(function: str) -> str:
+    return (
+        f"chaosthundra safeguard: removed error injection 'error' from '{function}' "
+        "(pending: its enable never completed)"
+    )
+
+
 def _settled(lam, function: str) -> dict:
     lam.get_waiter("function_updated_v2").wait(FunctionName=function)
     return _snapshot(lam, function)
@@ -120,17 +135,11 @@ def test_a_signal_while_the_enable_waits_leaves_nothing(
     tmp_path, sandbox, lam, function, slow_updates, run_chaos, signum
 ):
     before = _snapshot(lam, function)
-    run = run_chaos(_experiment(tmp_path, sandbox, function), "--rollback-strategy", "never")
-    _wait_until_going_live(lam, run, function)
-    run.signal(signum)
+    run = _signalled_while_going_live(tmp_path, sandbox, lam, function, run_chaos, signum)
     run.wait(timeout=120)
     assert run.journal["status"] == "interrupted"
     assert _settled(lam, function) == before
-    log = run.log_path.read_text()
-    assert (
-        f"chaosthundra safeguard: removed error injection 'error' from '{function}' "
-        "(pending: its enable never completed)"
-    ) in log
+    assert _swept_while_pending(function) in run.log_path.read_text()
 
 
 @pytest.mark.e2e
@@ -147,10 +156,7 @@ def test_a_wait_that_fails_leaves_nothing(
     assert _settled(lam, function) == before
     log = run.log_path.read_text()
     assert f"injection 'error' may be on '{function}' although enabling it failed" in log
-    assert (
-        f"chaosthundra safeguard: removed error injection 'error' from '{function}' "
-        "(pending: its enable never completed)"
-    ) in log
+    assert _swept_while_pending(function) in log
 
 
 @pytest.mark.e2e
@@ -158,9 +164,7 @@ def test_sigkill_while_the_enable_waits_then_clear_leaves_nothing(
     tmp_path, sandbox, lam, function, slow_updates, run_chaos
 ):
     before = _snapshot(lam, function)
-    run = run_chaos(_experiment(tmp_path, sandbox, function), "--rollback-strategy", "never")
-    _wait_until_going_live(lam, run, function)
-    run.signal(signal.SIGKILL)
+    run = _signalled_while_going_live(tmp_path, sandbox, lam, function, run_chaos, signal.SIGKILL)
     run.wait(timeout=30)
     cleared = subprocess.run(
         [str(BIN / "chaosthundra"), "clear", "--function", function, "--yes"]
