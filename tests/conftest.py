@@ -36,26 +36,6 @@ def sandbox_configuration(sandbox: Sandbox) -> dict[str, Any]:
     return sandbox.configuration()
 
 
-THUNDRA_2_REQUIREMENTS = "thundra==2.7.4\nredis>=5.0,<9\n"
-CATCHPOINT_REQUIREMENTS = "thundra==3.0.10\nredis>=5.0,<9\n"
-
-
-@pytest.fixture(scope="session")
-def build_package(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """``build(files, requirements)``: a deployment package (zip bytes) as `sam build` makes
-    it: the files (path -> text) plus the requirements installed beside them."""
-    from chaosthundra.sandbox.packages import package_zip
-
-    def build(files: dict[str, str], requirements: str = THUNDRA_2_REQUIREMENTS) -> bytes:
-        folder = tmp_path_factory.mktemp("code")
-        for path, text in {**files, "requirements.txt": requirements}.items():
-            (folder / path).parent.mkdir(parents=True, exist_ok=True)
-            (folder / path).write_text(text)
-        return package_zip(folder)
-
-    return build
-
-
 SLOW_UPDATE_MS = 1000
 
 

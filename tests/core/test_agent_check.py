@@ -14,9 +14,8 @@ from chaosthundra import agent_check
 from chaosthundra.agents import CATCHPOINT, THUNDRA
 from chaosthundra.agents.package import bundled_in, unpack
 from chaosthundra.listeners import InvalidInjection, encode, error_listener, span_filter
+from tests.sandbox_functions import CATCHPOINT_REQUIREMENTS, THUNDRA_2_REQUIREMENTS, package
 
-THUNDRA_REQUIREMENTS = "thundra==2.7.4\nredis>=5.0,<9\n"
-CATCHPOINT_REQUIREMENTS = "thundra==3.0.10\nredis>=5.0,<9\n"
 OWN_ERROR = "class CacheDown(Exception):\n    pass\n"
 
 
@@ -24,8 +23,8 @@ def _config(error_type: str = "redis.ConnectionError") -> dict:
     return error_listener([span_filter(class_name="Redis")], error_type=error_type)
 
 
-def _unpacked(build_package, files: dict, requirements: str) -> Path:
-    data = build_package(files, requirements)
+def _unpacked(files: dict, requirements: str) -> Path:
+    data = package(files, requirements)
     return unpack(hashlib.sha256(data).hexdigest(), data)
 
 
@@ -67,17 +66,15 @@ def test_a_parser_that_does_not_answer_is_an_activity_failure(tmp_path, monkeypa
 
 @pytest.mark.parametrize(
     "agent,requirements,version",
-    [(THUNDRA, THUNDRA_REQUIREMENTS, "2.7.4"), (CATCHPOINT, CATCHPOINT_REQUIREMENTS, "3.0.10")],
+    [(THUNDRA, THUNDRA_2_REQUIREMENTS, "2.7.4"), (CATCHPOINT, CATCHPOINT_REQUIREMENTS, "3.0.10")],
 )
-def test_an_error_type_of_the_functions_own_package_is_accepted(
-    build_package, agent, requirements, version
-):
+def test_an_error_type_of_the_functions_own_package_is_accepted(agent, requirements, version):
     files = {"app.py": "def handler(e, c):\n    return 1\n", "errors_of_app.py": OWN_ERROR}
-    package = _unpacked(build_package, files, requirements)
-    assert bundled_in(package).profile is agent
-    assert bundled_in(package).version == version
+    root = _unpacked(files, requirements)
+    assert bundled_in(root).profile is agent
+    assert bundled_in(root).version == version
     config = _config("errors_of_app.CacheDown")
-    who = agent_check.check(config, encode(config), agent, package)
+    who = agent_check.check(config, encode(config), agent, root)
     assert who == f"thundra {version} from the function's package"
     with pytest.raises(InvalidInjection, match="cannot be imported where the agent runs"):
         agent_check.check(config, encode(config), THUNDRA, None)  # the host's agent: no such type

@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 from typing import Optional
 
@@ -21,6 +20,7 @@ import pytest
 from chaosthundra.aws import client
 from chaosthundra.function_env import variables_of
 from chaosthundra.listeners import is_ours
+from tests.sandbox_functions import THUNDRA_2_REQUIREMENTS, create_function
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -112,31 +112,25 @@ def function_state(sandbox_configuration):
 
 
 @pytest.fixture
-def make_packaged(sandbox, sandbox_configuration, build_package):
-    """``create(files, requirements=..., variables=None)``: a function in the sandbox whose
+def make_packaged(sandbox, sandbox_configuration):
+    """``create(files, variables=None, requirements=...)``: a function in the sandbox whose
     package is ``files`` plus ``requirements`` (Thundra 2.x and redis by default), handler
     ``app.handler``; ``variables`` default to REDIS_URL and a THUNDRA_APIKEY."""
     lam = client("lambda", sandbox_configuration)
-    iam = client("iam", sandbox_configuration)
-    role = iam.create_role(
-        RoleName=f"packaged-{uuid.uuid4().hex[:8]}", AssumeRolePolicyDocument="{}"
-    )["Role"]["Arn"]
 
-    def create(files: dict, variables: Optional[dict] = None, **requirements: str) -> str:
-        name = f"packaged-{uuid.uuid4().hex[:8]}"
+    def create(
+        files: dict, variables: Optional[dict] = None, requirements: str = THUNDRA_2_REQUIREMENTS
+    ) -> str:
         if variables is None:
             variables = {"REDIS_URL": sandbox.redis_url, "THUNDRA_APIKEY": "t"}
-        lam.create_function(
-            FunctionName=name,
-            Runtime="python3.11",
-            Role=role,
-            Handler="app.handler",
-            Code={"ZipFile": build_package(files, **requirements)},
+        return create_function(
+            sandbox_configuration,
+            "packaged",
+            files,
+            requirements=requirements,
             Timeout=5,
             Environment={"Variables": variables},
         )
-        lam.get_waiter("function_active_v2").wait(FunctionName=name)
-        return name
 
     create.variables = lambda name: variables_of(lam.get_function_configuration(FunctionName=name))
     return create

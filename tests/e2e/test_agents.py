@@ -14,9 +14,9 @@ from chaoslib.exceptions import ActivityFailed
 
 from chaosthundra import actions, probes
 from chaosthundra.agents import CATCHPOINT, THUNDRA
+from tests.sandbox_functions import CATCHPOINT_REQUIREMENTS
 
 USER = {"userId": "1"}
-CATCHPOINT_REQUIREMENTS = "thundra==3.0.10\nredis>=5.0,<9\n"
 REDIS_GET = {"class_name": "Redis", "tags": {"redis.command.type": "GET"}}
 
 # The origin's way: the decorator, with the API key read from a file of the package.
