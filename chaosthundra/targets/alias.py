@@ -354,20 +354,24 @@ def update(
         carried = _ours(function_env.variables_of(config))
 
     base_config = _read_version(lam, function_name, base)
-    latest = function_env.read(lam, function_name)
-    if latest.get("LastUpdateStatus") == "InProgress":
-        function_env.wait_until_updated(lam, function_name)
-        latest = function_env.read(lam, function_name)
-    _refuse_unreleased(function_name, alias_name, latest, base_config, base)
-
     before = _not_ours(function_env.variables_of(base_config)) | carried
-    after = merge(dict(before))
-    after = _not_ours(before) | _ours(after)
+    after = _not_ours(before) | _ours(merge(dict(before)))
     replaced = chaos[0] if chaos else None
+    result = dict(
+        function_name=function_name,
+        alias=alias_name,
+        before=before,
+        after=after,
+        routing_before=routing,
+        replaced_version=replaced,
+        base_version=base,
+        percentage=mark.percentage,
+    )
     if after == before:
         return _unchanged(function_name, alias_name, alias, routing, before, replaced, base)
 
     if not _ours(after):
+        # The last injection goes: no publish, so nothing on $LATEST can block it.
         assert replaced is not None  # nothing carried and nothing added is "unchanged"
         routed = _route(
             lam, function_name, alias_name, alias, lambda r: _give_back(r, replaced, base)
@@ -382,21 +386,19 @@ def update(
             replaced,
         )
         return AliasChange(
-            function_name,
-            alias_name,
-            before,
-            after,
-            True,
-            routed.get("RevisionId"),
-            routing,
-            Routing.of(routed),
-            None,
-            replaced,
-            base,
-            mark.percentage,
-            base_config,
+            **result,
+            changed=True,
+            revision_id=routed.get("RevisionId"),
+            routing_after=Routing.of(routed),
+            version=None,
+            configuration=base_config,
         )
 
+    latest = function_env.read(lam, function_name)
+    if latest.get("LastUpdateStatus") == "InProgress":
+        function_env.wait_until_updated(lam, function_name)
+        latest = function_env.read(lam, function_name)
+    _refuse_unreleased(function_name, alias_name, latest, base_config, base)
     mark = Mark(alias_name, base, mark.percentage, mark.before, tuple(_names(_ours(after))))
     published = _publish_with(lam, function_name, latest, base_config, after, mark)
     new = str(published["Version"])
@@ -422,19 +424,12 @@ def update(
         ", ".join(mark.injections),
     )
     return AliasChange(
-        function_name,
-        alias_name,
-        before,
-        after,
-        True,
-        routed.get("RevisionId"),
-        routing,
-        Routing.of(routed),
-        new,
-        replaced,
-        base,
-        mark.percentage,
-        published,
+        **result,
+        changed=True,
+        revision_id=routed.get("RevisionId"),
+        routing_after=Routing.of(routed),
+        version=new,
+        configuration=published,
     )
 
 
@@ -448,18 +443,18 @@ def _unchanged(
     base: Optional[str],
 ) -> AliasChange:
     return AliasChange(
-        function_name,
-        alias_name,
-        variables,
-        dict(variables),
-        False,
-        alias.get("RevisionId"),
-        routing,
-        routing,
-        version,
-        None,
-        base or routing.function_version,
-        None,
+        function_name=function_name,
+        alias=alias_name,
+        before=variables,
+        after=dict(variables),
+        changed=False,
+        revision_id=alias.get("RevisionId"),
+        routing_before=routing,
+        routing_after=routing,
+        version=version,
+        replaced_version=None,
+        base_version=base or routing.function_version,
+        percentage=None,
     )
 
 

@@ -363,3 +363,25 @@ def test_the_description_fits_lambdas_limit_and_reads_back():
     assert Mark.parse(short.description()) == short
     assert Mark.parse("a function under test") is None
     assert Mark.parse(DESCRIPTION_PREFIX + "{not json") is None
+
+
+def test_the_last_injection_goes_even_when_latest_moved_on(aliased, lam):
+    name = aliased()
+    target.update(lam, name, "live", add("error"), percentage=100)
+    lam.update_function_code(FunctionName=name, ZipFile=_other_zip())  # a deploy meanwhile
+    latest = snapshot(lam, name)
+
+    undone = target.update(lam, name, "live", remove("error"))
+
+    assert undone.changed
+    assert state(lam, name)["aliases"] == {"live": Routing("1", {})}
+    assert [c for c in target.find(lam, [name])] == []
+    assert snapshot(lam, name) == latest
+
+
+def test_an_injection_that_does_not_fit_leaves_everything_untouched(aliased, lam):
+    name = aliased(FOREIGN | {"BIG": "x" * 3900})
+    before = state(lam, name)
+    with pytest.raises(listeners.ConfigTooLarge):
+        target.update(lam, name, "live", add("error"), percentage=100)
+    assert state(lam, name) == before
