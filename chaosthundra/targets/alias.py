@@ -376,14 +376,15 @@ def update(
         routed = _route(
             lam, function_name, alias_name, alias, lambda r: _give_back(r, replaced, base)
         )
-        _delete_unreferenced(lam, function_name, [replaced])
+        # with any chaos version an earlier, killed run left for this alias
+        swept = undo(lam, function_name, alias_name)
         logger.info(
             "chaosthundra: alias '%s' of '%s' routes as before the fault again (%s); deleted "
-            "chaos version %s",
+            "chaos versions %s",
             alias_name,
             function_name,
             Routing.of(routed),
-            replaced,
+            ", ".join(c.version for c in swept) or "none",
         )
         return AliasChange(
             **result,

@@ -1,4 +1,4 @@
-"""Alias faults through published versions, against a real moto server.
+"""Alias faults through published versions, against the sandbox's Lambda control plane.
 
 What is asserted is the state Lambda answers afterwards: $LATEST's whole
 configuration, every alias's routing and every version.
@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import io
 import json
+import uuid
 import zipfile
 
 import pytest
 from chaoslib.exceptions import ActivityFailed
 
 from chaosthundra import listeners
+from chaosthundra.aws import client
 from chaosthundra.targets import alias as target
 from chaosthundra.targets.alias import DESCRIPTION_PREFIX, Mark, Routing
-from tests.core.conftest import snapshot
+from tests.core.conftest import _zip, snapshot
 
 FOREIGN = {
     "REDIS_URL": "redis://cache:6379/0",
@@ -69,6 +71,39 @@ def state(lam, name: str) -> dict:
 def env_of(lam, name: str, qualifier: str) -> dict:
     config = lam.get_function_configuration(FunctionName=name, Qualifier=qualifier)
     return config.get("Environment", {}).get("Variables", {})
+
+
+@pytest.fixture(scope="module")
+def lam(sandbox_configuration):
+    return client("lambda", sandbox_configuration)
+
+
+@pytest.fixture(scope="module")
+def role_arn(sandbox_configuration) -> str:
+    iam = client("iam", sandbox_configuration)
+    name = f"alias-target-{uuid.uuid4().hex[:8]}"
+    return iam.create_role(RoleName=name, AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+
+
+@pytest.fixture
+def make_function(lam, role_arn):
+    """Create a function with a unique name (Timeout 7); returns the name."""
+
+    def make(variables: dict) -> str:
+        name = f"alias-{uuid.uuid4().hex[:10]}"
+        lam.create_function(
+            FunctionName=name,
+            Runtime="python3.11",
+            Role=role_arn,
+            Handler="app.handler",
+            Code={"ZipFile": _zip()},
+            Timeout=7,
+            Environment={"Variables": variables},
+        )
+        lam.get_waiter("function_active_v2").wait(FunctionName=name)
+        return name
+
+    return make
 
 
 @pytest.fixture
@@ -384,4 +419,24 @@ def test_an_injection_that_does_not_fit_leaves_everything_untouched(aliased, lam
     before = state(lam, name)
     with pytest.raises(listeners.ConfigTooLarge):
         target.update(lam, name, "live", add("error"), percentage=100)
+    assert state(lam, name) == before
+
+
+def test_removing_the_last_injection_also_deletes_what_a_killed_run_left_for_that_alias(
+    aliased, lam
+):
+    name = aliased()
+    before = state(lam, name)
+    lam.update_function_configuration(FunctionName=name, Timeout=8)
+    orphan = lam.publish_version(
+        FunctionName=name, Description=Mark("live", "1", 100.0, Routing("1", {})).description()
+    )["Version"]
+    lam.update_function_configuration(FunctionName=name, Timeout=7)
+
+    target.update(lam, name, "live", add("error"), percentage=100)
+    target.update(lam, name, "live", remove("error"))
+
+    assert orphan not in {
+        v["Version"] for v in lam.list_versions_by_function(FunctionName=name)["Versions"]
+    }
     assert state(lam, name) == before
