@@ -19,6 +19,7 @@ from chaosthundra.aws import client
 from chaosthundra.targets import alias as target
 from chaosthundra.targets.alias import DESCRIPTION_PREFIX, Mark, Routing
 from tests.core.conftest import _zip, snapshot
+from tests.core.injection_merges import add, remove
 
 FOREIGN = {
     "REDIS_URL": "redis://cache:6379/0",
@@ -26,28 +27,6 @@ FOREIGN = {
     "EMPTY": "",
     "THUNDRA_APIKEY": "k-123",
 }
-
-
-def add(name: str, class_name: str = "Redis"):
-    """The merge an enable action makes: add (or replace) one injection's variable."""
-    key = listeners.env_key(name)
-    config = listeners.error_listener([listeners.span_filter(class_name=class_name)])
-
-    def merge(env: dict) -> dict:
-        env[key] = listeners.fit_value(config, key, {k: v for k, v in env.items() if k != key})
-        return env
-
-    return merge
-
-
-def remove(name: str):
-    key = listeners.env_key(name)
-
-    def merge(env: dict) -> dict:
-        env.pop(key, None)
-        return env
-
-    return merge
 
 
 def state(lam, name: str) -> dict:

@@ -6,12 +6,15 @@ configuration can be read after the run, even after the run was killed.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import uuid
+import zipfile
 from pathlib import Path
 from typing import Optional
 
@@ -108,6 +111,36 @@ def function_state(sandbox_configuration):
 
     read.ours = lambda name: sorted(k for k in read(name) if is_ours(k))
     return read
+
+
+@pytest.fixture
+def make(sandbox, sandbox_configuration):
+    """Create a function from {path: source} (Redis and Thundra key set); returns its name."""
+    lam = client("lambda", sandbox_configuration)
+    iam = client("iam", sandbox_configuration)
+    role = iam.create_role(RoleName=f"fn-{uuid.uuid4().hex[:8]}", AssumeRolePolicyDocument="{}")[
+        "Role"
+    ]["Arn"]
+
+    def create(files: dict) -> str:
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as archive:
+            for path, text in files.items():
+                archive.writestr(path, text)
+        name = f"fn-{uuid.uuid4().hex[:8]}"
+        lam.create_function(
+            FunctionName=name,
+            Runtime="python3.11",
+            Role=role,
+            Handler="app.handler",
+            Code={"ZipFile": buf.getvalue()},
+            Timeout=5,
+            Environment={"Variables": {"REDIS_URL": sandbox.redis_url, "THUNDRA_APIKEY": "t"}},
+        )
+        return name
+
+    create.variables = lambda name: variables_of(lam.get_function_configuration(FunctionName=name))
+    return create
 
 
 def variant(tmp_path: Path, experiment: str, change) -> Path:

@@ -6,10 +6,7 @@ counted is what invokes through the alias (and unqualified) answer.
 
 from __future__ import annotations
 
-import io
 import math
-import uuid
-import zipfile
 
 import pytest
 
@@ -17,45 +14,13 @@ from chaosthundra import listeners
 from chaosthundra.aws import client
 from chaosthundra.targets import alias as target
 from chaosthundra.targets.alias import Routing
+from tests.core.injection_merges import add, remove
+from tests.e2e.test_verify import AGENT
 
-HANDLER = """\
-import os
-import redis
-from thundra.thundra_agent import Thundra
-
-thundra = Thundra(api_key="test")
-cache = redis.Redis.from_url(os.environ["REDIS_URL"])
-
-
-@thundra
-def handler(event, context):
-    return {"value": str(cache.get("alias-traffic"))}
-"""
 REDIS_GET = listeners.error_listener(
     [listeners.span_filter(class_name="Redis", tags={"redis.command.type": "GET"})],
     error_type="redis.ConnectionError",
 )
-
-
-def inject(name: str):
-    key = listeners.env_key(name)
-
-    def merge(env: dict) -> dict:
-        others = {k: v for k, v in env.items() if k != key}
-        env[key] = listeners.fit_value(REDIS_GET, key, others)
-        return env
-
-    return merge
-
-
-def withdraw(name: str):
-    key = listeners.env_key(name)
-
-    def merge(env: dict) -> dict:
-        env.pop(key, None)
-        return env
-
-    return merge
 
 
 @pytest.fixture
@@ -64,25 +29,9 @@ def lam(sandbox_configuration):
 
 
 @pytest.fixture
-def aliased(sandbox, sandbox_configuration, lam) -> str:
+def aliased(make, lam) -> str:
     """A Thundra-wrapped Redis reader with alias 'live' on version 1."""
-    iam = client("iam", sandbox_configuration)
-    role = iam.create_role(RoleName=f"alias-{uuid.uuid4().hex[:8]}", AssumeRolePolicyDocument="{}")[
-        "Role"
-    ]["Arn"]
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as archive:
-        archive.writestr("app.py", HANDLER)
-    name = f"alias-{uuid.uuid4().hex[:8]}"
-    lam.create_function(
-        FunctionName=name,
-        Runtime="python3.11",
-        Role=role,
-        Handler="app.handler",
-        Code={"ZipFile": buf.getvalue()},
-        Timeout=10,
-        Environment={"Variables": {"REDIS_URL": sandbox.redis_url, "THUNDRA_APIKEY": "t"}},
-    )
+    name = make({"app.py": AGENT})
     lam.get_waiter("function_active_v2").wait(FunctionName=name)
     lam.publish_version(FunctionName=name)
     lam.create_alias(FunctionName=name, Name="live", FunctionVersion="1")
@@ -122,7 +71,7 @@ def binomial_interval(n: int, p: float, confidence: float) -> tuple[int, int]:
 def test_at_100_percent_every_alias_invoke_is_faulted_and_no_unqualified_one(aliased, lam):
     assert not any(f for f, _ in outcomes(lam, aliased, 5, "live"))
 
-    change = target.update(lam, aliased, "live", inject("redis"), percentage=100)
+    change = target.update(lam, aliased, "live", add("redis", REDIS_GET), percentage=100)
 
     through_alias = outcomes(lam, aliased, 20, "live")
     assert all(faulted for faulted, _ in through_alias)
@@ -131,7 +80,7 @@ def test_at_100_percent_every_alias_invoke_is_faulted_and_no_unqualified_one(ali
     assert not any(faulted for faulted, _ in unqualified)
     assert {version for _, version in unqualified} == {"$LATEST"}
 
-    target.update(lam, aliased, "live", withdraw("redis"))
+    target.update(lam, aliased, "live", remove("redis"))
     assert Routing.of(lam.get_alias(FunctionName=aliased, Name="live")) == Routing("1", {})
     after = outcomes(lam, aliased, 10, "live")
     assert after == [(False, "1")] * 10
@@ -144,7 +93,7 @@ def test_at_100_percent_every_alias_invoke_is_faulted_and_no_unqualified_one(ali
 )
 def test_at_30_percent_the_error_ratio_falls_in_the_99_percent_binomial_interval(aliased, lam):
     count = 300
-    change = target.update(lam, aliased, "live", inject("redis"), percentage=30)
+    change = target.update(lam, aliased, "live", add("redis", REDIS_GET), percentage=30)
     assert Routing.of(lam.get_alias(FunctionName=aliased, Name="live")) == Routing(
         "1", {change.version: 0.3}
     )
@@ -156,7 +105,7 @@ def test_at_30_percent_the_error_ratio_falls_in_the_99_percent_binomial_interval
     assert low <= faulted <= high, f"{faulted} of {count} faulted, expected {low}..{high}"
     # the fault is exactly the chaos version's traffic
     assert all(f == (version == change.version) for f, version in found)
-    target.update(lam, aliased, "live", withdraw("redis"))
+    target.update(lam, aliased, "live", remove("redis"))
     assert Routing.of(lam.get_alias(FunctionName=aliased, Name="live")) == Routing("1", {})
 
 
