@@ -634,9 +634,9 @@ def _publish_with(
     version = str(published["Version"])
     problem = None
     if version in existing:
-        problem = f"version {version} existed before: Lambda published nothing new"
+        problem = f"version {version}, which existed before (Lambda published nothing new)"
     elif published.get("Description") != mark.description():
-        problem = f"version {version} does not carry chaosthundra's description"
+        problem = f"version {version}, which does not carry chaosthundra's description"
     if problem:
         raise ActivityFailed(
             f"chaosthundra: PublishVersion of '{function_name}' answered with {problem}. Nothing "
