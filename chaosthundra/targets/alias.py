@@ -630,7 +630,7 @@ def _publish_with(
             ) from error
     finally:
         if change.changed:
-            function_env.update(lam, function_name, put_back)
+            _put_back(lam, function_name, put_back)
     version = str(published["Version"])
     problem = None
     if version in existing:
@@ -645,6 +645,19 @@ def _publish_with(
         )
     _wait_active(lam, function_name, version)
     return published
+
+
+def _put_back(
+    lam: BaseClient, function_name: str, put_back: Callable[[dict[str, str]], dict[str, str]]
+) -> None:
+    try:
+        function_env.update(lam, function_name, put_back)
+    except ActivityFailed as error:
+        raise ActivityFailed(
+            f"chaosthundra: $LATEST of '{function_name}' still carries the injections it held "
+            f"while a chaos version was published, because putting its variables back failed: "
+            f"{error} Run 'chaosthundra clear --function {function_name}'."
+        ) from error
 
 
 def _wait_active(lam: BaseClient, function_name: str, version: str, timeout: float = 300) -> None:
