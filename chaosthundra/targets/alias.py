@@ -61,6 +61,8 @@ logger = logging.getLogger("chaostoolkit")
 DESCRIPTION_PREFIX = "chaosthundra:"
 DESCRIPTION_LIMIT = 256
 ROUTE_ATTEMPTS = 5
+# PublishVersion answers: $LATEST moved since our write (412), or is being updated (409)
+_MOVED = ("PreconditionFailedException", "ResourceConflictException")
 LATEST = "$LATEST"
 
 _ALIAS_RE = re.compile(r"^(?!^[0-9]+$)[a-zA-Z0-9_-]{1,128}$")
@@ -615,22 +617,40 @@ def _publish_with(
                 env[key] = value
         return env
 
-    change = function_env.update(lam, function_name, carry, current=latest)
-    try:
-        kwargs = {"FunctionName": function_name, "Description": mark.description()}
-        if base_config.get("CodeSha256"):
-            kwargs["CodeSha256"] = base_config["CodeSha256"]
-        if change.revision_id:
-            kwargs["RevisionId"] = change.revision_id
+    kwargs = {"FunctionName": function_name, "Description": mark.description()}
+    if base_config.get("CodeSha256"):
+        kwargs["CodeSha256"] = base_config["CodeSha256"]
+    current: Optional[dict] = latest
+    for attempt in range(1, function_env.MAX_ATTEMPTS + 1):
+        change = function_env.update(lam, function_name, carry, current=current)
+        current = None  # every retry reads afresh
+        moved = None
         try:
-            published = lam.publish_version(**kwargs)
+            published = lam.publish_version(
+                **kwargs, **({"RevisionId": change.revision_id} if change.revision_id else {})
+            )
         except ClientError as error:
-            raise function_env.activity_failed(
-                "publish a version of", function_name, error
-            ) from error
-    finally:
-        if change.changed:
-            _put_back(lam, function_name, put_back)
+            code = error.response.get("Error", {}).get("Code", "")
+            if code not in _MOVED or attempt == function_env.MAX_ATTEMPTS:
+                raise function_env.activity_failed(
+                    "publish a version of", function_name, error
+                ) from error
+            moved = code
+        finally:
+            if change.changed:
+                _put_back(lam, function_name, put_back)
+        if moved is None:
+            break
+        # $LATEST changed or got busy between our write and PublishVersion: again, from a
+        # fresh read (which refuses if what changed would now be published)
+        logger.info(
+            "chaosthundra: %s publishing '%s' (attempt %d/%d), re-reading and retrying",
+            moved,
+            function_name,
+            attempt,
+            function_env.MAX_ATTEMPTS,
+        )
+        time.sleep(function_env.RETRY_PAUSE_SECONDS * attempt)
     version = str(published["Version"])
     problem = None
     if version in existing:
