@@ -54,6 +54,12 @@ def state(lam, name: str) -> dict:
     }
 
 
+def write(lam, operation: str, **kwargs) -> None:
+    """A setup write to $LATEST, waited out like a deploy would be."""
+    getattr(lam, operation)(**kwargs)
+    lam.get_waiter("function_updated_v2").wait(FunctionName=kwargs["FunctionName"])
+
+
 def env_of(lam, name: str, qualifier: str) -> dict:
     config = lam.get_function_configuration(FunctionName=name, Qualifier=qualifier)
     return config.get("Environment", {}).get("Variables", {})
@@ -188,8 +194,11 @@ def test_injections_on_one_alias_share_its_percentage(aliased, lam):
 def test_an_unqualified_injection_on_latest_stays_there_and_out_of_the_alias(aliased, lam):
     own = listeners.env_key("on_latest")
     name = aliased()
-    lam.update_function_configuration(
-        FunctionName=name, Environment={"Variables": FOREIGN | {own: "{}"}}
+    write(
+        lam,
+        "update_function_configuration",
+        FunctionName=name,
+        Environment={"Variables": FOREIGN | {own: "{}"}},
     )
     before = state(lam, name)
     assert before["latest"]["Environment"]["Variables"][own] == "{}"
@@ -211,7 +220,7 @@ def _other_zip() -> bytes:
 
 def test_refused_when_latest_code_differs_from_the_alias_version(aliased, lam):
     name = aliased()
-    lam.update_function_code(FunctionName=name, ZipFile=_other_zip())
+    write(lam, "update_function_code", FunctionName=name, ZipFile=_other_zip())
     before = state(lam, name)
 
     with pytest.raises(ActivityFailed) as refused:
@@ -225,7 +234,9 @@ def test_refused_when_latest_code_differs_from_the_alias_version(aliased, lam):
 
 def test_refused_when_a_setting_or_a_variable_of_latest_differs(aliased, lam):
     name = aliased()
-    lam.update_function_configuration(
+    write(
+        lam,
+        "update_function_configuration",
         FunctionName=name,
         Timeout=30,
         Environment={"Variables": FOREIGN | {"NEW_FLAG": "secret-value"}},
@@ -274,7 +285,7 @@ def test_refused_percentages(aliased, lam, percentage):
 def test_an_alias_that_already_splits_its_traffic(make_function, lam):
     name = make_function(dict(FOREIGN))
     lam.publish_version(FunctionName=name)  # 1: the old release
-    lam.update_function_configuration(FunctionName=name, Timeout=9)
+    write(lam, "update_function_configuration", FunctionName=name, Timeout=9)
     lam.publish_version(FunctionName=name)  # 2: the new release, identical to $LATEST
     lam.create_alias(
         FunctionName=name,
@@ -358,9 +369,9 @@ def test_an_orphan_chaos_version_is_found_and_deleted(aliased, lam):
     name = aliased()
     before = state(lam, name)
     mark = Mark("live", "1", 100.0, Routing("1", {}), ("error",))
-    lam.update_function_configuration(FunctionName=name, Timeout=8)
+    write(lam, "update_function_configuration", FunctionName=name, Timeout=8)
     orphan = lam.publish_version(FunctionName=name, Description=mark.description())["Version"]
-    lam.update_function_configuration(FunctionName=name, Timeout=7)
+    write(lam, "update_function_configuration", FunctionName=name, Timeout=7)
 
     (found,) = target.find(lam, [name])
     assert (found.version, found.aliases) == (orphan, [])
@@ -383,7 +394,9 @@ def test_the_description_fits_lambdas_limit_and_reads_back():
 def test_the_last_injection_goes_even_when_latest_moved_on(aliased, lam):
     name = aliased()
     target.update(lam, name, "live", add("error"), percentage=100)
-    lam.update_function_code(FunctionName=name, ZipFile=_other_zip())  # a deploy meanwhile
+    write(
+        lam, "update_function_code", FunctionName=name, ZipFile=_other_zip()
+    )  # a deploy meanwhile
     latest = snapshot(lam, name)
 
     undone = target.update(lam, name, "live", remove("error"))
@@ -407,11 +420,11 @@ def test_removing_the_last_injection_also_deletes_what_a_killed_run_left_for_tha
 ):
     name = aliased()
     before = state(lam, name)
-    lam.update_function_configuration(FunctionName=name, Timeout=8)
+    write(lam, "update_function_configuration", FunctionName=name, Timeout=8)
     orphan = lam.publish_version(
         FunctionName=name, Description=Mark("live", "1", 100.0, Routing("1", {})).description()
     )["Version"]
-    lam.update_function_configuration(FunctionName=name, Timeout=7)
+    write(lam, "update_function_configuration", FunctionName=name, Timeout=7)
 
     target.update(lam, name, "live", add("error"), percentage=100)
     target.update(lam, name, "live", remove("error"))
@@ -459,7 +472,7 @@ def test_any_sequence_on_an_alias_and_latest_restores_both_exactly(
     lam.publish_version(FunctionName=name)
     routing = {"FunctionVersion": "1"}
     if split:  # the alias already sends 10% to an older version identical but for Timeout
-        lam.update_function_configuration(FunctionName=name, Timeout=9)
+        write(lam, "update_function_configuration", FunctionName=name, Timeout=9)
         lam.publish_version(FunctionName=name)
         routing = {
             "FunctionVersion": "2",
