@@ -150,7 +150,8 @@ class Environment:
         self.last_used = self.created
         self.init_ms = 0.0
         self._proc: Optional[subprocess.Popen[bytes]] = None
-        self._req_w = self._resp_r = self._log_r = self._life_w = -1
+        self._req_w = self._resp_r = self._life_w = -1
+        self._stop_w = -1  # closing it tells the log reader to stop
         self._log = bytearray()
         self._log_eof = False
         self._log_cond = threading.Condition()
@@ -175,7 +176,8 @@ class Environment:
         with self._using():
             req_r, self._req_w = os.pipe()
             self._resp_r, resp_w = os.pipe()
-            self._log_r, log_w = os.pipe()
+            log_r, log_w = os.pipe()
+            stop_r, self._stop_w = os.pipe()
             life_r, self._life_w = os.pipe()
             child_fds = (req_r, resp_w, life_r)
             started = time.monotonic()
@@ -192,12 +194,17 @@ class Environment:
                 )
             except OSError as exc:
                 self._killed = True
+                os.close(log_r)
+                os.close(stop_r)
                 raise ApiError(500, "ServiceException", f"cannot start a worker: {exc}") from exc
             finally:
                 for fd in (*child_fds, log_w):
                     os.close(fd)
             self._reader = threading.Thread(
-                target=self._read_log, name=f"chaosthundra-log-{self.id}", daemon=True
+                target=self._read_log,
+                args=(log_r, stop_r),
+                name=f"chaosthundra-log-{self.id}",
+                daemon=True,
             )
             self._reader.start()
             outcome = self._await(deadline)
@@ -243,16 +250,14 @@ class Environment:
             self._released = True
         if self._proc is not None:
             self._proc.wait()
-        for fd in (self._req_w, self._life_w):
+        # The reader owns the log pipe and closes it itself: a descriptor closed
+        # under a running reader could be reused for another environment's log.
+        for fd in (self._req_w, self._life_w, self._stop_w, self._resp_r):
             if fd >= 0:
                 os.close(fd)
-        self._req_w = self._life_w = -1
+        self._req_w = self._life_w = self._stop_w = self._resp_r = -1
         if self._reader is not None:
-            self._reader.join(timeout=2)
-        for fd in (self._resp_r, self._log_r):
-            if fd >= 0:
-                os.close(fd)
-        self._resp_r = self._log_r = -1
+            self._reader.join()
 
     # --- invocation -----------------------------------------------------------------
 
@@ -333,22 +338,52 @@ class Environment:
 
     # --- the log pipe ---------------------------------------------------------------
 
-    def _read_log(self) -> None:
-        fd = self._log_r
-        while True:
+    def _read_log(self, fd: int, stop: int) -> None:
+        """Collect the worker's output until EOF, or until told to stop (a process the
+        function started may hold the pipe open forever): then take what is already
+        written, and close both descriptors."""
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        poller.register(stop, select.POLLIN)
+        try:
+            while True:
+                if stop in {ready for ready, _ in poller.poll()}:
+                    self._drain_log(fd)
+                    return
+                try:
+                    chunk = os.read(fd, 65536)
+                except OSError:
+                    return
+                if not chunk:
+                    return
+                self._append_log(chunk)
+        finally:
+            os.close(fd)
+            os.close(stop)
+            with self._log_cond:
+                self._log_eof = True
+                self._log_cond.notify_all()
+
+    def _drain_log(self, fd: int) -> None:
+        """Take what is in the pipe now, without waiting for more."""
+        os.set_blocking(fd, False)
+        taken = 0
+        while taken <= MAX_LOG_BYTES:
             try:
                 chunk = os.read(fd, 65536)
-            except OSError:
-                chunk = b""
-            with self._log_cond:
-                if not chunk:
-                    self._log_eof = True
-                    self._log_cond.notify_all()
-                    return
-                self._log += chunk
-                if len(self._log) > 2 * MAX_LOG_BYTES and worker.END_OF_OUTPUT not in self._log:
-                    del self._log[:-MAX_LOG_BYTES]
-                self._log_cond.notify_all()
+            except OSError:  # BlockingIOError: nothing more for now
+                return
+            if not chunk:
+                return
+            self._append_log(chunk)
+            taken += len(chunk)
+
+    def _append_log(self, chunk: bytes) -> None:
+        with self._log_cond:
+            self._log += chunk
+            if len(self._log) > 2 * MAX_LOG_BYTES and worker.END_OF_OUTPUT not in self._log:
+                del self._log[:-MAX_LOG_BYTES]
+            self._log_cond.notify_all()
 
     def _take_log(self, until: Optional[float]) -> bytes:
         """The output up to the next end-of-output marker (``until`` given), or all

@@ -4,7 +4,9 @@ legacy ``POST /2014-11-13/functions/{name}/invoke-async/``.
 Answers as Lambda does: 200 with ``X-Amz-Executed-Version`` (plus
 ``X-Amz-Function-Error: Unhandled`` when the function failed and
 ``X-Amz-Log-Result`` for ``LogType=Tail``), 202 for ``Event``, 204 for ``DryRun``,
-429 ``TooManyRequestsException`` over the reserved concurrency.
+429 ``TooManyRequestsException`` over the reserved concurrency, 413 over 6 MB
+(however the body is sent). The error payloads the service itself writes (timeout,
+runtime exit, response too large) take AWS's exact shapes and key order.
 
 Differences from AWS: an ``Event`` invocation runs once in the background (no retries
 on error, no destinations or DLQ); throttled events wait for a free slot for up to
@@ -25,7 +27,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 from urllib.parse import parse_qs, unquote
 
-from . import moto_state
+from . import moto_state, routing
 from .code import CodeCache
 from .environment import (
     INIT_LIMIT_S,
@@ -45,6 +47,8 @@ logger = logging.getLogger("chaostoolkit")
 
 MAX_SYNC_PAYLOAD = 6 * 1024 * 1024
 MAX_ASYNC_PAYLOAD = 256 * 1024
+MAX_RESPONSE_PAYLOAD = 6291556  # the figure in AWS's ResponseSizeTooLarge message
+MAX_DISCARD = 64 * 1024 * 1024  # read and dropped after a 413, to answer cleanly
 EVENT_MAX_WAIT_S = 300.0
 _JSON = "application/json"
 
@@ -122,7 +126,10 @@ class Invoker:
         except ApiError as error:
             if error.status >= 500:
                 logger.debug("chaosthundra sandbox: invoke failed: %s", error)
-            return error_result(error, request_id)
+            result = error_result(error, request_id)
+            if error.status == 413:
+                _discard(environ["wsgi.input"], _content_length(environ) or MAX_DISCARD)
+            return result
         except Exception as exc:  # a sandbox bug: answer like AWS would, log the cause
             logger.error("chaosthundra sandbox: invoke of %s failed", name, exc_info=True)
             error = ApiError(500, "ServiceException", f"sandbox error: {type(exc).__name__}")
@@ -135,7 +142,6 @@ class Invoker:
         region = signed_region or self.default_region
         query = parse_qs(environ.get("QUERY_STRING", ""))
         qualifier = query.get("Qualifier", [None])[0]
-        fn, spec = moto_state.find_function(account_id, region, name, qualifier)
 
         if legacy_async:
             kind, log_type = "Event", "None"
@@ -159,20 +165,18 @@ class Invoker:
                     f"Could not parse request body into json: {exc}",
                 ) from None
         client_context = _client_context(environ.get("HTTP_X_AMZ_CLIENT_CONTEXT"))
-        invoked_arn = spec.arn if qualifier is None else f"{spec.arn}:{qualifier}"
-        if ":function:" in name and name.count(":") == 7:
-            invoked_arn = name
-        headers = {"x-amzn-RequestId": request_id, "X-Amz-Executed-Version": spec.version}
+        target = routing.resolve(account_id, region, name, qualifier)  # after the body
+        headers = {"x-amzn-RequestId": request_id, "X-Amz-Executed-Version": target.spec.version}
 
         if kind == "DryRun":
             return InvokeResult(204, headers)
         if kind == "Event":
-            self._submit_event(spec, name, qualifier, payload, invoked_arn, request_id)
+            self._submit_event(target, name, qualifier, payload, request_id)
             if legacy_async:
                 return InvokeResult(202, {**headers, "Content-Type": _JSON}, b'{"Status": 202}')
             return InvokeResult(202, headers)
 
-        result = self.run(spec, fn, payload, invoked_arn, client_context, request_id)
+        result = self.run(target, payload, client_context, request_id)
         headers["Content-Type"] = _JSON
         if result.function_error:
             headers["X-Amz-Function-Error"] = result.function_error
@@ -184,16 +188,15 @@ class Invoker:
 
     def run(
         self,
-        spec: moto_state.FunctionSpec,
-        fn: Any,
+        target: routing.Target,
         payload: bytes,
-        invoked_arn: str,
         client_context: Optional[dict],
         request_id: str,
     ) -> RunResult:
-        """Run one request on an environment of ``spec`` (``fn`` is moto's function
-        object, for the code); raises :class:`Throttled`."""
-        task_root = self.code.task_root(spec.code_sha256, lambda: moto_state.code_bytes(fn))
+        """Run one request on an environment of ``target``'s version; raises
+        :class:`Throttled`."""
+        spec, invoked_arn = target.spec, target.invoked_arn
+        task_root = self.code.task_root(spec.code_sha256, lambda: moto_state.code_bytes(target.fn))
         log = InvocationLog(request_id, spec.version)
 
         def new_environment() -> Environment:
@@ -211,7 +214,7 @@ class Invoker:
             logger.debug("chaosthundra sandbox: cold start of %s (%s)", spec.name, env.id)
             return env.start(variables, task_root, time.monotonic() + INIT_LIMIT_S + spec.timeout)
 
-        with self.pool.lease(spec, new_environment, start) as (env, init):
+        with self.pool.lease(spec, target.read_order, new_environment, start) as (env, init):
             init_ms = None
             if init is not None:
                 init_ms = env.init_ms
@@ -246,22 +249,28 @@ class Invoker:
         elif outcome.status == "error":
             payload = outcome.body
         elif outcome.status == "timeout":
-            message = f"{timestamp()} {request_id} Task timed out after {spec.timeout:.2f} seconds"
-            log.line(message)
-            payload, status = json.dumps({"errorMessage": message}).encode(), "timeout"
+            timed_out = f"Task timed out after {spec.timeout:.2f} seconds"
+            log.line(f"{timestamp()} {request_id} {timed_out}")
+            body = {
+                "errorType": "Sandbox.Timedout",
+                "errorMessage": f"RequestId: {request_id} Error: {timed_out}",
+            }
+            payload, status = json.dumps(body).encode(), "timeout"
         else:
-            message = (
-                f"RequestId: {request_id} Error: Runtime exited with error: {outcome.exit_reason}"
-            )
+            if outcome.exit_reason == "exit status 0":
+                reason = "Runtime exited without providing a reason"
+            else:
+                reason = f"Runtime exited with error: {outcome.exit_reason}"
+            message = f"RequestId: {request_id} Error: {reason}"
             log.line(message)
             log.line("Runtime.ExitError")
             body = {"errorType": "Runtime.ExitError", "errorMessage": message}
             payload, status = json.dumps(body).encode(), "error"
-        if len(payload) > MAX_SYNC_PAYLOAD:
+        if len(payload) > MAX_RESPONSE_PAYLOAD:
             body = {
-                "errorType": "Function.ResponseSizeTooLarge",
                 "errorMessage": "Response payload size exceeded maximum allowed payload size "
-                f"({MAX_SYNC_PAYLOAD} bytes).",
+                f"({MAX_RESPONSE_PAYLOAD} bytes).",
+                "errorType": "Function.ResponseSizeTooLarge",
             }
             payload, error = json.dumps(body).encode(), "Unhandled"
         log.end(outcome.duration_ms, spec.memory_size, outcome.max_memory_mb, init_ms, status)
@@ -269,24 +278,22 @@ class Invoker:
 
     def _submit_event(
         self,
-        spec: moto_state.FunctionSpec,
+        target: routing.Target,
         name: str,
         qualifier: Optional[str],
         payload: bytes,
-        invoked_arn: str,
         request_id: str,
     ) -> None:
         if self._closed.is_set():
             raise ApiError(503, "ServiceException", "The sandbox is shutting down.")
+        spec = target.spec
 
         def run_event() -> None:
             waited_until = time.monotonic() + EVENT_MAX_WAIT_S
             while not self._closed.is_set():
-                try:
-                    fn, current = moto_state.find_function(
-                        spec.account_id, spec.region, name, qualifier
-                    )
-                    result = self.run(current, fn, payload, invoked_arn, None, request_id)
+                try:  # read again: the settings may have changed while it waited
+                    current = routing.resolve(spec.account_id, spec.region, name, qualifier)
+                    result = self.run(current, payload, None, request_id)
                 except Throttled:
                     if time.monotonic() > waited_until:
                         logger.info(
@@ -316,21 +323,55 @@ class RunResult:
 
 
 def _read_body(environ: dict[str, Any], limit: int) -> bytes:
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
+    """The request body, never more than ``limit`` bytes read into memory, whether
+    it comes with a Content-Length or chunked; over it, 413."""
+    length = _content_length(environ)
     stream = environ["wsgi.input"]
-    if length > limit:
-        raise ApiError(
-            413,
-            "RequestTooLargeException",
-            f"Request must be smaller than {limit} bytes for the InvokeFunction operation",
-        )
-    if length:
-        return stream.read(length)
-    if environ.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked" or environ.get(
+    unbounded = environ.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked" or environ.get(
         "wsgi.input_terminated"
-    ):
-        return stream.read()
-    return b""
+    )
+    if length > limit:
+        raise _too_large(limit)
+    if length or not unbounded:
+        return stream.read(length) if length else b""
+    body = _read_up_to(stream, limit + 1)
+    if len(body) > limit:
+        raise _too_large(limit)
+    return body
+
+
+def _content_length(environ: dict[str, Any]) -> int:
+    try:
+        return max(0, int(environ.get("CONTENT_LENGTH") or 0))
+    except ValueError:
+        return 0
+
+
+def _read_up_to(stream: Any, size: int) -> bytes:
+    """Up to ``size`` bytes (a chunked stream may return less than asked per read)."""
+    chunks, total = [], 0
+    while total < size:
+        chunk = stream.read(min(65536, size - total))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+    return b"".join(chunks)
+
+
+def _discard(stream: Any, size: int) -> None:
+    """Read and drop the rest of a refused body (up to ``size`` bytes; a chunked
+    body ends at its last chunk), so the client gets the answer, not a reset."""
+    try:
+        while size > 0 and (chunk := stream.read(min(65536, size))):
+            size -= len(chunk)
+    except (OSError, ValueError):
+        pass
+
+
+def _too_large(limit: int) -> ApiError:
+    return ApiError(
+        413,
+        "RequestEntityTooLargeException",
+        f"Request must be smaller than {limit} bytes for the InvokeFunction operation",
+    )

@@ -4,10 +4,13 @@ As on Lambda:
 
 - an environment serves one request at a time; a request that finds no idle
   environment of the function's current revision gets a new one (a cold start);
-- environments are keyed by the function revision they were started with
-  (:attr:`FunctionSpec.fingerprint`). Once a request sees a new revision, idle
-  environments of older ones are killed, and busy ones are killed when they finish:
-  no request is served by an environment started with an older configuration;
+- environments are kept per version and keyed by the revision they were started
+  with (:attr:`FunctionSpec.fingerprint`). Once a request that read the settings
+  later than any before it (its ``read_order``) sees a new revision of a version,
+  idle environments of that version's older revisions are killed, and busy ones
+  are killed when they finish: no request is served by an environment started
+  with an older configuration. A request that read the settings before the current
+  revision was seen is served by a throwaway environment and retires nothing;
 - reserved concurrency (PutFunctionConcurrency) caps the requests in flight for a
   function; over it, :class:`Throttled`.
 
@@ -56,7 +59,7 @@ class EnvironmentPool:
         self.idle_timeout = idle_timeout
         self._lock = threading.Lock()
         self._idle: dict[tuple, list[Environment]] = {}
-        self._current: dict[tuple, str] = {}
+        self._current: dict[tuple, tuple[int, str]] = {}  # version: (read order, fingerprint)
         self._in_flight: dict[tuple, int] = {}
         self._all: set[Environment] = set()
         self._closed = False
@@ -67,16 +70,21 @@ class EnvironmentPool:
 
     @contextmanager
     def lease(
-        self, spec: FunctionSpec, new_environment: Callable[[], Environment], start: Starter
+        self,
+        spec: FunctionSpec,
+        read_order: int,
+        new_environment: Callable[[], Environment],
+        start: Starter,
     ) -> Iterator[tuple[Environment, Outcome | None]]:
-        """Lend an environment for one request.
+        """Lend an environment for one request whose ``spec`` was read as the
+        ``read_order``-th read (see :mod:`.routing`).
 
         Yields ``(environment, init_outcome)``; ``init_outcome`` is ``None`` for a
         warm environment, else the outcome of the cold start (when it is not ``ok``
         the environment is already dead). The environment is returned to the pool, or
         killed when it died, timed out or belongs to an older revision.
         """
-        env, cold = self._acquire(spec, new_environment)
+        env, cold = self._acquire(spec, read_order, new_environment)
         init: Outcome | None = None
         try:
             if cold:
@@ -132,7 +140,7 @@ class EnvironmentPool:
     # --- internals ------------------------------------------------------------------
 
     def _acquire(
-        self, spec: FunctionSpec, new_environment: Callable[[], Environment]
+        self, spec: FunctionSpec, read_order: int, new_environment: Callable[[], Environment]
     ) -> tuple[Environment, bool]:
         victims: list[Environment] = []
         try:
@@ -145,9 +153,11 @@ class EnvironmentPool:
                     raise Throttled("ReservedFunctionConcurrentInvocationLimitExceeded")
                 victims.extend(self._expire_idle())
                 key = (*spec.version_key, spec.fingerprint)
-                if self._current.get(spec.version_key) != spec.fingerprint:
-                    victims.extend(self._retire(spec))
-                    self._current[spec.version_key] = spec.fingerprint
+                current = self._current.get(spec.version_key)
+                if current is None or read_order > current[0]:
+                    if current is not None and current[1] != spec.fingerprint:
+                        victims.extend(self._retire(spec))
+                    self._current[spec.version_key] = (read_order, spec.fingerprint)
                 idle = self._idle.get(key)
                 if idle:
                     env = idle.pop()
@@ -173,7 +183,7 @@ class EnvironmentPool:
                 self._in_flight[spec.function_key] = count
             else:
                 self._in_flight.pop(spec.function_key, None)
-            current = self._current.get(spec.version_key) == spec.fingerprint
+            current = self._current.get(spec.version_key, (0, ""))[1] == spec.fingerprint
             if env.alive and current and not self._closed:
                 self._idle.setdefault((*spec.version_key, spec.fingerprint), []).append(env)
             else:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import re
 import shutil
 import signal
 import socket
@@ -70,17 +71,43 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _ping(port: int) -> bool:
+def _served_by(port: int, guard_pid: int) -> bool:
+    """Whether the Redis answering on ``port`` is the child of ``guard_pid``: the
+    port may have been taken by another process between our probe and Redis's bind,
+    and that one's PONG says nothing about ours."""
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(64).startswith(b"+PONG")
-    except OSError:
+            sock.sendall(b"INFO server\r\n")
+            data = b""
+            while b"\r\n" not in data or len(data) < _bulk_end(data):
+                chunk = sock.recv(65536)
+                if not chunk:
+                    return False
+                data += chunk
+    except (OSError, ValueError):
         return False
+    match = re.search(rb"\r\nprocess_id:(\d+)\r\n", data)
+    return match is not None and _parent_of(int(match.group(1))) == guard_pid
+
+
+def _bulk_end(data: bytes) -> int:
+    """The length of a RESP bulk string reply (``$N\\r\\n`` + N bytes + ``\\r\\n``)."""
+    header = data.split(b"\r\n", 1)[0]
+    if not header.startswith(b"$"):
+        raise ValueError(f"not a bulk reply: {header[:40]!r}")
+    return len(header) + 2 + int(header[1:]) + 2
+
+
+def _parent_of(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return int(stat.read().rsplit(b")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return -1
 
 
 class RedisServer:
-    """One redis-server process: ``start()`` returns once it answers PING."""
+    """One redis-server process: ``start()`` returns once it answers on its port."""
 
     def __init__(self, workdir: Path, binary: Optional[str] = None) -> None:
         self.workdir = workdir
@@ -136,7 +163,7 @@ class RedisServer:
             while time.monotonic() < deadline:
                 if proc.poll() is not None:
                     break
-                if _ping(port):
+                if _served_by(port, proc.pid):
                     self._proc, self.port, self._lifeline = proc, port, life_w
                     logger.debug("chaosthundra sandbox: %s listening on %d", binary, port)
                     return

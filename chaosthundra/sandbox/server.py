@@ -14,6 +14,7 @@ import logging
 import re
 import socket
 import threading
+from http import HTTPStatus
 from typing import Any, Callable, Iterable, Optional
 
 from moto.moto_server.werkzeug_app import (
@@ -32,8 +33,6 @@ logger = logging.getLogger("chaostoolkit")
 
 INVOKE = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations/?$")
 INVOKE_ASYNC = re.compile(r"^/2014-11-13/functions/(?P<name>[^/]+)/invoke-async/?$")
-
-_REASONS = {200: "OK", 202: "Accepted", 204: "No Content", 400: "Bad Request"}
 
 InvokeHandler = Callable[[dict[str, Any], str, bool], InvokeResult]
 
@@ -57,10 +56,18 @@ class SandboxApp:
                 result = self.invoke(environ, match.group("name"), legacy)
                 headers = dict(result.headers)
                 headers["Content-Length"] = str(len(result.body))
-                reason = _REASONS.get(result.status, "Error")
+                reason = _reason(result.status)
                 start_response(f"{result.status} {reason}", list(headers.items()))
                 return [result.body]
         return self.moto(environ, start_response)
+
+
+def _reason(status: int) -> str:
+    """The standard reason phrase (413 "Request Entity Too Large", 429...)."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
 
 
 class _RequestHandler(MotoRequestHandler):

@@ -129,14 +129,22 @@ def _error(kind: str, message: str, trace: list | None = None) -> dict:
     }
 
 
+def _runtime_frame(filename: str) -> bool:
+    """A frame of this runtime or of the import machinery, not of the function."""
+    # co_filename, not __file__: run from its .pyc, __file__ names the .pyc.
+    return (
+        filename == _runtime_frame.__code__.co_filename
+        or filename.startswith("<frozen importlib")
+        or filename.endswith(os.path.join("importlib", "__init__.py"))
+    )
+
+
 def _user_error(exc: BaseException) -> dict:
+    """The error payload of an exception from the function, with only its frames."""
     import traceback
 
-    tb = exc.__traceback__
-    if tb is not None and tb.tb_frame.f_code.co_filename == __file__:
-        tb = tb.tb_next  # drop the runtime's own frame
-    trace = traceback.format_list(traceback.extract_tb(tb))
-    return _error(type(exc).__name__, str(exc), trace)
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not _runtime_frame(f.filename)]
+    return _error(type(exc).__name__, str(exc), traceback.format_list(frames))
 
 
 def _log_error(error: dict) -> None:

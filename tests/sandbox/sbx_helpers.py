@@ -38,6 +38,37 @@ def invoke(client: Any, name: str, event: Any = None, **kwargs: Any) -> dict[str
     return response
 
 
+def aws_cli(sandbox: Sandbox, home: Path, *args: str, endpoint_flag: bool = False) -> Any:
+    """Run the real AWS CLI against the sandbox; its JSON output (None when empty).
+
+    The endpoint goes through AWS_ENDPOINT_URL, or ``--endpoint-url`` with
+    ``endpoint_flag``. awscli is a dev dependency: a missing one fails the test.
+    """
+    import subprocess
+    import sys
+
+    aws = Path(sys.executable).parent / "aws"
+    assert aws.exists(), "the AWS CLI (awscli) is a dev dependency: run make install"
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": sandbox.region,
+        "AWS_CONFIG_FILE": str(home / "none"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(home / "none"),
+        "AWS_MAX_ATTEMPTS": "1",
+    }
+    command = [str(aws), *args]
+    if endpoint_flag:
+        command[1:1] = ["--endpoint-url", sandbox.endpoint_url]
+    else:
+        env["AWS_ENDPOINT_URL"] = sandbox.endpoint_url
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout) if done.stdout.strip() else None
+
+
 def alive(pid: int) -> bool:
     """Whether a process exists and is not a zombie (reads /proc, no psutil)."""
     try:
@@ -85,6 +116,16 @@ def wait_gone(pids: list[int], timeout: float = 10.0) -> list[int]:
             return []
         time.sleep(0.05)
     return [pid for pid in pids if alive(pid)]
+
+
+def wait_for_paths(paths: list[Path], timeout: float = 30.0) -> None:
+    """Wait until every path exists (a function holding on ``hold`` has started)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not all(path.exists() for path in paths):
+        assert time.monotonic() < deadline, f"not created within {timeout} s: {paths}"
+        time.sleep(0.01)
 
 
 def cmdline(pid: int) -> list[str]:

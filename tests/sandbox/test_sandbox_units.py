@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import os
 import threading
+from collections import Counter
 from pathlib import Path
 
 from hypothesis import given, settings
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 
 from chaosthundra.sandbox import worker
 from chaosthundra.sandbox.logs import TAIL_BYTES, tail
+from chaosthundra.sandbox.routing import pick_version
 from chaosthundra.sandbox.template import _Resolver
 
 json_values = st.recursive(
@@ -60,3 +62,16 @@ def test_sub_keeps_text_without_variables(text: str) -> None:
     resolver = _Resolver(Path("t.yaml"), {"P": "v"}, {}, "us-east-1")
     assert resolver.sub(text, "here") == text
     assert resolver.sub(f"{text}${{P}}${{!P}}", "here") == f"{text}v${{P}}"
+
+
+@given(
+    weights=st.dictionaries(
+        st.integers(1, 9).map(str), st.floats(0, 0.3, exclude_max=True), max_size=3
+    )
+)
+def test_alias_routing_gives_each_version_its_weight(weights: dict) -> None:
+    steps = 1000  # draws spread evenly over [0, 1)
+    picks = Counter(pick_version("10", weights, lambda i=i: i / steps) for i in range(steps))
+    expected = {**weights, "10": 1 - sum(weights.values())}  # FunctionVersion: the rest
+    for version, weight in expected.items():
+        assert abs(picks[version] - weight * steps) <= 1 + len(weights)
