@@ -86,11 +86,6 @@ def test_at_100_percent_every_alias_invoke_is_faulted_and_no_unqualified_one(ali
     assert after == [(False, "1")] * 10
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs the sandbox to route an alias by AdditionalVersionWeights per invoke "
-    "(sbx-runtime); until then every alias invoke runs FunctionVersion",
-)
 def test_at_30_percent_the_error_ratio_falls_in_the_99_percent_binomial_interval(aliased, lam):
     count = 300
     change = target.update(lam, aliased, "live", add("redis", REDIS_GET), percentage=30)
