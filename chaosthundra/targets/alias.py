@@ -50,10 +50,13 @@ __all__ = [
     "ChaosVersion",
     "Mark",
     "Routing",
+    "aliases_beside_latest",
+    "check_percentage",
     "check_qualifier",
     "find",
     "undo",
     "update",
+    "variables",
 ]
 
 logger = logging.getLogger("chaostoolkit")
@@ -320,6 +323,7 @@ def update(
     alias_name: str,
     merge: Callable[[dict[str, str]], dict[str, str]],
     percentage: Optional[float] = None,
+    wait_timeout: float = function_env.WAIT_TIMEOUT_SECONDS,
 ) -> AliasChange:
     """Apply ``merge`` to the injections in front of the alias's traffic.
 
@@ -327,7 +331,8 @@ def update(
     base version's, plus the injections already on that alias) and returns the
     new ones; only chaosthundra's keys of its answer are used. ``percentage``
     is required to add the first injection (later ones must agree with it);
-    ``None`` only edits or removes injections already there.
+    ``None`` only edits or removes injections already there. ``wait_timeout``
+    bounds each wait for an update or a new version to become live.
     """
     check_qualifier(function_name, alias_name)
     if percentage is not None:
@@ -338,6 +343,9 @@ def update(
 
     if chaos is None:
         if percentage is None:
+            # nothing routed; a run stopped between publishing and routing may have left
+            # a chaos version for this alias
+            undo(lam, function_name, alias_name)
             return _unchanged(function_name, alias_name, alias, routing, {}, None, None)
         base = _base_for(function_name, alias_name, routing, percentage)
         mark = Mark(alias_name, base, percentage, routing)
@@ -399,11 +407,11 @@ def update(
 
     latest = function_env.read(lam, function_name)
     if latest.get("LastUpdateStatus") == "InProgress":
-        function_env.wait_until_updated(lam, function_name)
+        function_env.wait_until_updated(lam, function_name, wait_timeout)
         latest = function_env.read(lam, function_name)
     _refuse_unreleased(function_name, alias_name, latest, base_config, base)
     mark = Mark(alias_name, base, mark.percentage, mark.before, tuple(_names(_ours(after))))
-    published = _publish_with(lam, function_name, latest, base_config, after, mark)
+    published = _publish_with(lam, function_name, latest, base_config, after, mark, wait_timeout)
     new = str(published["Version"])
     try:
         routed = _route(
@@ -458,6 +466,8 @@ def _unchanged(
         replaced_version=None,
         base_version=base or routing.function_version,
         percentage=None,
+        # what a ledger entry needs: the function and where it lives
+        configuration={"FunctionName": function_name, "FunctionArn": alias.get("AliasArn", "")},
     )
 
 
@@ -589,6 +599,7 @@ def _publish_with(
     base_config: Mapping,
     variables: Mapping[str, str],
     mark: Mark,
+    wait_timeout: float,
 ) -> dict:
     """Publish a version of $LATEST carrying ``variables``; $LATEST is put back after."""
     existing = {str(v["Version"]) for v in _versions(lam, function_name)}
@@ -622,7 +633,9 @@ def _publish_with(
         kwargs["CodeSha256"] = base_config["CodeSha256"]
     current: Optional[dict] = latest
     for attempt in range(1, function_env.MAX_ATTEMPTS + 1):
-        change = function_env.update(lam, function_name, carry, current=current)
+        change = function_env.update(
+            lam, function_name, carry, current=current, wait_timeout=wait_timeout
+        )
         current = None  # every retry reads afresh
         moved = None
         try:
@@ -663,7 +676,7 @@ def _publish_with(
             "was routed to it and $LATEST is as it was. Check the function's versions, then "
             "run 'chaosthundra status'."
         )
-    _wait_active(lam, function_name, version)
+    _wait_active(lam, function_name, version, wait_timeout)
     return published
 
 
@@ -680,7 +693,7 @@ def _put_back(
         ) from error
 
 
-def _wait_active(lam: BaseClient, function_name: str, version: str, timeout: float = 300) -> None:
+def _wait_active(lam: BaseClient, function_name: str, version: str, timeout: float) -> None:
     try:
         lam.get_waiter("function_active_v2").wait(
             FunctionName=function_name,
@@ -751,6 +764,28 @@ def _delete_unreferenced(lam: BaseClient, function_name: str, versions: Iterable
             ) from error
         deleted.append(version)
     return deleted
+
+
+# ------------------------------------------------------------------ reading
+def variables(lam: BaseClient, function_name: str, alias_name: str) -> dict[str, str]:
+    """The variables the alias's faulted traffic runs with: its chaos version's, if any,
+    else those of the version it points at."""
+    check_qualifier(function_name, alias_name)
+    routing = Routing.of(_get_alias(lam, function_name, alias_name))
+    chaos = _chaos_version_of(lam, function_name, alias_name, routing)
+    if chaos is not None:
+        return function_env.variables_of(chaos[2])
+    return function_env.variables_of(_read_version(lam, function_name, routing.function_version))
+
+
+def aliases_beside_latest(lam: BaseClient, function_name: str) -> list[str]:
+    """The function's aliases that send no traffic to $LATEST: a fault written there misses
+    them."""
+    try:
+        aliases = _aliases(lam, function_name)
+    except ClientError as error:
+        raise function_env.activity_failed("list the aliases of", function_name, error) from error
+    return sorted(a["Name"] for a in aliases if LATEST not in Routing.of(a).versions())
 
 
 # ---------------------------------------------------------- across a region
