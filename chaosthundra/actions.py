@@ -280,6 +280,8 @@ def _enable(
 
     # Known before anything is written: an interrupt from here on leaves a pending entry,
     # which the safeguard control re-reads and removes if the variable made it.
+    # read before the write: once the change is logged as live, the action only returns
+    missed = _aliases_missed(lam, function_name) if qualifier is None else None
     entry = ledger.record_pending(
         _ledger_entry(function, injection_name, configuration, secrets, qualifier)
     )
@@ -314,8 +316,8 @@ def _enable(
         "encoding": injection.encoding,
         "listener": injection.config,
     }
-    if qualifier is None:
-        summary["aliases_not_faulted"] = _aliases_missed(lam, function_name)
+    if missed is not None:
+        summary["aliases_not_faulted"] = missed
     if verify is not None:
         try:
             summary["verification"] = verify_injection(
@@ -446,8 +448,8 @@ def _aliases_missed(lam: Any, function_name: str) -> list[str]:
     missed = alias_target.aliases_beside_latest(lam, function_name)
     if missed:
         logger.warning(
-            "chaosthundra: the fault is in $LATEST of '%s'; its aliases %s route to published "
-            "versions and will not see it. Give qualifier=<alias> to reach their traffic.",
+            "chaosthundra: a fault in $LATEST of '%s' does not reach its aliases %s: they route "
+            "to published versions. Give qualifier=<alias> to reach their traffic.",
             function_name,
             ", ".join(missed),
         )

@@ -8,34 +8,15 @@ from __future__ import annotations
 
 import math
 
-import pytest
-
 from chaosthundra import listeners
-from chaosthundra.aws import client
 from chaosthundra.targets import alias as target
 from chaosthundra.targets.alias import Routing
 from tests.core.injection_merges import add, remove
-from tests.e2e.test_verify import AGENT
 
 REDIS_GET = listeners.error_listener(
     [listeners.span_filter(class_name="Redis", tags={"redis.command.type": "GET"})],
     error_type="redis.ConnectionError",
 )
-
-
-@pytest.fixture
-def lam(sandbox_configuration):
-    return client("lambda", sandbox_configuration, read_timeout=60)
-
-
-@pytest.fixture
-def aliased(make, lam) -> str:
-    """A Thundra-wrapped Redis reader with alias 'live' on version 1."""
-    name = make({"app.py": AGENT})
-    lam.get_waiter("function_active_v2").wait(FunctionName=name)
-    lam.publish_version(FunctionName=name)
-    lam.create_alias(FunctionName=name, Name="live", FunctionVersion="1")
-    return name
 
 
 def outcomes(lam, name: str, count: int, qualifier=None) -> list[tuple[bool, str]]:

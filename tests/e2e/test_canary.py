@@ -13,9 +13,8 @@ import pytest
 
 from chaosthundra.aws import client
 from chaosthundra.targets.alias import Routing
-from tests.e2e.conftest import BIN, REPO, variant
+from tests.e2e.conftest import BIN, REPO, break_after_method, pause_after_enable, variant
 from tests.e2e.test_alias_traffic import binomial_interval
-from tests.e2e.test_never_left_broken import _pause_after_enable
 
 CANARY = "redis-canary.json"
 ENABLED = "on alias 'live' of Lambda function"
@@ -84,31 +83,8 @@ def test_a_failed_canary_leaves_the_alias_as_it_was(tmp_path, run_chaos, alias_s
     function = "user-get"
     marker = tmp_path / "method-ran"
 
-    def change(data: dict) -> None:
-        data["method"].append(
-            {
-                "type": "action",
-                "name": "mark-the-method",
-                "provider": {"type": "process", "path": "touch", "arguments": str(marker)},
-            }
-        )
-        data["steady-state-hypothesis"]["probes"].insert(
-            0,
-            {
-                "type": "probe",
-                "name": "breaks-after-the-method",
-                "tolerance": True,
-                "provider": {
-                    "type": "python",
-                    "module": "tests.e2e.helpers",
-                    "func": "fail_once_marked",
-                    "arguments": {"marker": str(marker)},
-                },
-            },
-        )
-
     before = alias_state(function)
-    run = run_chaos(variant(tmp_path, CANARY, fewer(change)))
+    run = run_chaos(variant(tmp_path, CANARY, fewer(break_after_method(marker))))
     run.wait()
     assert run.journal["status"] == "failed", run.output
     assert alias_state(function) == before
@@ -119,7 +95,7 @@ def test_a_failed_canary_leaves_the_alias_as_it_was(tmp_path, run_chaos, alias_s
 def test_a_signalled_canary_leaves_the_alias_as_it_was(tmp_path, run_chaos, alias_state, signum):
     function = "user-get"
     before = alias_state(function)
-    run = run_chaos(variant(tmp_path, CANARY, fewer(_pause_after_enable(60))))
+    run = run_chaos(variant(tmp_path, CANARY, fewer(pause_after_enable(60))))
     run.wait_for_log(ENABLED)
     assert alias_state(function)["live"] != before["live"]  # the canary is on
     run.signal(signum)
@@ -145,7 +121,7 @@ def test_sigkill_then_clear_routes_the_alias_back(tmp_path, run_chaos, alias_sta
     function = "user-get-naive"
     before = alias_state(function)
     run = run_chaos(
-        variant(tmp_path, CANARY, fewer(_pause_after_enable(60))),
+        variant(tmp_path, CANARY, fewer(pause_after_enable(60))),
         "--var",
         f"function_name={function}",
     )
