@@ -23,11 +23,6 @@ from chaosthundra.targets.alias import DESCRIPTION_PREFIX, Mark, Routing
 from tests.core.conftest import _zip, snapshot
 from tests.core.injection_merges import add, remove
 
-MOTO_REUSES_VERSION_NUMBERS = (
-    "moto 5.2 numbers a new version len(versions)+1, so once a replaced chaos version is "
-    "deleted the next PublishVersion answers with a number that exists (AWS never reuses one); "
-    "chaosthundra refuses that answer. Passes once the sandbox numbers versions like AWS."
-)
 FOREIGN = {
     "REDIS_URL": "redis://cache:6379/0",
     "GREETING": "héllo wörld ✓ 日本",
@@ -150,7 +145,6 @@ def test_a_percentage_adds_the_chaos_version_as_an_additional_weight(aliased, la
     assert state(lam, name) == before
 
 
-@pytest.mark.xfail(strict=True, raises=ActivityFailed, reason=MOTO_REUSES_VERSION_NUMBERS)
 def test_two_injections_share_one_chaos_version_and_are_disabled_in_turn(aliased, lam):
     name = aliased()
     before = state(lam, name)
@@ -453,7 +447,6 @@ def ours(variables: dict) -> set[str]:
     return {listeners.injection_name_of(k) for k in variables if listeners.is_ours(k)}
 
 
-@pytest.mark.xfail(strict=True, raises=ActivityFailed, reason=MOTO_REUSES_VERSION_NUMBERS)
 @settings(
     max_examples=15,
     deadline=None,

@@ -146,3 +146,23 @@ def test_the_safeguard_undoes_an_alias_fault_and_a_latest_fault(
         ("live", "error"),
     ]
     assert everything(lam, aliased) == before
+
+
+def test_the_safeguard_undoes_two_injections_on_one_alias(aliased, lam, sandbox_configuration):
+    cfg = sandbox_configuration
+    before = everything(lam, aliased)
+    ledger.clear()
+    actions.enable_error_injection(aliased, qualifier="live", configuration=cfg, **REDIS_GET)
+    both = actions.enable_latency_injection(
+        aliased, delay=5, class_name="Redis", qualifier="live", configuration=cfg
+    )
+    assert [i["name"] for i in probes.list_injections(aliased, "live", configuration=cfg)] == [
+        "error",
+        "latency",
+    ]
+    assert everything(lam, aliased)["versions"] == ["$LATEST", "1", both["version"]]
+
+    removed = safeguard.sweep()
+
+    assert sorted(r["injection_name"] for r in removed) == ["error", "latency"]
+    assert everything(lam, aliased) == before
