@@ -510,3 +510,35 @@ def test_any_sequence_on_an_alias_and_latest_restores_both_exactly(
     for injection in sorted(on_latest):
         function_env.update(lam, name, remove(injection))
     assert state(lam, name) == before
+
+
+def test_latest_moving_between_our_write_and_the_publish_is_retried_and_kept(
+    aliased, lam, sandbox_configuration, caplog
+):
+    """A foreign write lands just before PublishVersion: Lambda's 412, then a clean retry."""
+    name = aliased()
+    someone = client("lambda", sandbox_configuration, read_timeout=59)  # another client
+    edits = []
+
+    def edit_first_time(**_):
+        if not edits:
+            edits.append(
+                someone.update_function_configuration(FunctionName=name, Description="ops")
+            )
+            someone.get_waiter("function_updated_v2").wait(FunctionName=name)
+
+    lam.meta.events.register("before-call.lambda.PublishVersion", edit_first_time)
+    try:
+        with caplog.at_level("INFO", logger="chaostoolkit"):
+            change = target.update(lam, name, "live", add("error"), percentage=100)
+    finally:
+        lam.meta.events.unregister("before-call.lambda.PublishVersion", edit_first_time)
+
+    assert len(edits) == 1
+    assert "PreconditionFailedException publishing" in caplog.text
+    assert Routing.of(lam.get_alias(FunctionName=name, Name="live")) == Routing(change.version, {})
+    latest = snapshot(lam, name)
+    assert latest["Description"] == "ops", "the foreign edit is kept"
+    assert latest["Environment"]["Variables"] == FOREIGN
+    assert listeners.env_key("error") in env_of(lam, name, change.version)
+    target.update(lam, name, "live", remove("error"))
