@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 import pytest
-from chaoslib.exceptions import ActivityFailed
+from chaoslib.exceptions import ActivityFailed, InterruptExecution
 
 from chaosthundra import actions, killswitch, ledger, probes
 from chaosthundra.controls import safeguard
@@ -165,4 +165,14 @@ def test_the_safeguard_undoes_two_injections_on_one_alias(aliased, lam, sandbox_
     removed = safeguard.sweep()
 
     assert sorted(r["injection_name"] for r in removed) == ["error", "latency"]
+    assert everything(lam, aliased) == before
+
+
+def test_guardrails_apply_to_an_alias_as_to_latest(aliased, lam, sandbox_configuration):
+    before = everything(lam, aliased)
+    guarded = {**sandbox_configuration, "chaosthundra_allowed_functions": ["user-get*"]}
+    with pytest.raises(InterruptExecution, match="not in chaosthundra_allowed_functions"):
+        actions.enable_error_injection(
+            aliased, qualifier="live", configuration=guarded, **REDIS_GET
+        )
     assert everything(lam, aliased) == before
