@@ -26,6 +26,22 @@ REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
 
+# A function wrapped by the Thundra agent that reads Redis (key "verify").
+AGENT = """\
+import os
+import redis
+from thundra.thundra_agent import Thundra
+
+thundra = Thundra(api_key="test")
+cache = redis.Redis.from_url(os.environ["REDIS_URL"])
+
+
+@thundra
+def handler(event, context):
+    return {"value": str(cache.get("verify"))}
+"""
+
+
 class ChaosRun:
     """One `chaos run` in a subprocess: its journal, log and exit code."""
 
@@ -112,7 +128,23 @@ def function_state(sandbox_configuration):
 
 
 @pytest.fixture
-def make_packaged(sandbox, sandbox_configuration):
+def lam(sandbox_configuration):
+    """A Lambda client of the session sandbox (reads wait up to 60 s)."""
+    return client("lambda", sandbox_configuration, read_timeout=60)
+
+
+@pytest.fixture
+def aliased(make, lam) -> str:
+    """A Thundra-wrapped Redis reader (AGENT) with alias 'live' on version 1."""
+    name = make({"app.py": AGENT})
+    lam.get_waiter("function_active_v2").wait(FunctionName=name)
+    lam.publish_version(FunctionName=name)
+    lam.create_alias(FunctionName=name, Name="live", FunctionVersion="1")
+    return name
+
+
+@pytest.fixture
+def make(sandbox, sandbox_configuration):
     """``create(files, variables=None, requirements=...)``: a function in the sandbox whose
     package is ``files`` plus ``requirements`` (Thundra 2.x and redis by default), handler
     ``app.handler``; ``variables`` default to REDIS_URL and a THUNDRA_APIKEY."""
@@ -143,3 +175,44 @@ def variant(tmp_path: Path, experiment: str, change) -> Path:
     path = tmp_path / f"variant-{experiment}"
     path.write_text(json.dumps(data))
     return path
+
+
+def break_after_method(marker: Path):
+    """An experiment change: the method touches ``marker``, after which the hypothesis's
+    first probe raises, so the run ends "failed" with the fault on."""
+
+    def change(data: dict) -> None:
+        data["method"].append(
+            {
+                "type": "action",
+                "name": "mark-the-method",
+                "provider": {"type": "process", "path": "touch", "arguments": str(marker)},
+            }
+        )
+        # first, so that the hypothesis after the method reaches it
+        data["steady-state-hypothesis"]["probes"].insert(
+            0,
+            {
+                "type": "probe",
+                "name": "breaks-after-the-method",
+                "tolerance": True,
+                "provider": {
+                    "type": "python",
+                    "module": "tests.e2e.helpers",
+                    "func": "fail_once_marked",
+                    "arguments": {"marker": str(marker)},
+                },
+            },
+        )
+
+    return change
+
+
+def pause_after_enable(seconds: int):
+    """An experiment change: pause after the first method action (and no verify)."""
+
+    def change(data: dict) -> None:
+        data["method"][0]["pauses"] = {"after": seconds}
+        data["method"][0]["provider"]["arguments"].pop("verify", None)
+
+    return change

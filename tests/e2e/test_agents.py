@@ -143,9 +143,9 @@ def test_the_fixed_catchpoint_function_falls_back_to_dynamodb(sandbox_configurat
 
 
 def test_a_decorated_function_with_its_key_in_a_file_is_accepted_and_its_fault_fires(
-    sandbox, sandbox_configuration, make_packaged
+    sandbox, sandbox_configuration, make
 ):
-    name = make_packaged(
+    name = make(
         {"app.py": KEY_FROM_FILE, "thundra.key": "key-from-a-file\n"},
         variables={"REDIS_URL": sandbox.redis_url},  # no agent variable at all
     )
@@ -164,14 +164,14 @@ def test_a_decorated_function_with_its_key_in_a_file_is_accepted_and_its_fault_f
 
 
 def test_a_function_whose_package_has_no_agent_is_refused_and_left_untouched(
-    sandbox, sandbox_configuration, make_packaged
+    sandbox, sandbox_configuration, make
 ):
-    name = make_packaged(
+    name = make(
         {"app.py": NO_AGENT},
         variables={"REDIS_URL": sandbox.redis_url},
         requirements="redis>=5.0,<9\n",
     )
-    before = make_packaged.variables(name)
+    before = make.variables(name)
     with pytest.raises(ActivityFailed) as raised:
         actions.enable_error_injection(
             name,
@@ -182,16 +182,16 @@ def test_a_function_whose_package_has_no_agent_is_refused_and_left_untouched(
     message = str(raised.value)
     assert f"Lambda function '{name}' runs no agent: its deployment package bundles none" in message
     assert "@thundra" in message and "@catchpoint" in message
-    assert make_packaged.variables(name) == before
+    assert make.variables(name) == before
 
 
 @pytest.mark.parametrize("agent", [THUNDRA, CATCHPOINT], ids=lambda a: a.name)
 def test_an_error_type_of_the_functions_own_package_is_raised_by_the_agent(
-    sandbox, sandbox_configuration, make_packaged, agent
+    sandbox, sandbox_configuration, make, agent
 ):
     requirements = {"requirements": CATCHPOINT_REQUIREMENTS} if agent is CATCHPOINT else {}
     app = OWN_ERROR_APP.format(agent=OWN_ERROR[agent])
-    name = make_packaged(
+    name = make(
         {"app.py": app, "errors_of_app.py": CACHE_DOWN},
         variables={"REDIS_URL": sandbox.redis_url},
         **requirements,
@@ -244,8 +244,8 @@ def handler(event, context):
 """
 
 
-def test_catchpoint_delays_only_the_upstream_invoke(sandbox, sandbox_configuration, make_packaged):
-    name = make_packaged(
+def test_catchpoint_delays_only_the_upstream_invoke(sandbox, sandbox_configuration, make):
+    name = make(
         {"app.py": CATCHPOINT_CALLER},
         variables={"REDIS_URL": sandbox.redis_url},
         requirements=CATCHPOINT_REQUIREMENTS,
