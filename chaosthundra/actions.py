@@ -34,8 +34,8 @@ from chaosthundra.listeners import (
     parse_injections,
     span_filter,
 )
-from chaosthundra.probes import payload_bytes
 from chaosthundra.targets import alias as alias_target
+from chaosthundra.targets.invoke import payload_bytes
 from chaosthundra.verification import check_verifiable, verify_injection
 
 __all__ = [

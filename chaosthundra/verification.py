@@ -19,7 +19,7 @@ from chaosthundra.agent_output import (
 )
 from chaosthundra.agents import AgentProfile
 from chaosthundra.function_logs import invocation_log, lines_since
-from chaosthundra.probes import invoke_function
+from chaosthundra.targets.invoke import invoke_once
 
 __all__ = ["verify_injection", "check_verifiable", "MAX_VERIFY_INVOKES"]
 
@@ -67,9 +67,7 @@ def verify_injection(
     first_ms = int(time.time() * 1000) - 1000
     for attempt in range(1, attempts + 1):
         since_ms = int(time.time() * 1000) - 1000
-        outcome = invoke_function(
-            function_name, payload, qualifier, configuration=configuration, secrets=secrets
-        )
+        outcome = invoke_once(function_name, payload, qualifier, configuration, secrets)
         log = outcome["log_tail"]
         if _cut(log) and outcome.get("request_id"):
             log = (

@@ -1,0 +1,157 @@
+"""Invoke a Lambda function once: the one place that calls Invoke.
+
+The call goes through :func:`chaosthundra.aws.invoke_client`, which never retries,
+so a function runs at most once per call. A throttle (429) or a service error (5xx)
+is an outcome with its status, not an exception: the function may or may not have
+run, and a retry could run it twice.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import re
+import time
+from typing import Any, Optional
+
+from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
+from chaoslib.exceptions import ActivityFailed
+from chaoslib.types import Configuration, Secrets
+
+from chaosthundra import function_env
+from chaosthundra.aws import INVOKE_READ_TIMEOUT, invoke_client
+
+__all__ = ["failed_outcome", "invoke", "invoke_once", "payload_bytes"]
+
+logger = logging.getLogger("chaostoolkit")
+
+_TIMEOUT_RE = re.compile(r"Task timed out after [0-9.]+ seconds")
+
+
+def invoke_once(
+    function_name: str,
+    payload: Any,
+    qualifier: Optional[str],
+    configuration: Configuration,
+    secrets: Secrets,
+) -> dict:
+    """Encode ``payload``, invoke once with a never-retried client, and return the outcome."""
+    body = payload_bytes(function_name, payload)
+    return invoke(invoke_client(configuration, secrets), function_name, body, qualifier)
+
+
+def invoke(lam: Any, function_name: str, body: bytes, qualifier: Optional[str]) -> dict:
+    """One Invoke, one HTTP request: a 429 or 5xx answer is an outcome, not an error."""
+    kwargs: dict[str, Any] = {
+        "FunctionName": function_name,
+        "InvocationType": "RequestResponse",
+        "LogType": "Tail",
+        "Payload": body,
+    }
+    if qualifier:
+        kwargs["Qualifier"] = qualifier
+    started = time.perf_counter()
+    try:
+        response = lam.invoke(**kwargs)
+    except ClientError as error:
+        meta = error.response.get("ResponseMetadata", {})
+        status = int(meta.get("HTTPStatusCode") or 0)
+        if status == 429 or status >= 500:
+            details = error.response.get("Error", {})
+            answer = {"errorType": details.get("Code"), "errorMessage": details.get("Message")}
+            if error.response.get("Reason"):
+                answer["reason"] = error.response["Reason"]
+            return _outcome(status, None, answer, started, "", meta.get("RequestId"))
+        raise function_env.activity_failed("invoke", function_name, error) from error
+    except ReadTimeoutError as error:
+        raise ActivityFailed(
+            f"chaosthundra: no answer from Lambda function '{function_name}' within "
+            f"{INVOKE_READ_TIMEOUT} s; the invoke was not retried."
+        ) from error
+    except BotoCoreError as error:
+        raise ActivityFailed(
+            f"chaosthundra: could not invoke Lambda function '{function_name}': {error}. The "
+            "invoke was not retried; if the request was sent, the function may have run once."
+        ) from error
+    raw = response["Payload"].read().decode("utf-8", errors="replace")
+    tail = base64.b64decode(response.get("LogResult") or "").decode("utf-8", errors="replace")
+    request_id = response.get("ResponseMetadata", {}).get("RequestId")
+    status, error = response.get("StatusCode", 0), response.get("FunctionError")
+    result = _outcome(
+        status,
+        error,
+        _json_or_text(raw),
+        started,
+        tail,
+        request_id,
+        response.get("ExecutedVersion"),
+    )
+    logger.debug(
+        "chaosthundra: invoked '%s': status %s, error %s, %.1f ms",
+        function_name,
+        result["status_code"],
+        result["function_error"],
+        result["duration_ms"],
+    )
+    return result
+
+
+def failed_outcome(error: ActivityFailed, started: float) -> dict:
+    """The outcome of an invoke that got no answer at all (counted, never retried)."""
+    failed = {"errorType": "InvokeFailed", "errorMessage": str(error)}
+    return _outcome(None, None, failed, started, "", None)
+
+
+def payload_bytes(function_name: str, payload: Any) -> bytes:
+    """The request body: ``payload`` as JSON bytes; ActivityFailed when it is not JSON."""
+    if payload is None:
+        return b"{}"
+    if isinstance(payload, (bytes, bytearray)):
+        payload = payload.decode("utf-8")
+    if isinstance(payload, str):
+        try:
+            json.loads(payload)
+        except ValueError as error:
+            raise ActivityFailed(
+                f"chaosthundra: the payload for '{function_name}' is not valid JSON ({error}). "
+                'Give a mapping, a list, or a JSON string such as \'{"userId": "1"}\'.'
+            ) from error
+        return payload.encode("utf-8")
+    try:
+        return json.dumps(payload).encode("utf-8")
+    except (TypeError, ValueError) as error:
+        raise ActivityFailed(
+            f"chaosthundra: the payload for '{function_name}' cannot be sent as JSON: {error}"
+        ) from error
+
+
+def _json_or_text(raw: str) -> Any:
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+def _outcome(
+    status_code: Optional[int],
+    function_error: Optional[str],
+    payload: Any,
+    started: float,
+    tail: str,
+    request_id: Optional[str],
+    executed_version: Optional[str] = None,
+) -> dict:
+    message = payload.get("errorMessage", "") if isinstance(payload, dict) else ""
+    return {
+        "executed_version": executed_version,
+        "status_code": status_code,
+        "function_error": function_error,
+        "payload": payload,
+        "duration_ms": round((time.perf_counter() - started) * 1000.0, 2),
+        "timed_out": bool(function_error) and bool(_TIMEOUT_RE.search(str(message))),
+        "log_tail": tail,
+        "request_id": request_id,
+    }
