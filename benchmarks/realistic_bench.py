@@ -1,0 +1,215 @@
+"""The realistic function (``bench_function/``: boto3, the Thundra agent, a Redis GET
+and a DynamoDB update) on the sandbox:
+
+- time to effect: from the start of an enable action to the first faulted invoke,
+  and from the start of a disable to the first clean invoke, over ``TRIALS`` trials;
+- its cold start against a bare import of its handler in a fresh interpreter.
+
+``python -m benchmarks.realistic_bench --update-delay-ms 1000`` measures the time to
+effect alone in a sandbox whose updates take that long (moto's state is global to a
+process, so each such sandbox gets its own process); it prints its rows as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from typing import Any, Callable
+
+from chaosthundra import actions
+from chaosthundra.probes import invoke_function
+from chaosthundra.sandbox import Sandbox
+
+from .common import (
+    BENCH_FUNCTION,
+    BENCH_PAYLOAD,
+    BENCH_SOURCE,
+    BENCH_TEMPLATE,
+    REPO,
+    force_cold,
+    handler_environment,
+    init_duration,
+    json_rows,
+    lambda_client,
+    pct,
+    row,
+    time_until_line,
+)
+
+__all__ = ["cold_start", "delayed_time_to_effect", "time_to_effect"]
+
+TRIALS = 10
+COLD_STARTS = 10
+EFFECT_BOUND_S = 60.0
+DELAY_MS = 1000
+
+
+def _first(want_error: bool, cfg: dict[str, Any]) -> float:
+    """Invoke until the outcome is faulted (``want_error``) or clean; seconds of the last."""
+    bound = time.monotonic() + EFFECT_BOUND_S
+    while time.monotonic() < bound:
+        started = time.perf_counter()
+        outcome = invoke_function(BENCH_FUNCTION, BENCH_PAYLOAD, configuration=cfg)
+        if bool(outcome["function_error"]) == want_error:
+            return time.perf_counter() - started
+    state = "faulted" if want_error else "clean"
+    raise RuntimeError(f"no {state} invoke of {BENCH_FUNCTION} within {EFFECT_BOUND_S:.0f} s")
+
+
+def _trial(action: Callable[[], Any], want_error: bool, cfg: dict[str, Any]) -> tuple[float, ...]:
+    """Seconds: action start -> first wanted invoke, the action alone, that invoke alone."""
+    started = time.perf_counter()
+    action()
+    acted = time.perf_counter() - started
+    invoke = _first(want_error, cfg)
+    return time.perf_counter() - started, acted, invoke
+
+
+def time_to_effect(cfg: dict[str, Any], trials: int = TRIALS, delay_ms: int = 0) -> list[dict]:
+    """Enable -> first faulted invoke and disable -> first clean invoke, ``trials`` each."""
+
+    def enable() -> Any:
+        # A config not seen before in each trial, as in a new `chaos run`: the agent
+        # check cannot answer from a cache of this process.
+        return actions.enable_error_injection(
+            BENCH_FUNCTION,
+            error_type="redis.ConnectionError",
+            error_message=f"injected by make bench {uuid.uuid4().hex}",
+            class_name="Redis",
+            tags={"redis.command.type": "GET"},
+            injection_name="bench",
+            configuration=cfg,
+        )
+
+    def disable() -> Any:
+        return actions.disable_error_injection(BENCH_FUNCTION, "bench", configuration=cfg)
+
+    on, off = [], []
+    for _ in range(trials):
+        on.append(_trial(enable, True, cfg))
+        off.append(_trial(disable, False, cfg))
+    rows = []
+    for label, samples, goal, rank in (
+        ("enable start -> first faulted invoke (new config)", on, 1.0, 1),
+        ("disable start -> first clean invoke", off, 0.8, 2),
+    ):
+        totals, acted, invoked = zip(*samples)
+        p95 = pct(totals, 95)
+        parts = (
+            f"median {statistics.median(totals):.2f}; action {statistics.median(acted):.2f}"
+            f" + invoke {statistics.median(invoked):.2f}"
+        )
+        if delay_ms:
+            rows.append(
+                row(
+                    f"time to effect, sandbox update delay {delay_ms} ms: {label}, "
+                    f"p95 of {trials} ({parts})",
+                    p95,
+                    "s",
+                    rank=8,
+                )
+            )
+        else:
+            rows.append(
+                row(
+                    f"{label} ({BENCH_FUNCTION}), p95 of {trials} ({parts})",
+                    p95,
+                    "s",
+                    f"<= {goal} s",
+                    p95 <= goal,
+                    rank=rank,
+                )
+            )
+    return rows
+
+
+def cold_start(box: Sandbox) -> tuple[list[dict], float]:
+    """Cold invoke round trip against ``python -c 'import bench_user'`` (medians);
+    also returns the cold invoke median (ms) for the side by side with the peer."""
+    client = lambda_client(box.endpoint_url, box.region)
+    env = handler_environment(client, BENCH_FUNCTION, box.endpoint_url, box.region)
+    module = BENCH_SOURCE.joinpath("bench_user.py").stem
+    command = [sys.executable, "-c", f"import {module}; print('imported', flush=True)"]
+    payload = json.dumps(BENCH_PAYLOAD)
+    cold, inits, imports = [], [], []
+    for _ in range(COLD_STARTS):
+        force_cold(client, BENCH_FUNCTION)
+        started = time.perf_counter()
+        response = client.invoke(FunctionName=BENCH_FUNCTION, Payload=payload, LogType="Tail")
+        response["Payload"].read()
+        cold.append((time.perf_counter() - started) * 1000)
+        if response.get("FunctionError"):
+            raise RuntimeError(f"{BENCH_FUNCTION} failed during its cold start")
+        inits.append(init_duration(response))
+        imports.append(time_until_line(command, BENCH_SOURCE, env, "imported")[0])
+    cold_ms, init_ms, import_ms = (statistics.median(v) for v in (cold, inits, imports))
+    ratio = cold_ms / import_ms
+    return [
+        row(
+            f"cold start invoke round trip ({BENCH_FUNCTION}), median of {COLD_STARTS}",
+            cold_ms,
+            "ms",
+        ),
+        row(f"  of which Init Duration ({BENCH_FUNCTION})", init_ms, "ms"),
+        row(f"python -c 'import {module}' (fresh interpreter, same variables)", import_ms, "ms"),
+        row(
+            f"cold start / bare import of the handler ({BENCH_FUNCTION})",
+            ratio,
+            "x",
+            "<= 1.1",
+            ratio <= 1.1,
+            rank=5,
+        ),
+    ], cold_ms
+
+
+def _has_update_delay() -> bool:
+    return "update_delay_ms" in inspect.signature(Sandbox).parameters
+
+
+def delayed_time_to_effect(delay_ms: int = DELAY_MS, trials: int = TRIALS) -> list[dict]:
+    """The time-to-effect rows with a sandbox update delay, measured in a child process."""
+    if not _has_update_delay():
+        return [
+            row(
+                f"time to effect, sandbox update delay {delay_ms} ms",
+                "n/a (sandbox has no update delay)",
+                "",
+                rank=8,
+            )
+        ]
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.realistic_bench", "--update-delay-ms", str(delay_ms)]
+        + ["--trials", str(trials)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"the delayed time-to-effect benchmark failed: {proc.stderr[-1500:]}")
+    return json_rows(proc.stdout)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--update-delay-ms", type=int, default=DELAY_MS)
+    parser.add_argument("--trials", type=int, default=TRIALS)
+    args = parser.parse_args()
+    with Sandbox(template=BENCH_TEMPLATE, update_delay_ms=args.update_delay_ms) as box:
+        cfg = box.configuration()
+        invoke_function(BENCH_FUNCTION, BENCH_PAYLOAD, configuration=cfg)
+        rows = time_to_effect(cfg, args.trials, args.update_delay_ms)
+    print(json.dumps(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
