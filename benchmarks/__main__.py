@@ -26,15 +26,14 @@ from benchmarks import (
     realistic_bench,
     sandbox_bench,
 )
-from benchmarks.common import BENCH_TEMPLATE, REPO, row
-from chaosthundra.sandbox import Sandbox
+from benchmarks.common import BENCH_TEMPLATE, REPO, open_sandbox, row
 
 TEST_SUITE_GOAL_S = 300
 
 
 def _realistic() -> list[dict]:
     """Everything that runs on the realistic function's sandbox, in one sandbox."""
-    with Sandbox(template=BENCH_TEMPLATE) as box:
+    with open_sandbox(BENCH_TEMPLATE) as box:
         rows, cold_ms = realistic_bench.cold_start(box)
         rows += realistic_bench.time_to_effect(box.configuration())
         rows += peer_bench.run(box, cold_ms)
@@ -118,7 +117,9 @@ def main() -> int:
         ("chaos run", injection_bench.chaos_runs),
     ):
         print(f"running the {title} benchmarks ...", file=sys.stderr, flush=True)
+        phase = time.perf_counter()
         rows += bench()
+        print(f"  {time.perf_counter() - phase:.0f} s", file=sys.stderr, flush=True)
     if not args.no_test_suite:
         print("timing the full test suite ...", file=sys.stderr, flush=True)
         rows.append(_test_suite_row())

@@ -8,6 +8,7 @@ class, boto3 against its endpoint, ``chaosthundra.actions``/``probes``, the
 from __future__ import annotations
 
 import base64
+import inspect
 import json
 import os
 import re
@@ -21,6 +22,8 @@ from typing import Any, Optional, Sequence
 import boto3
 from botocore.config import Config
 
+from chaosthundra.sandbox import Sandbox
+
 __all__ = [
     "BENCH_FUNCTION",
     "BENCH_PAYLOAD",
@@ -32,7 +35,9 @@ __all__ = [
     "handler_environment",
     "init_duration",
     "json_rows",
+    "has_update_delay",
     "lambda_client",
+    "open_sandbox",
     "pct",
     "row",
     "time_until_line",
@@ -59,6 +64,21 @@ def row(
     if isinstance(value, float):
         value = round(value, 3)
     return {"name": name, "value": value, "unit": unit, "goal": goal, "ok": ok, "rank": rank}
+
+
+def has_update_delay() -> bool:
+    """Whether this sandbox can hold Lambda updates InProgress (``update_delay_ms``)."""
+    return "update_delay_ms" in inspect.signature(Sandbox).parameters
+
+
+def open_sandbox(template: Path, update_delay_ms: int = 0) -> Sandbox:
+    """A sandbox deploying ``template``, its updates delayed by ``update_delay_ms``
+    (explicitly 0 unless asked: the benchmarks' baseline) where the sandbox has one."""
+    if has_update_delay():
+        return Sandbox(template=template, update_delay_ms=update_delay_ms)
+    if update_delay_ms:
+        raise RuntimeError("this sandbox has no update delay")
+    return Sandbox(template=template)
 
 
 def pct(values: Sequence[float], q: float) -> float:

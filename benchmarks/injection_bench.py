@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -183,6 +184,8 @@ def chaos_runs() -> list[dict]:
                     str(REPO / "experiments" / experiment),
                 ],
                 cwd=REPO,
+                # The baseline has no update delay, whatever this shell says.
+                env=dict(os.environ, CHAOSTHUNDRA_SANDBOX_UPDATE_DELAY_MS="0"),
                 capture_output=True,
                 timeout=300,
                 check=False,

@@ -30,6 +30,7 @@ from .common import (
     handler_environment,
     init_duration,
     lambda_client,
+    open_sandbox,
     pct,
     row,
     time_until_line,
@@ -135,7 +136,7 @@ def run() -> list[dict[str, Any]]:
     with tempfile.TemporaryDirectory(prefix="chaosthundra-bench-") as tmp:
         root = Path(tmp)
         template = _write_function(root)
-        with Sandbox(template=template) as box:
+        with open_sandbox(template) as box:
             client = lambda_client(box.endpoint_url, box.region)
 
             # Warm round trip vs a direct in-process call of the same handler.
