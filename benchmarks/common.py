@@ -12,6 +12,7 @@ import inspect
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 import time
@@ -29,11 +30,13 @@ __all__ = [
     "BENCH_PAYLOAD",
     "BENCH_SOURCE",
     "BENCH_TEMPLATE",
+    "cold_vs_import",
     "PROBE_FUNCTION",
     "REPO",
     "force_cold",
     "handler_environment",
     "init_duration",
+    "invoke",
     "json_rows",
     "has_update_delay",
     "lambda_client",
@@ -98,6 +101,46 @@ def lambda_client(endpoint_url: str, region: str, pool: int = 10) -> Any:
         aws_secret_access_key="bench",
         config=Config(retries={"max_attempts": 1}, read_timeout=60, max_pool_connections=pool),
     )
+
+
+def invoke(client: Any, name: str, payload: Any, **kwargs: Any) -> dict[str, Any]:
+    """One synchronous invoke whose answer is read; a function error is raised."""
+    response = dict(client.invoke(FunctionName=name, Payload=json.dumps(payload), **kwargs))
+    response["Payload"] = response["Payload"].read()
+    if response.get("FunctionError"):
+        raise RuntimeError(f"{name} failed during the benchmark: {response['Payload'][:500]!r}")
+    return response
+
+
+def cold_vs_import(
+    box: Sandbox, name: str, code_dir: Path, module: str, payload: Any, count: int
+) -> tuple[list[dict[str, Any]], float, float]:
+    """``count`` forced cold starts of ``name`` against ``python -c 'import module'`` in
+    ``code_dir`` with the function's variables: rows of the medians (cold invoke round
+    trip, its Init Duration, the import), and the cold and import medians (ms)."""
+    client = lambda_client(box.endpoint_url, box.region)
+    env = handler_environment(client, name, box.endpoint_url, box.region)
+    command = [sys.executable, "-c", f"import {module}; print('imported', flush=True)"]
+    cold, inits, imports = [], [], []
+    for _ in range(count):
+        force_cold(client, name)
+        started = time.perf_counter()
+        response = invoke(client, name, payload, LogType="Tail")
+        cold.append((time.perf_counter() - started) * 1000)
+        inits.append(init_duration(response))
+        imports.append(time_until_line(command, code_dir, env, "imported")[0])
+    cold_ms, init_ms, import_ms = (statistics.median(v) for v in (cold, inits, imports))
+    rows = [
+        row(f"cold start invoke round trip ({name}), median of {count}", cold_ms, "ms"),
+        row(f"  of which Init Duration ({name})", init_ms, "ms"),
+        row(
+            f"python -c 'import {module}' (fresh interpreter, this one's site-packages, "
+            "the function's variables)",
+            import_ms,
+            "ms",
+        ),
+    ]
+    return rows, cold_ms, import_ms
 
 
 def init_duration(response: dict[str, Any]) -> float:

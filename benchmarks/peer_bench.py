@@ -32,6 +32,7 @@ from .common import (
     BENCH_SOURCE,
     PROBE_FUNCTION,
     handler_environment,
+    invoke,
     lambda_client,
     pct,
     row,
@@ -102,14 +103,10 @@ def _result(output: str) -> str:
 
 def _speed(box: Sandbox, peer: _Peer, sandbox_cold_ms: float) -> list[dict]:
     client = lambda_client(box.endpoint_url, box.region)
-    payload = json.dumps(BENCH_PAYLOAD)
 
     def invoke_ms() -> float:
         started = time.perf_counter()
-        response = client.invoke(FunctionName=BENCH_FUNCTION, Payload=payload)
-        response["Payload"].read()
-        if response.get("FunctionError"):
-            raise RuntimeError(f"{BENCH_FUNCTION} failed during the warm benchmark")
+        invoke(client, BENCH_FUNCTION, BENCH_PAYLOAD)
         return (time.perf_counter() - started) * 1000
 
     invoke_ms()

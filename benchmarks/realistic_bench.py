@@ -31,16 +31,12 @@ from .common import (
     BENCH_SOURCE,
     BENCH_TEMPLATE,
     REPO,
-    force_cold,
-    handler_environment,
+    cold_vs_import,
     has_update_delay,
-    init_duration,
     json_rows,
-    lambda_client,
     open_sandbox,
     pct,
     row,
-    time_until_line,
 )
 
 __all__ = ["cold_start", "delayed_time_to_effect", "time_to_effect"]
@@ -134,32 +130,12 @@ def time_to_effect(cfg: dict[str, Any], trials: int = TRIALS, delay_ms: int = 0)
 def cold_start(box: Sandbox) -> tuple[list[dict], float]:
     """Cold invoke round trip against ``python -c 'import bench_user'`` (medians);
     also returns the cold invoke median (ms) for the side by side with the peer."""
-    client = lambda_client(box.endpoint_url, box.region)
-    env = handler_environment(client, BENCH_FUNCTION, box.endpoint_url, box.region)
     module = BENCH_SOURCE.joinpath("bench_user.py").stem
-    command = [sys.executable, "-c", f"import {module}; print('imported', flush=True)"]
-    payload = json.dumps(BENCH_PAYLOAD)
-    cold, inits, imports = [], [], []
-    for _ in range(COLD_STARTS):
-        force_cold(client, BENCH_FUNCTION)
-        started = time.perf_counter()
-        response = client.invoke(FunctionName=BENCH_FUNCTION, Payload=payload, LogType="Tail")
-        response["Payload"].read()
-        cold.append((time.perf_counter() - started) * 1000)
-        if response.get("FunctionError"):
-            raise RuntimeError(f"{BENCH_FUNCTION} failed during its cold start")
-        inits.append(init_duration(response))
-        imports.append(time_until_line(command, BENCH_SOURCE, env, "imported")[0])
-    cold_ms, init_ms, import_ms = (statistics.median(v) for v in (cold, inits, imports))
+    rows, cold_ms, import_ms = cold_vs_import(
+        box, BENCH_FUNCTION, BENCH_SOURCE, module, BENCH_PAYLOAD, COLD_STARTS
+    )
     ratio = cold_ms / import_ms
-    return [
-        row(
-            f"cold start invoke round trip ({BENCH_FUNCTION}), median of {COLD_STARTS}",
-            cold_ms,
-            "ms",
-        ),
-        row(f"  of which Init Duration ({BENCH_FUNCTION})", init_ms, "ms"),
-        row(f"python -c 'import {module}' (fresh interpreter, same variables)", import_ms, "ms"),
+    rows.append(
         row(
             f"cold start / bare import of the handler ({BENCH_FUNCTION})",
             ratio,
@@ -167,8 +143,9 @@ def cold_start(box: Sandbox) -> tuple[list[dict], float]:
             "<= 1.1",
             ratio <= 1.1,
             rank=5,
-        ),
-    ], cold_ms
+        )
+    )
+    return rows, cold_ms
 
 
 def delayed_time_to_effect(delay_ms: int = DELAY_MS, trials: int = DELAYED_TRIALS) -> list[dict]:

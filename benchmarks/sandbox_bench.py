@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import statistics
-import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -25,16 +24,7 @@ from typing import Any, Callable
 
 from chaosthundra.sandbox import Sandbox
 
-from .common import (
-    force_cold,
-    handler_environment,
-    init_duration,
-    lambda_client,
-    open_sandbox,
-    pct,
-    row,
-    time_until_line,
-)
+from .common import cold_vs_import, invoke, lambda_client, open_sandbox, pct, row
 
 __all__ = ["run"]
 
@@ -84,33 +74,8 @@ def _write_function(root: Path) -> Path:
     return template
 
 
-def _invoke(client: Any, name: str, n: int = 0, **kwargs: Any) -> dict[str, Any]:
-    response = client.invoke(FunctionName=name, Payload=json.dumps({"n": n}), **kwargs)
-    response["Payload"].read()
-    if response.get("FunctionError"):
-        raise RuntimeError(f"{name} failed during the benchmark")
-    return dict(response)
-
-
-def _cold_vs_import(box: Sandbox, client: Any, code_dir: Path) -> list[dict[str, Any]]:
-    """Cold invoke round trip and its Init Duration against the bare import (medians)."""
-    env = handler_environment(client, FUNCTION, box.endpoint_url, box.region)
-    command = [sys.executable, "-c", f"import {MODULE}; print('imported', flush=True)"]
-    cold, inits, imports = [], [], []
-    for _ in range(COLD_STARTS):
-        force_cold(client, FUNCTION)
-        started = time.perf_counter()
-        response = _invoke(client, FUNCTION, LogType="Tail")
-        cold.append((time.perf_counter() - started) * 1000)
-        inits.append(init_duration(response))
-        imports.append(time_until_line(command, code_dir, env, "imported")[0])
-    cold_ms, init_ms, import_ms = (statistics.median(v) for v in (cold, inits, imports))
-    return [
-        row("cold start invoke round trip (trivial)", cold_ms, "ms"),
-        row("  of which Init Duration (trivial)", init_ms, "ms"),
-        row(f"python -c 'import {MODULE}'", import_ms, "ms"),
-        row("cold invoke/import ratio (trivial)", cold_ms / import_ms, "x"),
-    ]
+def _invoke(client: Any, name: str, n: int = 0) -> dict[str, Any]:
+    return invoke(client, name, {"n": n})
 
 
 def _throughput(box: Sandbox, concurrency: int, calls: int) -> float:
@@ -168,7 +133,11 @@ def run() -> list[dict[str, Any]]:
                     rank=6,
                 ),
             ]
-            rows += _cold_vs_import(box, client, root / "trivial")
+            cold_rows, cold_ms, import_ms = cold_vs_import(
+                box, FUNCTION, root / "trivial", MODULE, {"n": 0}, COLD_STARTS
+            )
+            rows += cold_rows
+            rows.append(row("cold invoke/import ratio (trivial)", cold_ms / import_ms, "x"))
             for concurrency, calls in THROUGHPUT_CALLS.items():
                 rate = _throughput(box, concurrency, calls)
                 rows.append(row(f"invokes/s at concurrency {concurrency}", rate, "1/s"))
