@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 import zipfile
+from datetime import datetime
 from pathlib import Path
 
 from chaosthundra import actions
@@ -204,7 +205,34 @@ def chaos_runs() -> list[dict]:
                 rank=4 if experiment == "redis-failure.json" else None,
             )
         )
+        rows.append(
+            row(f"  where the time of that run goes ({experiment})", _parts(journal, wall), "s")
+        )
     return rows
+
+
+def _parts(journal: dict, wall: float) -> str:
+    """The wall time of one `chaos run`, split by its journal."""
+
+    def at(stamp: str) -> float:
+        return datetime.fromisoformat(stamp).timestamp()
+
+    def total(records: list) -> float:
+        return sum(r["duration"] for r in records)
+
+    before = (journal["steady_states"].get("before") or {}).get("probes", [])
+    after = (journal["steady_states"].get("after") or {}).get("probes", [])
+    method, rollbacks = journal.get("run", []), journal.get("rollbacks", [])
+    activities = before + method + after + rollbacks
+    first = min((at(r["start"]) for r in activities), default=at(journal["end"]))
+    actions = [r for r in method if r["activity"]["type"] == "action"]
+    return (
+        f"outside the run (interpreter, imports, validation, exit) {wall - journal['duration']:.2f}"
+        f"; run start to first activity (sandbox start, deploy) {first - at(journal['start']):.2f}"
+        f"; hypothesis before {total(before):.2f}"
+        f"; method {total(method):.2f} (actions {total(actions):.2f})"
+        f"; hypothesis after and rollbacks {total(after) + total(rollbacks):.2f}"
+    )
 
 
 def _injected_seconds(journal: dict) -> float:
