@@ -32,18 +32,68 @@ def main(verbose: bool) -> None:
     _setup_logging(verbose)
 
 
-@main.command()
-@click.option(
-    "--template",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    help="AWS SAM template to deploy [default: functions/template.yaml when present].",
-)
-@click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
-              help="Port of the AWS endpoint on 127.0.0.1 (0: any free port).")  # fmt: skip
-@click.option("--region", default="us-east-1", show_default=True, help="AWS region to emulate.")
-def sandbox(template: Optional[Path], port: int, region: str) -> None:
+def _sandbox_options(func: Any) -> Any:
+    """The options of `chaosthundra sandbox` and `chaosthundra sandbox up`."""
+    options = [
+        click.option(
+            "--template",
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            default=None,
+            help="AWS SAM template to deploy [default: functions/template.yaml when present].",
+        ),
+        click.option(
+            "--port",
+            type=click.IntRange(0, 65535),
+            default=0,
+            show_default=True,
+            help="Port of the AWS endpoint on 127.0.0.1 (0: any free port).",
+        ),
+        click.option(
+            "--region", default="us-east-1", show_default=True, help="AWS region to emulate."
+        ),
+        click.option(
+            "--update-delay",
+            "update_delay",
+            type=click.IntRange(min=0),
+            default=None,
+            metavar="MS",
+            help="Milliseconds a Lambda update stays InProgress (and a new function "
+            "Pending) [default: env CHAOSTHUNDRA_SANDBOX_UPDATE_DELAY_MS, else 0].",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+@main.group(invoke_without_command=True)
+@_sandbox_options
+@click.pass_context
+def sandbox(
+    ctx: click.Context,
+    template: Optional[Path],
+    port: int,
+    region: str,
+    update_delay: Optional[int],
+) -> None:
+    """Run the embedded sandbox in the foreground until Ctrl-C or SIGTERM
+    (the same as `chaosthundra sandbox up`)."""
+    if ctx.invoked_subcommand is None:
+        _run_sandbox(template, port, region, update_delay)
+
+
+@sandbox.command("up")
+@_sandbox_options
+def sandbox_up(
+    template: Optional[Path], port: int, region: str, update_delay: Optional[int]
+) -> None:
     """Run the embedded sandbox in the foreground until Ctrl-C or SIGTERM."""
+    _run_sandbox(template, port, region, update_delay)
+
+
+def _run_sandbox(
+    template: Optional[Path], port: int, region: str, update_delay: Optional[int]
+) -> None:
     from .aws import SANDBOX_CREDENTIALS
     from .sandbox import Sandbox, SandboxError
 
@@ -52,8 +102,11 @@ def sandbox(template: Optional[Path], port: int, region: str) -> None:
     def on_signal(signum: int, frame: Any) -> None:
         stopping.set()
 
+    try:
+        box = Sandbox(template=template, port=port, region=region, update_delay_ms=update_delay)
+    except SandboxError as exc:
+        raise click.ClickException(str(exc)) from None
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
-    box = Sandbox(template=template, port=port, region=region)
     try:
         try:
             box.start()
@@ -62,6 +115,7 @@ def sandbox(template: Optional[Path], port: int, region: str) -> None:
         functions = [name for d in box.deployments for name in d.functions]
         click.echo(f"AWS endpoint: {box.endpoint_url}")
         click.echo(f"Redis:        {box.redis_url}")
+        click.echo(f"Update delay: {box.update_delay_ms} ms")
         if functions:
             click.echo(f"Functions:    {', '.join(functions)}")
         click.echo("")

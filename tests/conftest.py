@@ -34,3 +34,18 @@ def sandbox() -> Iterator[Sandbox]:
 def sandbox_configuration(sandbox: Sandbox) -> dict[str, Any]:
     """An experiment configuration pointing at the session's sandbox."""
     return sandbox.configuration()
+
+
+SLOW_UPDATE_MS = 1000
+
+
+@pytest.fixture
+def slow_updates(sandbox: Sandbox) -> Iterator[Sandbox]:
+    """The session's sandbox, with Lambda updates InProgress (and new functions Pending)
+    for 1 s during this test; the delay is restored afterwards."""
+    before = sandbox.update_delay_ms
+    sandbox.update_delay_ms = SLOW_UPDATE_MS
+    try:
+        yield sandbox
+    finally:
+        sandbox.update_delay_ms = before

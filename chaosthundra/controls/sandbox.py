@@ -57,10 +57,14 @@ def configure_control(
     experiment: Experiment = None,
     template: Optional[str] = None,
     port: int = 0,
+    update_delay_ms: Optional[int] = None,
     **kwargs: Any,
 ) -> None:
     """Start the sandbox (deploying ``template``, default functions/template.yaml)
-    on ``port`` (0: any free port) and point ``configuration`` at it."""
+    on ``port`` (0: any free port) and point ``configuration`` at it.
+
+    ``update_delay_ms``: how long a Lambda update stays InProgress in the sandbox
+    (default: env CHAOSTHUNDRA_SANDBOX_UPDATE_DELAY_MS, else 0)."""
     global _sandbox
     if _target(configuration) == "aws":
         logger.info("chaosthundra: target is aws, the sandbox is not started")
@@ -71,6 +75,11 @@ def configure_control(
     attach_url = os.environ.get("CHAOSTHUNDRA_SANDBOX_URL")
     if attach_url:
         logger.info("chaosthundra: using the running sandbox at %s", attach_url)
+        if update_delay_ms is not None:
+            logger.warning(
+                "chaosthundra: update_delay_ms is ignored: the running sandbox keeps its own "
+                "(chaosthundra sandbox up --update-delay MS)"
+            )
         configuration.update(
             {
                 "aws_endpoint_url": attach_url,
@@ -81,8 +90,10 @@ def configure_control(
         return
     if _sandbox is None:
         region = str(configuration.get("aws_region") or "us-east-1")
-        sandbox = Sandbox(template=template, port=int(port), region=region)
         try:
+            sandbox = Sandbox(
+                template=template, port=int(port), region=region, update_delay_ms=update_delay_ms
+            )
             sandbox.start()
         except Exception as exc:
             logger.error("chaosthundra: the sandbox did not start: %s", exc)

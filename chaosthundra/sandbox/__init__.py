@@ -11,6 +11,9 @@ Layout, one responsibility per module:
 
 - :mod:`.core` the :class:`Sandbox` (lifecycle, configuration, deploy)
 - :mod:`.server` the HTTP endpoint and its routing (invoke routes vs moto)
+- :mod:`.control_plane` Lambda's control plane in front of moto's (checks, RevisionIds,
+  states, limits, Code.Location)
+- :mod:`.function_states` what Lambda keeps that moto does not (revisions, states)
 - :mod:`.invoke` the Invoke API
 - :mod:`.pool` environments: reuse, concurrency, retirement
 - :mod:`.environment` one environment (a worker process) and its variables

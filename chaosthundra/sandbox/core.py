@@ -18,11 +18,13 @@ from .redis_server import RedisServer
 from .server import SandboxApp, SandboxServer
 from .template import load_plan
 
-__all__ = ["DEFAULT_TEMPLATE", "Sandbox"]
+__all__ = ["DEFAULT_TEMPLATE", "DEFAULT_UPDATE_DELAY_MS", "UPDATE_DELAY_ENV", "Sandbox"]
 
 logger = logging.getLogger("chaostoolkit")
 
 DEFAULT_TEMPLATE = Path("functions") / "template.yaml"
+UPDATE_DELAY_ENV = "CHAOSTHUNDRA_SANDBOX_UPDATE_DELAY_MS"
+DEFAULT_UPDATE_DELAY_MS = 0
 PathLike = Union[str, "os.PathLike[str]"]
 
 
@@ -33,6 +35,11 @@ class Sandbox:
     ``functions/template.yaml`` in the current directory when it exists (nothing
     otherwise). ``port`` 0 picks a free port. Use as a context manager, or call
     :meth:`start` and :meth:`stop`.
+
+    ``update_delay_ms`` is how long a Lambda update stays ``InProgress`` (and a new
+    function ``Pending``); ``None`` reads CHAOSTHUNDRA_SANDBOX_UPDATE_DELAY_MS, else
+    0 (the states still run: InProgress, then Successful on the next read). It can
+    be changed while the sandbox runs; each write uses the value of its time.
 
     moto's state is global to the process: sandboxes (and any other moto server) in
     one process share it, and the sandbox never resets it. Use unique names.
@@ -47,7 +54,9 @@ class Sandbox:
         redis_server: Optional[str] = None,
         max_environments: int = 64,
         idle_timeout: float = 600.0,
+        update_delay_ms: Optional[int] = None,
     ) -> None:
+        self._update_delay_ms = resolve_update_delay_ms(update_delay_ms)
         self.template = Path(template) if template is not None else None
         self.port = port
         self.region = region
@@ -91,12 +100,14 @@ class Sandbox:
                 self.region,
                 runtime_dir=self._workdir / "runtime",
             )
-            self._server = SandboxServer(SandboxApp(self._invoker.handle), self.port)
+            app = SandboxApp(self._invoker.handle, lambda: self.update_delay_ms / 1000.0)
+            self._server = SandboxServer(app, self.port)
             self._server.start()
             logger.info(
-                "chaosthundra sandbox: AWS endpoint %s, Redis %s",
+                "chaosthundra sandbox: AWS endpoint %s, Redis %s, update delay %d ms",
                 self.endpoint_url,
                 self.redis_url,
+                self.update_delay_ms,
             )
             if template is not None:
                 self.deploy(template)
@@ -127,6 +138,15 @@ class Sandbox:
         logger.info("chaosthundra sandbox: stopped")
 
     # --- what others need -----------------------------------------------------------
+
+    @property
+    def update_delay_ms(self) -> int:
+        """Milliseconds a Lambda update stays InProgress (a new function Pending)."""
+        return self._update_delay_ms
+
+    @update_delay_ms.setter
+    def update_delay_ms(self, value: int) -> None:
+        self._update_delay_ms = resolve_update_delay_ms(value)
 
     @property
     def endpoint_url(self) -> str:
@@ -183,3 +203,21 @@ class Sandbox:
         if not self.template.is_file():
             raise SandboxError(f"template {self.template} does not exist")
         return self.template
+
+
+def resolve_update_delay_ms(given: Optional[int]) -> int:
+    """``given``, else CHAOSTHUNDRA_SANDBOX_UPDATE_DELAY_MS, else the default (0)."""
+    source = "update_delay_ms"
+    value: Any = given
+    if value is None:
+        value = os.environ.get(UPDATE_DELAY_ENV, "").strip() or DEFAULT_UPDATE_DELAY_MS
+        source = UPDATE_DELAY_ENV
+    try:
+        delay = int(value)
+    except (TypeError, ValueError):
+        delay = -1
+    if delay < 0 or isinstance(value, bool):
+        raise SandboxError(
+            f"{source} must be a whole number of milliseconds, 0 or more; got {value!r}"
+        )
+    return delay

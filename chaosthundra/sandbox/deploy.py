@@ -40,6 +40,8 @@ _TRUST = {
     ],
 }
 _SKIP_DIRS = {"__pycache__", ".git", ".pytest_cache", ".venv", ".aws-sam"}
+# The sandbox is local: poll its update states often (5 minutes at most).
+_WAIT = {"Delay": 0.2, "MaxAttempts": 1500}
 
 
 @dataclass
@@ -120,14 +122,15 @@ def _deploy_function(lambda_: Any, fn: FunctionPlan, role: str) -> None:
     }
     try:
         lambda_.create_function(**settings, Code={"ZipFile": zipped}, Tags=fn.tags)
+        lambda_.get_waiter("function_active_v2").wait(FunctionName=fn.name, WaiterConfig=_WAIT)
         logger.debug("chaosthundra sandbox: created function %s", fn.name)
     except ClientError as exc:
         if exc.response["Error"]["Code"] != "ResourceConflictException":
             raise
         lambda_.update_function_code(FunctionName=fn.name, ZipFile=zipped)
-        lambda_.get_waiter("function_updated_v2").wait(FunctionName=fn.name)
+        lambda_.get_waiter("function_updated_v2").wait(FunctionName=fn.name, WaiterConfig=_WAIT)
         lambda_.update_function_configuration(**settings)
-        lambda_.get_waiter("function_updated_v2").wait(FunctionName=fn.name)
+        lambda_.get_waiter("function_updated_v2").wait(FunctionName=fn.name, WaiterConfig=_WAIT)
         arn = lambda_.get_function_configuration(FunctionName=fn.name)["FunctionArn"]
         if fn.tags:
             lambda_.tag_resource(Resource=arn, Tags=fn.tags)
@@ -138,6 +141,20 @@ def _deploy_function(lambda_: Any, fn: FunctionPlan, role: str) -> None:
         )
     else:
         lambda_.delete_function_concurrency(FunctionName=fn.name)
+    if fn.auto_publish_alias:
+        _publish_alias(lambda_, fn.name, fn.auto_publish_alias)
+
+
+def _publish_alias(lambda_: Any, name: str, alias: str) -> None:
+    """SAM's AutoPublishAlias: publish a version of what was deployed, point the alias at it."""
+    version = lambda_.publish_version(FunctionName=name)["Version"]
+    try:
+        lambda_.update_alias(FunctionName=name, Name=alias, FunctionVersion=version)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ResourceNotFoundException":
+            raise
+        lambda_.create_alias(FunctionName=name, Name=alias, FunctionVersion=version)
+    logger.debug("chaosthundra sandbox: alias %s of %s points at version %s", alias, name, version)
 
 
 def _seed(plan: Plan, configuration: dict[str, Any], redis_url: str, out: Deployment) -> None:

@@ -11,6 +11,9 @@ and share it with any other moto server or ``mock_aws`` there. Nothing here rese
 
 from __future__ import annotations
 
+import base64
+import binascii
+import copy
 import hashlib
 import json
 import os
@@ -26,14 +29,28 @@ from moto.iam.models import get_account_id_from
 from moto.logs.models import logs_backends
 
 from .errors import ApiError
+from .function_states import STATES, FunctionRecord
 
 __all__ = [
     "FunctionSpec",
     "account_for_request",
+    "alias_routing",
+    "aliases_routing",
     "code_bytes",
+    "code_by_sha256",
+    "detach",
+    "detached_copy",
     "find_function",
+    "function_record",
+    "lambda_object",
     "put_log_lines",
+    "sha256_hex_of",
 ]
+
+PENDING_MESSAGE = (
+    "The operation cannot be performed at this time. "
+    "The function is currently in the following state: Pending"
+)
 
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d+/([^/]+)/")
 _logs_lock = threading.Lock()
@@ -95,19 +112,46 @@ def _unqualified_arn(fn: Any) -> str:
     return arn
 
 
+def _api_error(exc: LambdaClientError) -> ApiError:
+    return ApiError(exc.code, exc.error_type, exc.message)
+
+
+def lambda_object(
+    account_id: str, region: str, name_or_arn: str, qualifier: Optional[str] = None
+) -> Any:
+    """moto's object for a function (``$LATEST``, a version, or an alias's version).
+
+    Raises :class:`ApiError` as Lambda would (404 ResourceNotFoundException...).
+    """
+    try:
+        return lambda_backends[account_id][region].get_function(name_or_arn, qualifier)
+    except LambdaClientError as exc:
+        raise _api_error(exc) from None
+
+
+def function_record(account_id: str, region: str, latest: Any) -> FunctionRecord:
+    """The settled control-plane record of the function whose ``$LATEST`` is ``latest``."""
+    return STATES.current((account_id, region, latest.function_name), latest)
+
+
 def find_function(
     account_id: str, region: str, name_or_arn: str, qualifier: Optional[str]
 ) -> tuple[Any, FunctionSpec]:
     """The moto function object and its :class:`FunctionSpec`.
 
-    Raises :class:`ApiError` as Lambda would (404 ResourceNotFoundException...).
+    For ``$LATEST`` (directly or through an alias) this is the configuration an
+    environment starts from: while an update is in progress, the one before it.
+    Raises :class:`ApiError` as Lambda would (404 ResourceNotFoundException, 409
+    while the function is Pending...).
     """
-    backend = lambda_backends[account_id][region]
-    try:
-        fn = backend.get_function(name_or_arn, qualifier)
-        latest = backend.get_function(fn.function_name)
-    except LambdaClientError as exc:
-        raise ApiError(exc.code, exc.error_type, exc.message) from None
+    fn = lambda_object(account_id, region, name_or_arn, qualifier)
+    latest = lambda_object(account_id, region, fn.function_name)
+    if fn is latest:
+        record = function_record(account_id, region, latest)
+        if record.pending:
+            raise ApiError(409, "ResourceConflictException", PENDING_MESSAGE)
+        if record.stable is not None:
+            fn = record.stable
     reserved = latest.reserved_concurrency
     variables = tuple(sorted((str(k), str(v)) for k, v in (fn.environment_vars or {}).items()))
     version = "$LATEST" if str(fn.version) in ("$LATEST", "") else str(fn.version)
@@ -137,6 +181,70 @@ def find_function(
         fingerprint=fingerprint,
     )
     return fn, spec
+
+
+def alias_routing(
+    account_id: str, region: str, name: str, alias: str
+) -> Optional[tuple[str, dict[str, float]]]:
+    """``(FunctionVersion, {version: weight})`` of an alias (its
+    ``RoutingConfig.AdditionalVersionWeights``, empty when all traffic goes to the
+    version), or None when ``alias`` is not one of the function's aliases."""
+    try:
+        found = lambda_backends[account_id][region].get_alias(alias, name)
+    except LambdaClientError:
+        return None
+    return _routing(found)
+
+
+def aliases_routing(
+    account_id: str, region: str, name: str
+) -> dict[str, tuple[str, dict[str, float]]]:
+    """Every alias of a function: ``{alias: (version, {version: weight})}``."""
+    try:
+        found = lambda_backends[account_id][region].list_aliases(name)
+    except LambdaClientError as exc:
+        raise _api_error(exc) from None
+    return {alias.name: _routing(alias) for alias in found}
+
+
+def _routing(alias: Any) -> tuple[str, dict[str, float]]:
+    weights = (alias.routing_config or {}).get("AdditionalVersionWeights") or {}
+    return str(alias.function_version), {str(k): float(v) for k, v in weights.items()}
+
+
+def detach(fn: Any) -> Any:
+    """Give ``fn`` its own copies of the containers moto shares between ``$LATEST``
+    and the versions it publishes (moto's PublishVersion is a shallow copy)."""
+    fn.environment_vars = dict(fn.environment_vars or {})
+    fn.code = dict(fn.code or {})
+    fn.layers = list(fn.layers or [])
+    fn.tags = dict(fn.tags or {})
+    return fn
+
+
+def detached_copy(fn: Any) -> Any:
+    """A copy of ``fn`` that later writes to ``fn`` do not change."""
+    return detach(copy.copy(fn))
+
+
+def code_by_sha256(account_id: str, region: str, name: str, sha256_hex: str) -> Optional[bytes]:
+    """The zip of ``name`` (``$LATEST`` or a version) whose CodeSha256 is ``sha256_hex``."""
+    try:
+        functions = lambda_backends[account_id][region].list_versions_by_function(name)
+    except LambdaClientError:
+        return None
+    for fn in functions:
+        if sha256_hex_of(fn.code_sha_256) == sha256_hex:
+            return code_bytes(fn) or None
+    return None
+
+
+def sha256_hex_of(code_sha256: str) -> str:
+    """Lambda's base64 CodeSha256 as hex (what the code download URL names)."""
+    try:
+        return base64.b64decode(code_sha256, validate=True).hex()
+    except (binascii.Error, ValueError):
+        return code_sha256
 
 
 def code_bytes(fn: Any) -> bytes:

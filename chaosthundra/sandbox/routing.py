@@ -17,11 +17,9 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
-from moto.awslambda.exceptions import LambdaClientError
-from moto.awslambda.models import lambda_backends
-
 from . import moto_state
 from .errors import ApiError
+from .moto_state import alias_routing
 
 __all__ = ["Target", "alias_routing", "resolve"]
 
@@ -38,22 +36,6 @@ class Target:
     spec: moto_state.FunctionSpec
     invoked_arn: str
     read_order: int
-
-
-def alias_routing(
-    account_id: str, region: str, name: str, alias: str
-) -> Optional[tuple[str, dict[str, float]]]:
-    """``(FunctionVersion, {version: weight})`` of an alias, or None when ``alias``
-    is not one of the function's aliases.
-
-    Reads moto's alias model directly; moves to :mod:`.moto_state` (the one place
-    that knows moto's internals) once that module offers the same read."""
-    try:
-        found = lambda_backends[account_id][region].get_alias(alias, name)
-    except LambdaClientError:
-        return None
-    weights = (found.routing_config or {}).get("AdditionalVersionWeights") or {}
-    return str(found.function_version), {str(v): float(w) for v, w in weights.items()}
 
 
 def pick_version(main: str, weights: dict[str, float], draw: Callable[[], float]) -> str:

@@ -3,7 +3,8 @@
 moto's own WSGI application (``DomainDispatcherApplication`` over
 ``create_backend_app``) serves every AWS API it emulates (Lambda control plane,
 IAM, DynamoDB, CloudWatch Logs, STS...), picked from the request's signature. A thin
-WSGI function in front of it takes only the invoke routes.
+WSGI function in front of it takes the invoke routes; the Lambda control-plane
+routes pass through :class:`~.control_plane.LambdaControlPlane` on their way to moto.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import ThreadedWSGIServer
 
+from .control_plane import LambdaControlPlane
 from .errors import SandboxError
 from .invoke import InvokeResult
 
@@ -38,11 +40,19 @@ InvokeHandler = Callable[[dict[str, Any], str, bool], InvokeResult]
 
 
 class SandboxApp:
-    """WSGI application: the invoke routes go to ``invoke``, everything else to moto."""
+    """WSGI application: the invoke routes go to ``invoke``, everything else to moto
+    (Lambda's control plane through :class:`LambdaControlPlane`).
 
-    def __init__(self, invoke: InvokeHandler) -> None:
+    ``update_delay_s()`` is how long a Lambda update stays InProgress.
+    """
+
+    def __init__(
+        self, invoke: InvokeHandler, update_delay_s: Callable[[], float] = lambda: 0.0
+    ) -> None:
         self.invoke = invoke
-        self.moto = DomainDispatcherApplication(create_backend_app)
+        self.moto = LambdaControlPlane(
+            DomainDispatcherApplication(create_backend_app), update_delay_s
+        )
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         if environ.get("REQUEST_METHOD") == "POST":

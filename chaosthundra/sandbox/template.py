@@ -4,7 +4,9 @@ Supported:
 
 - resources ``AWS::Serverless::Function`` (CodeUri as a directory or a .zip,
   Handler, Runtime, Timeout, MemorySize, Environment.Variables,
-  ReservedConcurrentExecutions, Tags, FunctionName, Description),
+  ReservedConcurrentExecutions, Tags, FunctionName, Description, AutoPublishAlias:
+  a version is published on each deploy that changes the function, and the alias
+  named by the property points at it),
   ``AWS::Serverless::SimpleTable`` and ``AWS::DynamoDB::Table``;
 - ``Globals.Function``, ``Parameters`` (a value given to :func:`load_plan`, else
   ``Default``), the pseudo parameters ``AWS::Region``, ``AWS::AccountId``,
@@ -55,6 +57,7 @@ FUNCTION_PROPERTIES = {
     "ReservedConcurrentExecutions",
     "Tags",
     "Description",
+    "AutoPublishAlias",
 }
 FUNCTION_IGNORED = {"Policies", "Architectures", "Tracing"}
 SIMPLE_TABLE_PROPERTIES = {"TableName", "PrimaryKey", "ProvisionedThroughput", "Tags"}
@@ -125,6 +128,7 @@ class FunctionPlan:
     reserved_concurrency: Optional[int] = None
     tags: dict[str, str] = field(default_factory=dict)
     description: str = ""
+    auto_publish_alias: Optional[str] = None
 
 
 @dataclass
@@ -510,7 +514,22 @@ def _function(
         ),
         tags=_str_map(path, f"{where}.Tags", props.get("Tags")),
         description=str(props.get("Description", "")),
+        auto_publish_alias=_alias_name(path, where, props.get("AutoPublishAlias")),
     )
+
+
+_ALIAS_NAME = re.compile(r"(?!^[0-9]+$)([a-zA-Z0-9-_]+)")
+
+
+def _alias_name(path: Path, where: str, value: Any) -> Optional[str]:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _ALIAS_NAME.fullmatch(value) or len(value) > 128:
+        raise TemplateError(
+            f"{path}: {where}.AutoPublishAlias must be an alias name (letters, digits, '-' "
+            f"and '_', not only digits); got {value!r}"
+        )
+    return value
 
 
 def _simple_table(

@@ -36,14 +36,22 @@ def lam(configuration: dict):
     return client("lambda", configuration)
 
 
-@pytest.fixture(scope="session")
-def role_arn(configuration: dict) -> str:
+def get_or_create_role(configuration: dict, name: str) -> str:
+    """The ARN of an IAM role for test functions, created on first use."""
+    from botocore.exceptions import ClientError
+
     from chaosthundra.aws import client
 
     iam = client("iam", configuration)
-    return iam.create_role(RoleName="chaosthundra-test", AssumeRolePolicyDocument="{}")["Role"][
-        "Arn"
-    ]
+    try:
+        return iam.get_role(RoleName=name)["Role"]["Arn"]
+    except ClientError:
+        return iam.create_role(RoleName=name, AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+
+
+@pytest.fixture(scope="session")
+def role_arn(configuration: dict) -> str:
+    return get_or_create_role(configuration, "chaosthundra-test")
 
 
 def _zip() -> bytes:
@@ -84,6 +92,9 @@ def make_function(lam, role_arn: str) -> Callable[..., str]:
         if layers:
             kwargs["Layers"] = layers
         lam.create_function(**kwargs)
+        lam.get_waiter("function_active_v2").wait(
+            FunctionName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 30}
+        )
         return name
 
     return make

@@ -1,7 +1,9 @@
 """Property: any sequence of enable/disable/remove-all leaves the environment exactly as found.
 
 Random initial environments carry unicode values, foreign Thundra listeners and
-sizes near Lambda's 4 KB limit. After every step the function holds exactly the
+sizes near Lambda's 4 KB limit. It runs against the embedded sandbox, so every
+write goes through Lambda's checks there: RevisionIds, update states, the 4 KB
+limit and the variable-name rules. After every step the function holds exactly the
 injections a simple model predicts, and every foreign variable is intact; a
 refused step (no room left) changes nothing.
 """
@@ -17,6 +19,10 @@ from hypothesis import strategies as st
 
 from chaosthundra import actions, listeners
 from chaosthundra.function_env import variables_of
+from chaosthundra.sandbox.control_plane import RESERVED_KEYS
+from tests.core import on_sandbox
+
+configuration, lam, role_arn = on_sandbox.configuration, on_sandbox.lam, on_sandbox.role_arn
 
 NAMES = ["error", "latency", "redis_get", "upstream"]
 FOREIGN_LISTENER = json.dumps(
@@ -29,8 +35,8 @@ FOREIGN_LISTENER = json.dumps(
     }
 )
 
-var_names = st.from_regex(r"[A-Z][A-Z0-9_]{0,20}", fullmatch=True).filter(
-    lambda k: not k.startswith("THUNDRA_AGENT_TRACE_SPAN_LISTENERCONFIG")
+var_names = st.from_regex(r"[A-Z][A-Z0-9_]{1,20}", fullmatch=True).filter(
+    lambda k: not k.startswith("THUNDRA_AGENT_TRACE_SPAN_LISTENERCONFIG") and k not in RESERVED_KEYS
 )
 values = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
 

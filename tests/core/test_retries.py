@@ -1,40 +1,31 @@
-"""Conflicts moto cannot produce: an update in progress, and a concurrent edit.
+"""Contention, for real: chaosthundra's read -> merge -> write against the sandbox's
+Lambda control plane with 1 s updates (RevisionId, InProgress, 409, 412, 4 KB).
 
-The real moto client does the work; a thin wrapper makes update_function_configuration
-fail the way Lambda does under contention, which is the one thing mocked here.
+A foreign edit is timed to land between our read and our write by running it from
+inside the merge step (``actions.fit_value`` or the ``merge`` given to
+``function_env.update``): Lambda's answers to it are the sandbox's own. Only the
+last test fakes Lambda: a function kept busy forever is not something to wait for.
 """
 
 from __future__ import annotations
+
+import logging
 
 import pytest
 from botocore.exceptions import ClientError
 from chaoslib.exceptions import ActivityFailed
 
-from chaosthundra import actions, function_env
+from chaosthundra import actions, function_env, listeners
 from chaosthundra.probes import list_injections
+from tests.core import on_sandbox
 
+configuration, lam, role_arn = on_sandbox.configuration, on_sandbox.lam, on_sandbox.role_arn
 
-class Contended:
-    """Delegates to the real client; the first `failures` updates fail with `code`."""
-
-    def __init__(self, real, code: str, failures: int, meanwhile=None):
-        self._real, self._code, self._left, self._meanwhile = real, code, failures, meanwhile
-        self.update_calls = 0
-
-    def __getattr__(self, name):
-        return getattr(self._real, name)
-
-    def update_function_configuration(self, **kwargs):
-        self.update_calls += 1
-        if self._left > 0:
-            self._left -= 1
-            if self._meanwhile:
-                self._meanwhile()
-            raise ClientError(
-                {"Error": {"Code": self._code, "Message": "simulated"}},
-                "UpdateFunctionConfiguration",
-            )
-        return self._real.update_function_configuration(**kwargs)
+KEEP = {"KEEP": "1"}
+LAMBDA_4KB = (
+    "InvalidParameterValueException: Lambda was unable to configure your environment "
+    "variables because the environment variables you have provided exceeded the 4KB limit."
+)
 
 
 @pytest.fixture(autouse=True)
@@ -42,74 +33,162 @@ def fast_retries(monkeypatch):
     monkeypatch.setattr(function_env, "RETRY_PAUSE_SECONDS", 0.01)
 
 
-def _patch_client(monkeypatch, fake):
-    monkeypatch.setattr(actions, "client", lambda *a, **k: fake)
+@pytest.fixture
+def log(caplog):
+    caplog.set_level(logging.INFO, logger="chaostoolkit")
+    return caplog
 
 
-def test_update_in_progress_is_waited_out_and_retried(
-    monkeypatch, lam, make_function, configuration
+def foreign_edit(lam, name: str, variables: dict, wait: bool):
+    """Someone else's UpdateFunctionConfiguration, once; optionally waited out."""
+    done = []
+
+    def edit() -> None:
+        if done:
+            return
+        done.append(True)
+        lam.update_function_configuration(FunctionName=name, Environment={"Variables": variables})
+        if wait:
+            function_env.wait_until_updated(lam, name)
+
+    return edit
+
+
+def during_merge(monkeypatch, edit) -> None:
+    """Run ``edit`` when the enable action computes its merge (between read and write)."""
+    real = actions.fit_value
+
+    def fit_value(*args, **kwargs):
+        edit()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(actions, "fit_value", fit_value)
+
+
+@pytest.mark.parametrize(
+    "foreign_waits, answer",
+    [
+        (True, "PreconditionFailedException"),  # it landed: our RevisionId is stale
+        (False, "ResourceConflictException"),  # it is still in progress
+    ],
+    ids=["412-re-merged", "409-retried"],
+)
+def test_a_foreign_edit_between_read_and_write_is_detected_and_kept(
+    slow_updates, monkeypatch, log, lam, make_function, snap, configuration, foreign_waits, answer
 ):
-    name = make_function({"A": "1"})
-    fake = Contended(lam, "ResourceConflictException", failures=2)
-    _patch_client(monkeypatch, fake)
+    name = make_function(KEEP)
+    foreign = {**KEEP, "ADDED": "meanwhile"}
+    during_merge(monkeypatch, foreign_edit(lam, name, foreign, wait=foreign_waits))
     result = actions.enable_error_injection(name, class_name="Redis", configuration=configuration)
     assert result["status"] == "enabled"
-    assert fake.update_calls == 3
+    assert f"{answer} on '{name}' (attempt 1/" in log.text
+    variables = snap(name)["Environment"]["Variables"]
+    assert {k: v for k, v in variables.items() if not listeners.is_ours(k)} == foreign
     assert [i["name"] for i in list_injections(name, configuration=configuration)] == ["error"]
 
-
-def test_a_concurrent_edit_is_kept_not_overwritten(
-    monkeypatch, lam, make_function, snap, configuration
-):
-    name = make_function({"A": "1"})
-
-    def someone_else_edits():
-        lam.update_function_configuration(
-            FunctionName=name, Environment={"Variables": {"A": "1", "B": "added meanwhile"}}
-        )
-
-    fake = Contended(lam, "PreconditionFailedException", failures=1, meanwhile=someone_else_edits)
-    _patch_client(monkeypatch, fake)
-    actions.enable_error_injection(name, class_name="Redis", configuration=configuration)
-    variables = snap(name)["Environment"]["Variables"]
-    assert variables["B"] == "added meanwhile"
-    assert variables["A"] == "1"
-    assert any(k.endswith("_CHAOSTHUNDRA_ERROR") for k in variables)
-
     actions.disable_error_injection(name, configuration=configuration)
-    assert snap(name)["Environment"]["Variables"] == {"A": "1", "B": "added meanwhile"}
+    assert snap(name)["Environment"]["Variables"] == foreign
+    assert lam.get_function_configuration(FunctionName=name)["LastUpdateStatus"] == "Successful"
+
+
+def test_enabling_while_an_update_is_in_progress_waits_then_succeeds(
+    slow_updates, log, lam, make_function, snap, configuration
+):
+    name = make_function(KEEP)
+    lam.update_function_configuration(FunctionName=name, Environment={"Variables": {"NEW": "x"}})
+    assert lam.get_function_configuration(FunctionName=name)["LastUpdateStatus"] == "InProgress"
+    result = actions.enable_latency_injection(
+        name, delay=50, class_name="Redis", configuration=configuration
+    )
+    assert result["status"] == "enabled"
+    assert "ResourceConflictException" not in log.text  # waited, not refused and retried
+    config = lam.get_function_configuration(FunctionName=name)
+    assert config["LastUpdateStatus"] == "Successful"
+    variables = config["Environment"]["Variables"]
+    assert {k: v for k, v in variables.items() if not listeners.is_ours(k)} == {"NEW": "x"}
+    assert [i["name"] for i in list_injections(name, configuration=configuration)] == ["latency"]
+
+
+def test_function_env_update_sends_the_revision_id_it_read(slow_updates, lam, make_function, snap):
+    name = make_function(KEEP)
+    calls = []
+
+    def merge(env):
+        calls.append(dict(env))
+        if len(calls) == 1:
+            foreign_edit(lam, name, {**KEEP, "OTHER": "2"}, wait=True)()
+        return {**env, "OURS": "1"}
+
+    change = function_env.update(lam, name, merge)
+    assert calls == [KEEP, {**KEEP, "OTHER": "2"}]  # re-read and merged again after the 412
+    assert (
+        change.after
+        == snap(name)["Environment"]["Variables"]
+        == {**KEEP, "OTHER": "2", "OURS": "1"}
+    )
+    assert change.revision_id == lam.get_function_configuration(FunctionName=name)["RevisionId"]
+
+
+def test_when_lambda_refuses_the_write_it_fails_with_lambdas_message_and_changes_nothing(
+    slow_updates, lam, make_function
+):
+    name = make_function(KEEP)
+    before = lam.get_function_configuration(FunctionName=name)
+    before.pop("ResponseMetadata")
+
+    def grow(env):  # a merge without its own 4 KB check: Lambda is the judge
+        return {**env, "BIG": "b" * listeners.ENV_LIMIT_BYTES}
+
+    with pytest.raises(ActivityFailed) as excinfo:
+        function_env.update(lam, name, grow)
+    assert LAMBDA_4KB in str(excinfo.value)
+    assert f"Lambda function '{name}'" in str(excinfo.value)
+    assert isinstance(excinfo.value.__cause__, ClientError)
+    after = lam.get_function_configuration(FunctionName=name)
+    after.pop("ResponseMetadata")
+    assert after == before
+
+
+def test_a_foreign_variable_that_grew_meanwhile_fails_the_enable_and_changes_nothing(
+    slow_updates, monkeypatch, lam, make_function, configuration
+):
+    name = make_function(KEEP)
+    grown = {**KEEP, "GREW": "g" * (listeners.ENV_LIMIT_BYTES - 40)}
+    during_merge(monkeypatch, foreign_edit(lam, name, grown, wait=True))
+    with pytest.raises(ActivityFailed, match="over Lambda's 4096-byte limit") as excinfo:
+        actions.enable_error_injection(name, class_name="Redis", configuration=configuration)
+    assert f"'{name}'" in str(excinfo.value)
+    config = lam.get_function_configuration(FunctionName=name)
+    assert config["Environment"]["Variables"] == grown
+    assert config["LastUpdateStatus"] == "Successful"
+
+
+class Contended:
+    """Delegates to the real client; every update fails with ResourceConflictException."""
+
+    def __init__(self, real):
+        self._real = real
+        self.update_calls = 0
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+    def update_function_configuration(self, **kwargs):
+        self.update_calls += 1
+        raise ClientError(
+            {"Error": {"Code": "ResourceConflictException", "Message": "simulated"}},
+            "UpdateFunctionConfiguration",
+        )
 
 
 def test_gives_up_after_bounded_attempts_and_leaves_the_function_alone(
     monkeypatch, lam, make_function, snap, configuration
 ):
-    name = make_function({"A": "1"})
+    name = make_function(KEEP)
     before = snap(name)
-    fake = Contended(lam, "ResourceConflictException", failures=100)
-    _patch_client(monkeypatch, fake)
+    fake = Contended(lam)
+    monkeypatch.setattr(actions, "client", lambda *a, **k: fake)
     with pytest.raises(ActivityFailed, match="ResourceConflictException"):
         actions.enable_error_injection(name, class_name="Redis", configuration=configuration)
     assert fake.update_calls == function_env.MAX_ATTEMPTS
     assert snap(name) == before
-
-
-def test_revision_id_is_sent_when_the_api_gives_one(monkeypatch, lam, make_function, configuration):
-    name = make_function({"A": "1"})
-    seen = {}
-
-    class WithRevision:
-        def __getattr__(self, attr):
-            return getattr(lam, attr)
-
-        def get_function_configuration(self, **kwargs):
-            return {**lam.get_function_configuration(**kwargs), "RevisionId": "rev-1"}
-
-        def update_function_configuration(self, **kwargs):
-            seen.update(kwargs)
-            kwargs.pop("RevisionId")
-            return lam.update_function_configuration(**kwargs)
-
-    _patch_client(monkeypatch, WithRevision())
-    actions.enable_error_injection(name, class_name="Redis", configuration=configuration)
-    assert seen["RevisionId"] == "rev-1"
-    assert set(seen) == {"FunctionName", "Environment", "RevisionId"}

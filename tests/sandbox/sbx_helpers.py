@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -38,15 +40,15 @@ def invoke(client: Any, name: str, event: Any = None, **kwargs: Any) -> dict[str
     return response
 
 
-def aws_cli(sandbox: Sandbox, home: Path, *args: str, endpoint_flag: bool = False) -> Any:
-    """Run the real AWS CLI against the sandbox; its JSON output (None when empty).
+def aws_cli_run(
+    sandbox: Sandbox, home: Path, *args: str, endpoint_flag: bool = False
+) -> subprocess.CompletedProcess:
+    """Run the real AWS CLI against the sandbox (dummy credentials, no config files,
+    no retries) and return what it did, success or not.
 
     The endpoint goes through AWS_ENDPOINT_URL, or ``--endpoint-url`` with
     ``endpoint_flag``. awscli is a dev dependency: a missing one fails the test.
     """
-    import subprocess
-    import sys
-
     aws = Path(sys.executable).parent / "aws"
     assert aws.exists(), "the AWS CLI (awscli) is a dev dependency: run make install"
     env = {
@@ -64,7 +66,12 @@ def aws_cli(sandbox: Sandbox, home: Path, *args: str, endpoint_flag: bool = Fals
         command[1:1] = ["--endpoint-url", sandbox.endpoint_url]
     else:
         env["AWS_ENDPOINT_URL"] = sandbox.endpoint_url
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+
+
+def aws_cli(sandbox: Sandbox, home: Path, *args: str, endpoint_flag: bool = False) -> Any:
+    """Run the real AWS CLI against the sandbox; its JSON output (None when empty)."""
+    done = aws_cli_run(sandbox, home, *args, endpoint_flag=endpoint_flag)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout) if done.stdout.strip() else None
 

@@ -122,10 +122,11 @@ def test_chaos_run_against_aws_leaves_the_configuration_alone(tmp_path: Path, ho
 def test_configure_control_updates_the_given_dict(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CHAOSTHUNDRA_TARGET", raising=False)
     configuration: dict[str, Any] = {"aws_region": "us-east-1", "other": 1}
-    control.configure_control(configuration=configuration, template=str(SMALL))
+    control.configure_control(configuration=configuration, template=str(SMALL), update_delay_ms=250)
     try:
         box = control.current()
         assert box is not None
+        assert box.update_delay_ms == 250
         assert configuration == {
             "other": 1,
             **box.configuration(),

@@ -161,20 +161,35 @@ def test_cli_without_redis_on_path_runs_and_stops_cleanly(tmp_path: Path) -> Non
 
 
 def test_nothing_outlives_a_killed_sandbox_process(tmp_path: Path) -> None:
-    """SIGKILL leaves no cleanup to the sandbox: workers and Redis go by themselves."""
+    """SIGKILL leaves no cleanup to the sandbox: workers and Redis go by themselves.
+
+    Started as `chaosthundra sandbox up --update-delay MS`.
+    """
     proc = subprocess.Popen(
-        [sys.executable, "-m", "chaosthundra.cli", "sandbox", "--template", str(SMALL)],
+        [
+            sys.executable,
+            "-m",
+            "chaosthundra.cli",
+            "sandbox",
+            "up",
+            "--template",
+            str(SMALL),
+            "--update-delay",
+            "300",
+        ],  # fmt: skip
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
     )
     try:
-        endpoint = ""
+        endpoint, lines = "", []
         for line in proc.stdout:  # type: ignore[union-attr]
+            lines.append(line.rstrip("\n"))
             if line.startswith("export AWS_ENDPOINT_URL="):
                 endpoint = line.strip().split("=", 1)[1]
                 break
+        assert "Update delay: 300 ms" in lines
 
         class _Box:
             endpoint_url = endpoint
@@ -183,6 +198,8 @@ def test_nothing_outlives_a_killed_sandbox_process(tmp_path: Path) -> None:
         client = make_client(_Box, "lambda", read_timeout=30)  # type: ignore[arg-type]
         with ThreadPoolExecutor(2) as pool:
             list(pool.map(lambda _: invoke(client, "sbx-life", {"sleep": 0.2}), range(2)))
+        updated = client.update_function_configuration(FunctionName="sbx-life", Timeout=31)
+        assert updated["LastUpdateStatus"] == "InProgress"
         kids = descendants(proc.pid)
         assert len(kids) >= 4  # two workers, the Redis guard and Redis
         proc.kill()

@@ -210,10 +210,10 @@ def test_redeploy_updates_functions_in_place(sandbox: Sandbox, tmp_path: Path) -
               CodeUri: src/
               Handler: app.handler
               Runtime: python3.11
-              Environment: {Variables: {V: "%s"}}
+              Environment: {Variables: {VERSION: "%s"}}
         """
     sandbox.deploy(_write(tmp_path, text % "one"))
     sandbox.deploy(_write(tmp_path, text % "two"))
     client = make_client(sandbox, "lambda")
     config = client.get_function_configuration(FunctionName="sbx-redeployed")
-    assert config["Environment"]["Variables"] == {"V": "two"}
+    assert config["Environment"]["Variables"] == {"VERSION": "two"}

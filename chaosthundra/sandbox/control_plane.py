@@ -1,0 +1,554 @@
+"""Lambda's control plane as AWS answers it, in front of moto's.
+
+A WSGI middleware over moto's application. It takes the Lambda routes where moto
+is kinder than Lambda, checks what Lambda checks before a write (update in
+progress or Pending: 409; stale RevisionId: 412; environment variables: keys,
+reserved keys, 4 KB), forwards the request to moto unchanged, then completes the
+answer with what moto does not keep (RevisionId, State, LastUpdateStatus, a
+``Code.Location`` on this endpoint). The state lives in
+:mod:`.function_states`; moto's objects are reached only through
+:mod:`.moto_state`. Every other request goes to moto untouched.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Optional
+from urllib.parse import parse_qs, quote, unquote
+
+from . import moto_state
+from .errors import ApiError
+from .function_states import STATES, FunctionRecord, new_revision
+from .invoke import error_result
+
+__all__ = [
+    "CODE_PATH",
+    "ENV_LIMIT_BYTES",
+    "RESERVED_KEYS",
+    "LambdaControlPlane",
+    "check_environment",
+]
+
+logger = logging.getLogger("chaostoolkit")
+
+_API = "/2015-03-31/functions"
+_ROUTES = [
+    ("functions", re.compile(rf"^{_API}/?$")),
+    ("function", re.compile(rf"^{_API}/(?P<name>[^/]+)/?$")),
+    ("configuration", re.compile(rf"^{_API}/(?P<name>[^/]+)/configuration/?$")),
+    ("code", re.compile(rf"^{_API}/(?P<name>[^/]+)/code/?$")),
+    ("versions", re.compile(rf"^{_API}/(?P<name>[^/]+)/versions/?$")),
+    ("aliases", re.compile(rf"^{_API}/(?P<name>[^/]+)/aliases/?$")),
+    ("alias", re.compile(rf"^{_API}/(?P<name>[^/]+)/aliases/(?P<alias>[^/]+)/?$")),
+]
+CODE_PATH = "/_chaosthundra/code"
+_CODE = re.compile(
+    rf"^{CODE_PATH}/(?P<account>[^/]+)/(?P<region>[^/]+)/(?P<name>[^/]+)/(?P<sha>[0-9a-f]+)\.zip$"
+)
+_DEFAULT_REGION = "us-east-1"  # moto's, for a request without a signed region
+
+ENV_LIMIT_BYTES = 4096
+_KEY = re.compile(r"[a-zA-Z]([a-zA-Z0-9_])+")
+# https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html
+RESERVED_KEYS = frozenset(
+    {
+        "_HANDLER",
+        "_X_AMZN_TRACE_ID",
+        "AWS_DEFAULT_REGION",
+        "AWS_REGION",
+        "AWS_EXECUTION_ENV",
+        "AWS_LAMBDA_FUNCTION_NAME",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+        "AWS_LAMBDA_FUNCTION_VERSION",
+        "AWS_LAMBDA_INITIALIZATION_TYPE",
+        "AWS_LAMBDA_LOG_GROUP_NAME",
+        "AWS_LAMBDA_LOG_STREAM_NAME",
+        "AWS_ACCESS_KEY",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_LAMBDA_RUNTIME_API",
+        "LAMBDA_TASK_ROOT",
+        "LAMBDA_RUNTIME_DIR",
+    }
+)
+
+STALE_REVISION = (
+    "The Revision Id provided does not match the latest Revision Id. "
+    "Call the GetFunction/GetAlias API to retrieve the latest Revision Id"
+)
+UPDATE_IN_PROGRESS = (
+    "The operation cannot be performed at this time. An update is in progress for resource: {arn}"
+)
+BEING_CREATED = "The function is being created."
+_REASONS = {200: "OK", 201: "Created", 204: "No Content"}
+
+
+def check_environment(body: dict[str, Any]) -> None:
+    """Refuse ``Environment.Variables`` as Lambda does: key pattern, reserved keys, 4 KB."""
+    environment = body.get("Environment")
+    if not isinstance(environment, dict):
+        return
+    variables = environment.get("Variables") or {}
+    if any(not _KEY.fullmatch(str(key)) for key in variables):
+        raise ApiError(
+            400,
+            "ValidationException",
+            "1 validation error detected: Value at 'environment.variables' failed to satisfy "
+            "constraint: Map keys must satisfy constraint: [Member must satisfy regular "
+            "expression pattern: [a-zA-Z]([a-zA-Z0-9_])+]",
+        )
+    reserved = [key for key in variables if key in RESERVED_KEYS]
+    if reserved:
+        raise ApiError(
+            400,
+            "InvalidParameterValueException",
+            "Lambda was unable to configure your environment variables because the "
+            "environment variables you have provided contains reserved keys that are "
+            "currently not supported for modification. Reserved keys used in this request: "
+            + ", ".join(reserved),
+        )
+    measured = json.dumps(variables, separators=(",", ":"), ensure_ascii=False)
+    if len(measured.encode("utf-8")) > ENV_LIMIT_BYTES:
+        raise ApiError(
+            400,
+            "InvalidParameterValueException",
+            "Lambda was unable to configure your environment variables because the "
+            "environment variables you have provided exceeded the 4KB limit. "
+            f"String measured: {measured}",
+        )
+
+
+@dataclass
+class _Request:
+    """One Lambda control-plane request, as the middleware needs it."""
+
+    environ: dict[str, Any]
+    route: str
+    method: str
+    name: str
+    alias: Optional[str]
+    query: dict[str, str]
+    account: str
+    region: str
+    body: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def endpoint(self) -> str:
+        scheme = self.environ.get("wsgi.url_scheme", "http")
+        return f"{scheme}://{self.environ.get('HTTP_HOST', '127.0.0.1')}"
+
+
+@dataclass
+class _Answer:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body) if self.body else None
+
+
+class LambdaControlPlane:
+    """WSGI middleware: Lambda's checks and answer fields around moto's Lambda.
+
+    ``update_delay_s()`` gives the time an update (or a creation) stays InProgress
+    (Pending); it is read at each write.
+    """
+
+    def __init__(self, moto: Callable, update_delay_s: Callable[[], float]) -> None:
+        self.moto = moto
+        self.update_delay_s = update_delay_s
+
+    # --- WSGI -----------------------------------------------------------------------
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path.startswith(CODE_PATH):
+            return self._respond(start_response, self._code_download(path))
+        request = self._parse(environ)
+        if request is None:
+            return self.moto(environ, start_response)
+        handler = getattr(self, f"_{request.route}_{request.method.lower()}", None)
+        if handler is None:
+            return self.moto(environ, start_response)
+        try:
+            answer = handler(request)
+        except ApiError as error:
+            answer = _error_answer(error)
+        except Exception as exc:  # a sandbox bug: answer like AWS would, log the cause
+            logger.error(
+                "chaosthundra sandbox: %s %s failed", request.method, request.route, exc_info=True
+            )
+            answer = _error_answer(
+                ApiError(500, "ServiceException", f"sandbox error: {type(exc).__name__}")
+            )
+        return self._respond(start_response, answer)
+
+    def _parse(self, environ: dict[str, Any]) -> Optional[_Request]:
+        path = environ.get("PATH_INFO", "")
+        if not path.startswith(_API):
+            return None
+        found = next(((r, m) for r, pattern in _ROUTES if (m := pattern.match(path))), None)
+        if found is None:
+            return None
+        route, groups = found[0], found[1].groupdict()
+        account, signed_region = moto_state.account_for_request(environ)
+        query = {k: v[-1] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
+        request = _Request(
+            environ=environ,
+            route=route,
+            method=environ.get("REQUEST_METHOD", "GET"),
+            name=unquote(groups.get("name") or ""),
+            alias=unquote(groups["alias"]) if groups.get("alias") else None,
+            query=query,
+            account=account,
+            region=signed_region or _DEFAULT_REGION,
+        )
+        raw = _read_body(environ)
+        if raw:
+            try:
+                parsed = json.loads(raw)
+            except ValueError:
+                parsed = None
+            request.body = parsed if isinstance(parsed, dict) else {}
+        return request
+
+    @staticmethod
+    def _respond(start_response: Callable, answer: _Answer) -> list[bytes]:
+        headers = [(k, v) for k, v in answer.headers if k.lower() != "content-length"]
+        headers.append(("Content-Length", str(len(answer.body))))
+        start_response(f"{answer.status} {_REASONS.get(answer.status, 'Error')}", headers)
+        return [answer.body]
+
+    def _forward(self, request: _Request) -> _Answer:
+        captured: dict[str, Any] = {}
+        chunks: list[bytes] = []
+
+        def start_response(status: str, headers: list, exc_info: Any = None) -> Callable:
+            captured["status"], captured["headers"] = status, headers
+            return chunks.append
+
+        result = self.moto(request.environ, start_response)
+        try:
+            chunks.extend(result)
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+        status = int(str(captured["status"]).split()[0])
+        return _Answer(status, list(captured["headers"]), b"".join(chunks))
+
+    # --- state ----------------------------------------------------------------------
+
+    def _latest(self, request: _Request) -> tuple[Any, FunctionRecord]:
+        """``$LATEST`` of the function the request names (by name or ARN, qualified or
+        not) and its settled record."""
+        named = moto_state.lambda_object(request.account, request.region, request.name)
+        latest = moto_state.lambda_object(request.account, request.region, named.function_name)
+        return latest, moto_state.function_record(request.account, request.region, latest)
+
+    @staticmethod
+    def _check_writable(latest: Any, record: FunctionRecord) -> None:
+        if record.pending:
+            raise ApiError(409, "ResourceConflictException", moto_state.PENDING_MESSAGE)
+        if record.updating:
+            raise ApiError(
+                409, "ResourceConflictException", UPDATE_IN_PROGRESS.format(arn=latest.function_arn)
+            )
+
+    @staticmethod
+    def _check_revision(given: Optional[str], current: str) -> None:
+        if given and given != current:
+            raise ApiError(412, "PreconditionFailedException", STALE_REVISION)
+
+    def _present(self, config: dict[str, Any], record: FunctionRecord) -> None:
+        """Complete one function configuration (of ``$LATEST`` or a version)."""
+        version = str(config.get("Version") or "$LATEST")
+        if version == "$LATEST":
+            config["RevisionId"] = record.revision
+            config["State"] = record.state
+            if record.pending:
+                config["StateReason"] = BEING_CREATED
+                config["StateReasonCode"] = "Creating"
+            if "LastUpdateStatus" in config or record.updating:
+                config["LastUpdateStatus"] = record.update_status
+            if record.updating:
+                config["LastUpdateStatusReason"] = BEING_CREATED
+                config["LastUpdateStatusReasonCode"] = "Creating"
+        else:
+            config["RevisionId"] = record.version_revision(version)
+            config["State"] = "Active"
+            config["LastUpdateStatus"] = "Successful"
+
+    def _present_alias(self, alias: dict[str, Any], record: FunctionRecord) -> None:
+        alias["RevisionId"] = record.alias_revision(str(alias.get("Name")))
+
+    def _read(self, request: _Request, present: Callable[[Any, FunctionRecord], None]) -> _Answer:
+        """Forward a read to moto; complete its answer with ``present(data, record)``."""
+        answer = self._forward(request)
+        if answer.status not in (200, 201):
+            return answer
+        data = answer.json()
+        present(data, self._latest(request)[1])
+        return self._answer_json(answer, data, status=200)
+
+    @staticmethod
+    def _each(key: str, present: Callable[[Any, FunctionRecord], None]) -> Callable:
+        def each(data: dict[str, Any], record: FunctionRecord) -> None:
+            for item in data.get(key, []):
+                present(item, record)
+
+        return each
+
+    def _answer_json(self, answer: _Answer, data: Any, status: Optional[int] = None) -> _Answer:
+        answer.body = json.dumps(data).encode()
+        answer.status = status or answer.status
+        answer.headers = [(k, v) for k, v in answer.headers if k.lower() != "content-type"]
+        answer.headers.append(("Content-Type", "application/json"))
+        return answer
+
+    # --- functions ------------------------------------------------------------------
+
+    def _functions_post(self, request: _Request) -> _Answer:  # CreateFunction
+        check_environment(request.body)
+        with STATES.lock:
+            answer = self._forward(request)
+            if answer.status != 201:
+                return answer
+            config = answer.json()
+            latest = moto_state.lambda_object(
+                request.account, request.region, config["FunctionName"]
+            )
+            record = moto_state.function_record(request.account, request.region, latest)
+            record.created(self.update_delay_s())
+            self._detach_published(request, config)
+            self._present(config, record)
+            return self._answer_json(answer, config)
+
+    def _functions_get(self, request: _Request) -> _Answer:  # ListFunctions
+        answer = self._forward(request)
+        if answer.status != 200:
+            return answer
+        data = answer.json()
+        for config in data.get("Functions", []):
+            self._present_listed(request, config)
+        return self._answer_json(answer, data)
+
+    def _present_listed(self, request: _Request, config: dict[str, Any]) -> None:
+        try:
+            latest = moto_state.lambda_object(
+                request.account, request.region, config["FunctionName"]
+            )
+        except ApiError:
+            return
+        self._present(config, moto_state.function_record(request.account, request.region, latest))
+
+    def _function_get(self, request: _Request) -> _Answer:  # GetFunction
+        def present(data: dict[str, Any], record: FunctionRecord) -> None:
+            config = data.get("Configuration") or {}
+            self._present(config, record)
+            code = data.get("Code")
+            zipped = isinstance(code, dict) and code.get("RepositoryType") == "S3"
+            if zipped and config.get("CodeSha256"):
+                code["Location"] = "/".join(
+                    [
+                        request.endpoint + CODE_PATH,
+                        quote(request.account),
+                        quote(request.region),
+                        quote(config["FunctionName"]),
+                        moto_state.sha256_hex_of(config["CodeSha256"]) + ".zip",
+                    ]
+                )
+
+        return self._read(request, present)
+
+    def _function_delete(self, request: _Request) -> _Answer:  # DeleteFunction
+        qualifier = request.query.get("Qualifier")
+        if qualifier == "$LATEST" or request.name.endswith(":$LATEST"):
+            raise ApiError(
+                400,
+                "InvalidParameterValueException",
+                "$LATEST version cannot be deleted without deleting the function.",
+            )
+        with STATES.lock:
+            latest, record = self._latest(request)
+            if qualifier:
+                self._check_unreferenced(request, latest.function_name, qualifier)
+            answer = self._forward(request)
+            if answer.status == 204:
+                if qualifier:
+                    record.versions.pop(qualifier, None)
+                else:
+                    STATES.forget((request.account, request.region, latest.function_name))
+            return answer
+
+    @staticmethod
+    def _check_unreferenced(request: _Request, name: str, version: str) -> None:
+        aliases = moto_state.aliases_routing(request.account, request.region, name)
+        referencing = sorted(
+            alias
+            for alias, (target, weights) in aliases.items()
+            if target == version or version in weights
+        )
+        if referencing:
+            raise ApiError(
+                409,
+                "ResourceConflictException",
+                "Unable to delete version because the following aliases reference it: "
+                f"[{', '.join(referencing)}]",
+            )
+
+    def _configuration_get(self, request: _Request) -> _Answer:  # GetFunctionConfiguration
+        return self._read(request, self._present)
+
+    def _configuration_put(self, request: _Request) -> _Answer:  # UpdateFunctionConfiguration
+        check_environment(request.body)
+        environment = request.body.get("Environment")
+        if isinstance(environment, dict) and "Variables" not in environment:
+            request.body["Environment"] = {"Variables": {}}
+            _replace_body(request)
+        return self._update(request)
+
+    def _code_put(self, request: _Request) -> _Answer:  # UpdateFunctionCode
+        if request.body.get("DryRun"):
+            answer = self._forward(request)
+            return self._with_config(answer, self._latest(request)[1])
+        return self._update(request)
+
+    def _update(self, request: _Request) -> _Answer:
+        with STATES.lock:
+            latest, record = self._latest(request)
+            self._check_writable(latest, record)
+            self._check_revision(request.body.get("RevisionId"), record.revision)
+            stable = moto_state.detached_copy(latest)
+            answer = self._forward(request)
+            if answer.status != 200:
+                return answer
+            record.update_started(stable, self.update_delay_s())
+            self._detach_published(request, answer.json())
+            return self._with_config(answer, record)
+
+    def _with_config(self, answer: _Answer, record: FunctionRecord) -> _Answer:
+        """The answer of an update: ``$LATEST`` as the write left it, or the version
+        it published (``Publish``)."""
+        if answer.status != 200:
+            return answer
+        config = answer.json()
+        self._present(config, record)
+        return self._answer_json(answer, config)
+
+    def _detach_published(self, request: _Request, config: dict[str, Any]) -> None:
+        """A version moto published within this request gets its own copies of
+        ``$LATEST``'s containers (moto's copy is shallow)."""
+        version = str(config.get("Version") or "$LATEST")
+        if version != "$LATEST":
+            name = str(config["FunctionName"])
+            moto_state.detach(
+                moto_state.lambda_object(request.account, request.region, name, version)
+            )
+
+    # --- versions -------------------------------------------------------------------
+
+    def _versions_post(self, request: _Request) -> _Answer:  # PublishVersion
+        with STATES.lock:
+            latest, record = self._latest(request)
+            self._check_writable(latest, record)
+            self._check_revision(request.body.get("RevisionId"), record.revision)
+            answer = self._forward(request)
+            if answer.status != 201:
+                return answer
+            config = answer.json()
+            self._detach_published(request, config)
+            self._present(config, record)
+            return self._answer_json(answer, config)
+
+    def _versions_get(self, request: _Request) -> _Answer:  # ListVersionsByFunction
+        return self._read(request, self._each("Versions", self._present))
+
+    # --- aliases --------------------------------------------------------------------
+
+    def _aliases_post(self, request: _Request) -> _Answer:  # CreateAlias
+        with STATES.lock:
+            _, record = self._latest(request)
+            answer = self._forward(request)
+            if answer.status != 201:
+                return answer
+            alias = answer.json()
+            record.aliases[str(alias["Name"])] = new_revision()
+            self._present_alias(alias, record)
+            return self._answer_json(answer, alias)
+
+    def _aliases_get(self, request: _Request) -> _Answer:  # ListAliases
+        return self._read(request, self._each("Aliases", self._present_alias))
+
+    def _alias_get(self, request: _Request) -> _Answer:  # GetAlias (moto answers 201)
+        return self._read(request, self._present_alias)
+
+    def _alias_put(self, request: _Request) -> _Answer:  # UpdateAlias
+        with STATES.lock:
+            _, record = self._latest(request)
+            alias_name = str(request.alias)
+            if (
+                moto_state.alias_routing(request.account, request.region, request.name, alias_name)
+                is None
+            ):
+                return self._forward(request)  # moto answers the 404
+            self._check_revision(request.body.get("RevisionId"), record.alias_revision(alias_name))
+            answer = self._forward(request)
+            if answer.status not in (200, 201):
+                return answer
+            alias = answer.json()
+            record.aliases[str(alias["Name"])] = new_revision()
+            self._present_alias(alias, record)
+            return self._answer_json(answer, alias, status=200)
+
+    def _alias_delete(self, request: _Request) -> _Answer:  # DeleteAlias (moto answers 201)
+        with STATES.lock:
+            _, record = self._latest(request)
+            answer = self._forward(request)
+            if answer.status in (200, 201, 204):
+                record.aliases.pop(str(request.alias), None)
+                answer.status, answer.body = 204, b""
+            return answer
+
+    # --- Code.Location --------------------------------------------------------------
+
+    @staticmethod
+    def _code_download(path: str) -> _Answer:
+        match = _CODE.match(path)
+        data = None
+        if match is not None:
+            account, region, name = (unquote(match[k]) for k in ("account", "region", "name"))
+            data = moto_state.code_by_sha256(account, region, name, match["sha"])
+        if data is None:
+            return _Answer(404, [("Content-Type", "text/plain")], b"No such deployment package.\n")
+        return _Answer(200, [("Content-Type", "application/zip")], data)
+
+
+def _error_answer(error: ApiError) -> _Answer:
+    result = error_result(error, str(uuid.uuid4()))
+    return _Answer(result.status, list(result.headers.items()), result.body)
+
+
+def _read_body(environ: dict[str, Any]) -> bytes:
+    """Read the request body and put it back for moto."""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    raw = environ["wsgi.input"].read(length) if length > 0 else b""
+    environ["wsgi.input"] = io.BytesIO(raw)
+    environ["CONTENT_LENGTH"] = str(len(raw))
+    return raw
+
+
+def _replace_body(request: _Request) -> None:
+    raw = json.dumps(request.body).encode()
+    request.environ["wsgi.input"] = io.BytesIO(raw)
+    request.environ["CONTENT_LENGTH"] = str(len(raw))
