@@ -107,6 +107,7 @@ def main() -> int:
     args = parser.parse_args()
 
     started = time.perf_counter()
+    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     load_before = _load()
     rows = []
     for title, bench in (
@@ -134,10 +135,9 @@ def main() -> int:
     )
     print(text)
 
-    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     Path(args.output).write_text(
         "# Benchmarks\n\n"
-        f"Measured by `make bench` on {when}, on {_machine()}, in "
+        f"Measured by `make bench` from {when}, on {_machine()}, in "
         f"{time.perf_counter() - started:.0f} s; {load_before} at the start, "
         f"{_load()} at the end. Every figure below comes from that one run; "
         "rerun `make bench` to refresh it. The sandbox runs in the benchmark's own process, "

@@ -115,9 +115,11 @@ def invoke(client: Any, name: str, payload: Any, **kwargs: Any) -> dict[str, Any
 def cold_vs_import(
     box: Sandbox, name: str, code_dir: Path, module: str, payload: Any, count: int
 ) -> tuple[list[dict[str, Any]], float, float]:
-    """``count`` forced cold starts of ``name`` against ``python -c 'import module'`` in
-    ``code_dir`` with the function's variables: rows of the medians (cold invoke round
-    trip, its Init Duration, the import), and the cold and import medians (ms)."""
+    """``count`` forced cold starts of ``name``, each followed by ``python -c 'import
+    module'`` in ``code_dir`` with the function's variables: rows of the medians (cold
+    invoke round trip, its Init Duration, the import), the cold invoke median (ms), and
+    the median of the per-trial ratios cold / import (paired, so that a load that comes
+    and goes during the run weighs on both sides alike)."""
     client = lambda_client(box.endpoint_url, box.region)
     env = handler_environment(client, name, box.endpoint_url, box.region)
     command = [sys.executable, "-c", f"import {module}; print('imported', flush=True)"]
@@ -130,6 +132,7 @@ def cold_vs_import(
         inits.append(init_duration(response))
         imports.append(time_until_line(command, code_dir, env, "imported")[0])
     cold_ms, init_ms, import_ms = (statistics.median(v) for v in (cold, inits, imports))
+    ratio = statistics.median(c / i for c, i in zip(cold, imports))
     rows = [
         row(f"cold start invoke round trip ({name}), median of {count}", cold_ms, "ms"),
         row(f"  of which Init Duration ({name})", init_ms, "ms"),
@@ -140,7 +143,7 @@ def cold_vs_import(
             "ms",
         ),
     ]
-    return rows, cold_ms, import_ms
+    return rows, cold_ms, ratio
 
 
 def init_duration(response: dict[str, Any]) -> float:

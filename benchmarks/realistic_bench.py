@@ -135,13 +135,13 @@ def cold_start(box: Sandbox) -> tuple[list[dict], float]:
     """Cold invoke round trip against ``python -c 'import bench_user'`` (medians);
     also returns the cold invoke median (ms) for the side by side with the peer."""
     module = BENCH_SOURCE.joinpath("bench_user.py").stem
-    rows, cold_ms, import_ms = cold_vs_import(
+    rows, cold_ms, ratio = cold_vs_import(
         box, BENCH_FUNCTION, BENCH_SOURCE, module, BENCH_PAYLOAD, COLD_STARTS
     )
-    ratio = cold_ms / import_ms
     rows.append(
         row(
-            f"cold start / bare import of the handler ({BENCH_FUNCTION})",
+            f"cold start / bare import of the handler ({BENCH_FUNCTION}), "
+            f"median of {COLD_STARTS} paired trials",
             ratio,
             "x",
             "<= 1.1",
