@@ -7,6 +7,7 @@ action returns once the change is live, that is once Lambda starts new
 execution environments with it.
 """
 
+import contextlib
 import logging
 from typing import Any, Callable, Mapping, Optional
 
@@ -14,7 +15,7 @@ from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
 from chaosthundra import agent_check, function_env, ledger
-from chaosthundra.aws import client, resolve_endpoint_url, resolve_region
+from chaosthundra.aws import client, resolve_endpoint_url
 from chaosthundra.guardrails import preflight
 from chaosthundra.listeners import (
     InvalidInjection,
@@ -40,6 +41,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger("chaostoolkit")
+
+ENABLE_TIMEOUT_KEY = "chaosthundra_enable_timeout_seconds"
+DEFAULT_ENABLE_TIMEOUT_SECONDS = 300.0
 
 
 def enable_error_injection(
@@ -171,8 +175,7 @@ def remove_all_injections(
         lam, function_name, lambda env: {k: v for k, v in env.items() if not is_ours(k)}
     )
     removed = sorted(injection_name_of(k) for k in change.before if is_ours(k))
-    for name in removed:
-        ledger.record_removed(_ledger_entry(function_name, name, configuration, secrets))
+    ledger.record_cleared(_ledger_entry(change.configuration, "*", configuration, secrets))
     if removed:
         logger.info(
             "chaosthundra: removed injections %s from '%s'", ", ".join(removed), function_name
@@ -218,6 +221,7 @@ def _enable(
 
     if verify is not None:
         payload_bytes(function_name, verify)
+    wait_timeout = _enable_timeout(function_name, configuration)
     lam = client("lambda", configuration, secrets)
     function = preflight(lam, function_name, configuration, secrets)
 
@@ -237,8 +241,17 @@ def _enable(
         env[key] = value
         return env
 
-    change = function_env.update(lam, function_name, merge, current=function)
-    ledger.record_enabled(_ledger_entry(function_name, injection_name, configuration, secrets))
+    # Known before anything is written: an interrupt from here on leaves a pending entry,
+    # which the safeguard control re-reads and removes if the variable made it.
+    entry = ledger.record_pending(_ledger_entry(function, injection_name, configuration, secrets))
+    try:
+        change = function_env.update(
+            lam, function_name, merge, current=function, wait_timeout=wait_timeout
+        )
+    except ActivityFailed:
+        _settle_failed_enable(lam, entry, key)
+        raise
+    ledger.record_enabled(entry)
     status = "replaced" if key in change.before else "enabled"
     if not change.changed:
         status = "unchanged"
@@ -310,7 +323,9 @@ def _disable(
         return env
 
     change = function_env.update(lam, function_name, merge)
-    ledger.record_removed(_ledger_entry(function_name, injection_name, configuration, secrets))
+    ledger.record_removed(
+        _ledger_entry(change.configuration, injection_name, configuration, secrets)
+    )
     removed = parse_injections({key: change.before[key]})[0].kind if key in change.before else None
     label = kind or removed or "any"
     if change.changed:
@@ -340,18 +355,58 @@ def _summary(function_name: str, name: str, kind: str, status: str, change: Any)
 
 
 def _ledger_entry(
-    function_name: str, injection_name: str, configuration: Configuration, secrets: Secrets
+    function: Mapping[str, Any],
+    injection_name: str,
+    configuration: Configuration,
+    secrets: Secrets,
+    qualifier: Optional[str] = None,
 ) -> ledger.Entry:
-    configuration = configuration or {}
-    try:
-        region: Optional[str] = resolve_region(configuration)
-    except Exception:  # noqa: BLE001 - the region error surfaces from the client call itself
-        region = None
+    """The ledger entry for an injection on ``function`` (a configuration read from Lambda),
+    or on its alias ``qualifier``."""
+    # arn:aws:lambda:<region>:<account>:function:<name>
+    arn = str(function.get("FunctionArn") or "").split(":")
     return ledger.Entry(
-        function_name=function_name,
+        account=arn[4] if len(arn) > 4 else "",
+        region=arn[3] if len(arn) > 3 else "",
+        function_name=function["FunctionName"],
         injection_name=injection_name.lower(),
+        qualifier=qualifier,
         endpoint_url=resolve_endpoint_url(configuration),
-        region=region,
         configuration=configuration,
         secrets=secrets,
     )
+
+
+def _settle_failed_enable(lam: Any, entry: ledger.Entry, key: str) -> None:
+    """After an enable failed: forget the entry if the variable is not on the function."""
+    try:
+        present = key in function_env.variables_of(function_env.read(lam, entry.function_name))
+    except ActivityFailed:
+        present = True  # cannot tell: keep it for the safeguard
+    if not present:
+        ledger.record_removed(entry)
+        return
+    logger.warning(
+        "chaosthundra: injection '%s' may be on '%s' although enabling it failed; the "
+        "safeguard control removes it at the end of the run (or run "
+        "`chaosthundra clear --function %s`)",
+        entry.injection_name,
+        entry.function_name,
+        entry.function_name,
+    )
+
+
+def _enable_timeout(function_name: str, configuration: Configuration) -> float:
+    """``chaosthundra_enable_timeout_seconds``: how long an enable waits for the change."""
+    value = (configuration or {}).get(ENABLE_TIMEOUT_KEY, DEFAULT_ENABLE_TIMEOUT_SECONDS)
+    if isinstance(value, str):  # from `chaos run --var`
+        with contextlib.suppress(ValueError):
+            value = float(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 3600:
+        raise ActivityFailed(
+            f"chaosthundra: cannot enable an injection on Lambda function '{function_name}': "
+            f"{ENABLE_TIMEOUT_KEY} must be a number of seconds above 0 and at most 3600, got "
+            f"{value!r}. Set it in the experiment's configuration, or leave it out "
+            f"(default {DEFAULT_ENABLE_TIMEOUT_SECONDS:g})."
+        )
+    return float(value)

@@ -10,18 +10,26 @@ Configuration keys follow chaostoolkit-aws so existing experiments carry over:
 Secrets (scope ``aws``): ``aws_access_key_id``, ``aws_secret_access_key``,
 ``aws_session_token``.
 
-When the embedded sandbox is the target, its control sets ``aws_endpoint_url``
-and ``chaosthundra_sandbox: true``; clients then use dummy credentials so the
-host's real credentials are never sent anywhere.
+Sandbox mode (the configuration's ``chaosthundra_sandbox`` is true, as the sandbox
+control sets it, or the endpoint is ``CHAOSTHUNDRA_SANDBOX_URL``): clients sign
+with the sandbox's dummy credentials and nothing else; configured secrets,
+profiles, roles and the host's credentials are never sent.
 
-No default session is created or mutated. Clients are cached per resolved
-configuration for a few minutes (building one costs tens of milliseconds), which
-also keeps assumed-role credentials well inside their lifetime. Throttling and
-transient errors are retried by botocore's ``standard`` mode.
+No default session is created or mutated. Clients are cached for a few minutes
+(building one costs tens of milliseconds), keyed by everything that decides who
+they are: region, endpoint, the configured secrets, profile and role, and the
+credential variables of the environment (``AWS_ACCESS_KEY_ID``, ``AWS_PROFILE``...),
+so a change of any of them takes effect on the next call. Secrets are hashed in
+the key, never logged.
+
+Control-plane clients retry throttling and transient errors (botocore's
+``standard`` mode). The invoke client never retries: a retried Invoke runs the
+function's code again.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import threading
@@ -31,10 +39,19 @@ from typing import Any, Optional
 import boto3
 from botocore.client import BaseClient
 from botocore.config import Config
+from botocore.exceptions import ProfileNotFound
 from chaoslib.exceptions import InterruptExecution
 from chaoslib.types import Configuration, Secrets
 
-__all__ = ["client", "resolve_region", "resolve_endpoint_url", "SANDBOX_CREDENTIALS"]
+__all__ = [
+    "client",
+    "invoke_client",
+    "is_sandbox",
+    "resolve_region",
+    "resolve_endpoint_url",
+    "SANDBOX_CREDENTIALS",
+    "INVOKE_READ_TIMEOUT",
+]
 
 logger = logging.getLogger("chaostoolkit")
 
@@ -43,9 +60,33 @@ SANDBOX_CREDENTIALS = {
     "aws_secret_access_key": "chaosthundra-sandbox",
 }
 
-# Attempts include the first call; "standard" mode backs off on throttling.
-DEFAULT_RETRIES = {"max_attempts": 8, "mode": "standard"}
+# Control plane: up to 8 retries after the first attempt, backing off on throttling.
+CONTROL_PLANE_RETRIES = {"max_attempts": 8, "mode": "standard"}
+# Invoke: one HTTP request per call, whatever the answer.
+INVOKE_RETRIES = {"total_max_attempts": 1, "mode": "standard"}
+# Lambda's own maximum timeout is 900 s; the invoke client must outwait any function.
+INVOKE_READ_TIMEOUT = 905
+# botocore's default pool size; the invoke client gets one connection per concurrent call.
+MIN_POOL_CONNECTIONS = 10
 CLIENT_TTL_SECONDS = 600.0
+
+# The environment variables from which botocore's default chain takes credentials.
+CREDENTIAL_ENV = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_CONFIG_FILE",
+    "AWS_ROLE_ARN",
+    "AWS_ROLE_SESSION_NAME",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+)
+SECRET_KEYS = ("aws_access_key_id", "aws_secret_access_key", "aws_session_token")
 
 _clients: dict[tuple, tuple[float, BaseClient]] = {}
 _clients_lock = threading.Lock()
@@ -73,41 +114,13 @@ def resolve_endpoint_url(configuration: Configuration = None) -> Optional[str]:
     return configuration.get("aws_endpoint_url") or os.environ.get("AWS_ENDPOINT_URL") or None
 
 
-def _session(configuration: Configuration, secrets: Secrets, region: str) -> boto3.Session:
-    secrets = secrets or {}
-    kwargs: dict[str, Any] = {"region_name": region}
-    if secrets.get("aws_access_key_id"):
-        kwargs["aws_access_key_id"] = secrets["aws_access_key_id"]
-        kwargs["aws_secret_access_key"] = secrets.get("aws_secret_access_key")
-        kwargs["aws_session_token"] = secrets.get("aws_session_token")
-    elif configuration.get("chaosthundra_sandbox"):
-        kwargs.update(SANDBOX_CREDENTIALS)
-    elif configuration.get("aws_profile_name"):
-        kwargs["profile_name"] = configuration["aws_profile_name"]
-    session = boto3.Session(**kwargs)
-
-    role_arn = configuration.get("aws_assume_role_arn")
-    if not role_arn:
-        return session
-    session_name = configuration.get("aws_assume_role_session_name") or "chaosthundra"
-    logger.debug("chaosthundra: assuming role %s as %s", role_arn, session_name)
-    sts = session.client(
-        "sts", endpoint_url=resolve_endpoint_url(configuration), config=_config(None)
-    )
-    creds = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name)["Credentials"]
-    return boto3.Session(
-        aws_access_key_id=creds["AccessKeyId"],
-        aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds["SessionToken"],
-        region_name=region,
-    )
-
-
-def _config(read_timeout: Optional[float]) -> Config:
-    kwargs: dict[str, Any] = {"retries": dict(DEFAULT_RETRIES)}
-    if read_timeout is not None:
-        kwargs["read_timeout"] = read_timeout
-    return Config(**kwargs)
+def is_sandbox(configuration: Configuration = None) -> bool:
+    """True when the target is the embedded sandbox: only dummy credentials are sent."""
+    configuration = configuration or {}
+    if configuration.get("chaosthundra_sandbox"):
+        return True
+    sandbox_url = os.environ.get("CHAOSTHUNDRA_SANDBOX_URL")
+    return bool(sandbox_url) and resolve_endpoint_url(configuration) == sandbox_url
 
 
 def client(
@@ -116,31 +129,106 @@ def client(
     secrets: Secrets = None,
     read_timeout: Optional[float] = None,
 ) -> BaseClient:
-    """Build a boto3 client for ``service`` from the experiment's configuration."""
+    """A control-plane boto3 client for ``service`` (standard retries)."""
+    kwargs: dict[str, Any] = {"retries": dict(CONTROL_PLANE_RETRIES)}
+    if read_timeout is not None:
+        kwargs["read_timeout"] = read_timeout
+    return _cached(service, configuration, secrets, kwargs)
+
+
+def invoke_client(
+    configuration: Configuration = None, secrets: Secrets = None, concurrency: int = 1
+) -> BaseClient:
+    """A Lambda client for Invoke: one HTTP request per call, never retried.
+
+    Its read timeout outlasts any function's timeout, and its connection pool
+    holds ``concurrency`` connections, so concurrent invokes do not queue.
+    """
+    kwargs: dict[str, Any] = {
+        "retries": dict(INVOKE_RETRIES),
+        "read_timeout": INVOKE_READ_TIMEOUT,
+        "max_pool_connections": max(MIN_POOL_CONNECTIONS, int(concurrency)),
+    }
+    return _cached("lambda", configuration, secrets, kwargs)
+
+
+# ------------------------------------------------------------------ internals
+def _cached(
+    service: str, configuration: Configuration, secrets: Secrets, config: dict[str, Any]
+) -> BaseClient:
     configuration = configuration or {}
+    secrets = secrets or {}
     region = resolve_region(configuration)
     endpoint_url = resolve_endpoint_url(configuration)
-    secrets = secrets or {}
     key = (
         service,
         region,
         endpoint_url,
-        read_timeout,
-        bool(configuration.get("chaosthundra_sandbox")),
-        configuration.get("aws_profile_name"),
-        configuration.get("aws_assume_role_arn"),
-        configuration.get("aws_assume_role_session_name"),
-        secrets.get("aws_access_key_id"),
-        secrets.get("aws_secret_access_key"),
-        secrets.get("aws_session_token"),
+        repr(sorted(config.items())),
+        _identity(configuration, secrets),
     )
     now = time.monotonic()
     with _clients_lock:
         cached = _clients.get(key)
         if cached and now - cached[0] < CLIENT_TTL_SECONDS:
             return cached[1]
-    session = _session(configuration, secrets, region)
-    built = session.client(service, endpoint_url=endpoint_url, config=_config(read_timeout))
+    try:
+        session = _session(configuration, secrets, region)
+        built = session.client(service, endpoint_url=endpoint_url, config=Config(**config))
+    except ProfileNotFound as error:
+        source = "aws_profile_name" if configuration.get("aws_profile_name") else "AWS_PROFILE"
+        raise InterruptExecution(
+            f"chaosthundra: the AWS profile {error.kwargs.get('profile')!r} ({source}) does "
+            "not exist. Name a profile from ~/.aws/config or ~/.aws/credentials."
+        ) from error
     with _clients_lock:
         _clients[key] = (now, built)
     return built
+
+
+def _identity(configuration: Configuration, secrets: Secrets) -> str:
+    """A digest of whatever decides the credentials a client signs with."""
+    if is_sandbox(configuration):
+        return "sandbox"
+    parts = (
+        tuple(secrets.get(k) for k in SECRET_KEYS),
+        configuration.get("aws_profile_name"),
+        configuration.get("aws_assume_role_arn"),
+        configuration.get("aws_assume_role_session_name"),
+        tuple(os.environ.get(k) for k in CREDENTIAL_ENV),
+    )
+    return hashlib.sha256(repr(parts).encode("utf-8")).hexdigest()
+
+
+def _session(configuration: Configuration, secrets: Secrets, region: str) -> boto3.Session:
+    if is_sandbox(configuration):
+        if secrets.get("aws_access_key_id") or configuration.get("aws_profile_name"):
+            logger.debug("chaosthundra: sandbox target; configured credentials are not used")
+        return boto3.Session(region_name=region, **SANDBOX_CREDENTIALS)
+    kwargs: dict[str, Any] = {"region_name": region}
+    profile = configuration.get("aws_profile_name")
+    if secrets.get("aws_access_key_id"):
+        kwargs["aws_access_key_id"] = secrets["aws_access_key_id"]
+        kwargs["aws_secret_access_key"] = secrets.get("aws_secret_access_key")
+        kwargs["aws_session_token"] = secrets.get("aws_session_token")
+    elif profile:
+        kwargs["profile_name"] = profile
+    session = boto3.Session(**kwargs)
+
+    role_arn = configuration.get("aws_assume_role_arn")
+    if not role_arn:
+        return session
+    session_name = configuration.get("aws_assume_role_session_name") or "chaosthundra"
+    logger.debug("chaosthundra: assuming role %s as %s", role_arn, session_name)
+    sts = session.client(
+        "sts",
+        endpoint_url=resolve_endpoint_url(configuration),
+        config=Config(retries=dict(CONTROL_PLANE_RETRIES)),
+    )
+    creds = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name)["Credentials"]
+    return boto3.Session(
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+        region_name=region,
+    )

@@ -32,6 +32,7 @@ logger = logging.getLogger("chaostoolkit")
 
 MAX_ATTEMPTS = 8
 RETRY_PAUSE_SECONDS = 1.0
+WAIT_TIMEOUT_SECONDS = 300.0
 
 
 @dataclass
@@ -59,7 +60,9 @@ def read(lam: BaseClient, function_name: str) -> dict:
         raise activity_failed("read the configuration of", function_name, error) from error
 
 
-def wait_until_updated(lam: BaseClient, function_name: str, timeout: float = 300) -> None:
+def wait_until_updated(
+    lam: BaseClient, function_name: str, timeout: float = WAIT_TIMEOUT_SECONDS
+) -> None:
     """Block until the function's last update is live (LastUpdateStatus Successful)."""
     delay = 1
     try:
@@ -82,6 +85,7 @@ def update(
     function_name: str,
     merge: Callable[[dict[str, str]], dict[str, str]],
     current: Optional[dict] = None,
+    wait_timeout: float = WAIT_TIMEOUT_SECONDS,
 ) -> Change:
     """Apply ``merge`` to the function's current variables and make it live.
 
@@ -89,12 +93,13 @@ def update(
     it may raise to refuse the change, in which case nothing is written.
     ``current`` is a configuration the caller has just read, used for the first
     attempt instead of reading it again; every retry reads afresh.
+    ``wait_timeout`` bounds each wait for an update to become live.
     """
     for attempt in range(1, MAX_ATTEMPTS + 1):
         if current is None or attempt > 1:
             current = read(lam, function_name)
         if current.get("LastUpdateStatus") == "InProgress" or current.get("State") == "Pending":
-            wait_until_updated(lam, function_name)
+            wait_until_updated(lam, function_name, wait_timeout)
             current = read(lam, function_name)
         before = variables_of(current)
         after = merge(dict(before))
@@ -120,7 +125,7 @@ def update(
                 time.sleep(RETRY_PAUSE_SECONDS * attempt)
                 continue
             raise activity_failed("update", function_name, error) from error
-        wait_until_updated(lam, function_name)
+        wait_until_updated(lam, function_name, wait_timeout)
         live = read(lam, function_name)
         return Change(function_name, before, after, True, live.get("RevisionId"), live)
     raise AssertionError("unreachable")  # pragma: no cover

@@ -9,13 +9,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Optional
 
-from botocore.exceptions import ClientError, ReadTimeoutError
+from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
 from chaosthundra import function_env
 from chaosthundra.agent_output import injected_spans
-from chaosthundra.aws import client
+from chaosthundra.aws import INVOKE_READ_TIMEOUT, client, invoke_client
 from chaosthundra.function_logs import lines_since
 from chaosthundra.listeners import parse_injections
 
@@ -33,8 +33,6 @@ MAX_CONCURRENCY = 64
 
 logger = logging.getLogger("chaostoolkit")
 
-# Lambda's own maximum timeout is 900 s; the client must outwait any function.
-INVOKE_READ_TIMEOUT = 905
 _TIMEOUT_RE = re.compile(r"Task timed out after [0-9.]+ seconds")
 
 
@@ -51,46 +49,13 @@ def invoke_function(
     `function_error` (null, "Handled" or "Unhandled"), `payload` (decoded JSON,
     or text), `duration_ms` (round trip, as the caller sees it), `timed_out`
     (the runtime reported a timeout), `log_tail` (the last 4 KB of the log) and
-    `request_id`.
-    A throttled call (429) is reported, not raised.
+    `request_id`. The call is never retried, so the function runs at most once.
+    A throttle (429) or a service error (5xx) is reported with its status, and
+    `payload` holds its `errorType` and `errorMessage`.
     """
     body = payload_bytes(function_name, payload)
-    lam = client("lambda", configuration, secrets, read_timeout=INVOKE_READ_TIMEOUT)
-    kwargs: dict[str, Any] = {
-        "FunctionName": function_name,
-        "InvocationType": "RequestResponse",
-        "LogType": "Tail",
-        "Payload": body,
-    }
-    if qualifier:
-        kwargs["Qualifier"] = qualifier
-    started = time.perf_counter()
-    try:
-        response = lam.invoke(**kwargs)
-    except ClientError as error:
-        code = error.response.get("Error", {}).get("Code", "")
-        if code == "TooManyRequestsException":
-            throttled = {"errorType": code, "errorMessage": error.response["Error"].get("Message")}
-            return _outcome(429, None, throttled, started, "", None)
-        raise function_env.activity_failed("invoke", function_name, error) from error
-    except ReadTimeoutError as error:
-        raise ActivityFailed(
-            f"chaosthundra: no answer from Lambda function '{function_name}' within "
-            f"{INVOKE_READ_TIMEOUT} s"
-        ) from error
-    raw = response["Payload"].read().decode("utf-8", errors="replace")
-    tail = base64.b64decode(response.get("LogResult") or "").decode("utf-8", errors="replace")
-    request_id = response.get("ResponseMetadata", {}).get("RequestId")
-    status, error = response.get("StatusCode", 0), response.get("FunctionError")
-    result = _outcome(status, error, _json_or_text(raw), started, tail, request_id)
-    logger.debug(
-        "chaosthundra: invoked '%s': status %s, error %s, %.1f ms",
-        function_name,
-        result["status_code"],
-        result["function_error"],
-        result["duration_ms"],
-    )
-    return result
+    lam = invoke_client(configuration, secrets)
+    return _invoke(lam, function_name, body, qualifier)
 
 
 def invocation_succeeds(
@@ -167,18 +132,27 @@ def measure_invocations(
 ) -> dict:
     """Invoke the function `count` times, `concurrency` at a time, and summarise.
 
-    Returns `count`, `ok`, `errors` (function errors and throttles, timeouts
-    included), `timeouts`, `throttled`, `error_ratio`, `p50_ms`, `p95_ms`,
+    Each invoke runs the function at most once (never retried) and is counted
+    in exactly one of `ok`, `errors` (function errors, timeouts included, and
+    invokes that got no answer), `throttled` (429) and `service_errors` (5xx);
+    `timeouts` counts the timeouts among the errors. Also returns `count`,
+    `error_ratio` (everything not ok, over count), `p50_ms`, `p95_ms`,
     `p99_ms`, `max_ms` (round trip), `throughput_per_s` and `duration_s`, plus
     `durations_ms` and `outcomes` per invoke for charts. Judge it with
     tolerances, for example jsonpath "$.error_ratio" or a range on a target.
     """
     count = _bounded_int("count", count, MAX_COUNT)
     concurrency = _bounded_int("concurrency", concurrency, MAX_CONCURRENCY)
-    payload_bytes(function_name, payload)  # refuse a bad payload before any invoke
+    body = payload_bytes(function_name, payload)  # refuse a bad payload before any invoke
+    lam = invoke_client(configuration, secrets, concurrency)
 
     def one(_: int) -> dict:
-        return invoke_function(function_name, payload, configuration=configuration, secrets=secrets)
+        started = time.perf_counter()
+        try:
+            return _invoke(lam, function_name, body, None)
+        except ActivityFailed as error:  # one failed invoke is one outcome, not the end
+            failed = {"errorType": "InvokeFailed", "errorMessage": str(error)}
+            return _outcome(None, None, failed, started, "", None)
 
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=min(concurrency, count)) as pool:
@@ -187,15 +161,16 @@ def measure_invocations(
     outcomes = [_verdict(r) for r in results]
     durations = [r["duration_ms"] for r in results]
     ordered = sorted(durations)
-    errors = sum(o != "ok" for o in outcomes)
+    ok = outcomes.count("ok")
     summary = {
         "count": count,
         "concurrency": concurrency,
-        "ok": count - errors,
-        "errors": errors,
+        "ok": ok,
+        "errors": outcomes.count("error") + outcomes.count("timeout"),
         "timeouts": outcomes.count("timeout"),
         "throttled": outcomes.count("throttled"),
-        "error_ratio": round(errors / count, 6),
+        "service_errors": outcomes.count("service_error"),
+        "error_ratio": round((count - ok) / count, 6),
         "p50_ms": _percentile(ordered, 50),
         "p95_ms": _percentile(ordered, 95),
         "p99_ms": _percentile(ordered, 99),
@@ -206,10 +181,13 @@ def measure_invocations(
         "outcomes": outcomes,
     }
     logger.info(
-        "chaosthundra: %d invokes of '%s': error ratio %.3f, p95 %.0f ms, %.1f/s",
+        "chaosthundra: %d invokes of '%s': error ratio %.3f (%d throttled, %d service errors), "
+        "p95 %.0f ms, %.1f/s",
         count,
         function_name,
         summary["error_ratio"],
+        summary["throttled"],
+        summary["service_errors"],
         summary["p95_ms"],
         summary["throughput_per_s"] or 0,
     )
@@ -217,12 +195,63 @@ def measure_invocations(
 
 
 # ------------------------------------------------------------------ internals
+def _invoke(lam: Any, function_name: str, body: bytes, qualifier: Optional[str]) -> dict:
+    """One Invoke, one HTTP request: a 429 or 5xx answer is an outcome, not an error."""
+    kwargs: dict[str, Any] = {
+        "FunctionName": function_name,
+        "InvocationType": "RequestResponse",
+        "LogType": "Tail",
+        "Payload": body,
+    }
+    if qualifier:
+        kwargs["Qualifier"] = qualifier
+    started = time.perf_counter()
+    try:
+        response = lam.invoke(**kwargs)
+    except ClientError as error:
+        meta = error.response.get("ResponseMetadata", {})
+        status = int(meta.get("HTTPStatusCode") or 0)
+        if status == 429 or status >= 500:
+            details = error.response.get("Error", {})
+            answer = {"errorType": details.get("Code"), "errorMessage": details.get("Message")}
+            if error.response.get("Reason"):
+                answer["reason"] = error.response["Reason"]
+            return _outcome(status, None, answer, started, "", meta.get("RequestId"))
+        raise function_env.activity_failed("invoke", function_name, error) from error
+    except ReadTimeoutError as error:
+        raise ActivityFailed(
+            f"chaosthundra: no answer from Lambda function '{function_name}' within "
+            f"{INVOKE_READ_TIMEOUT} s; the invoke was not retried."
+        ) from error
+    except BotoCoreError as error:
+        raise ActivityFailed(
+            f"chaosthundra: could not invoke Lambda function '{function_name}': {error}. The "
+            "invoke was not retried; if the request was sent, the function may have run once."
+        ) from error
+    raw = response["Payload"].read().decode("utf-8", errors="replace")
+    tail = base64.b64decode(response.get("LogResult") or "").decode("utf-8", errors="replace")
+    request_id = response.get("ResponseMetadata", {}).get("RequestId")
+    status, error = response.get("StatusCode", 0), response.get("FunctionError")
+    result = _outcome(status, error, _json_or_text(raw), started, tail, request_id)
+    logger.debug(
+        "chaosthundra: invoked '%s': status %s, error %s, %.1f ms",
+        function_name,
+        result["status_code"],
+        result["function_error"],
+        result["duration_ms"],
+    )
+    return result
+
+
 def _verdict(outcome: dict) -> str:
-    if outcome["status_code"] == 429:
+    status = outcome["status_code"]
+    if status == 429:
         return "throttled"
+    if status is not None and status >= 500:
+        return "service_error"
     if outcome["timed_out"]:
         return "timeout"
-    if outcome["status_code"] != 200 or outcome["function_error"]:
+    if status != 200 or outcome["function_error"]:
         return "error"
     return "ok"
 
@@ -273,7 +302,7 @@ def _json_or_text(raw: str) -> Any:
 
 
 def _outcome(
-    status_code: int,
+    status_code: Optional[int],
     function_error: Optional[str],
     payload: Any,
     started: float,

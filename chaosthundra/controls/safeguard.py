@@ -21,6 +21,12 @@ or for every run, in ~/.chaostoolkit/settings.yaml::
           type: python
           module: chaosthundra.controls.safeguard
 
+While the run lasts, SIGTERM stops it as chaoslib's SIGUSR1 does (SystemExit:
+rollbacks and controls still run). chaoslib's own SIGTERM handler raises an
+exception that botocore takes for a transient HTTP error, and retries, when it
+lands in a request, and that the python provider turns into a mere activity
+failure otherwise: either way the run went on.
+
 A process killed with SIGKILL runs no control at all: use
 `chaosthundra clear` for that case.
 """
@@ -28,11 +34,15 @@ A process killed with SIGKILL runs no control at all: use
 from __future__ import annotations
 
 import logging
-from typing import Any
+import signal
+from typing import Any, Optional
 
+from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Experiment, Journal, Secrets, Settings
 
 from chaosthundra import ledger
+from chaosthundra.aws import client
+from chaosthundra.function_env import read
 
 __all__ = [
     "configure_control",
@@ -43,6 +53,11 @@ __all__ = [
 
 logger = logging.getLogger("chaostoolkit")
 
+# chaoslib's SIGUSR1 code: stop now, keep the rollbacks (30 would skip them).
+STOP_KEEPING_ROLLBACKS = 20
+
+_previous_sigterm: Optional[Any] = None
+
 
 def configure_control(
     configuration: Configuration = None,
@@ -50,8 +65,9 @@ def configure_control(
     settings: Settings = None,
     experiment: Experiment = None,
 ) -> None:
-    """Start the run with an empty record."""
+    """Start the run with an empty record; SIGTERM now stops the run wherever it lands."""
     ledger.clear()
+    _stop_on_sigterm()
     logger.debug("chaosthundra safeguard: armed")
 
 
@@ -64,19 +80,23 @@ def after_experiment_control(context: Experiment, state: Journal = None, **kwarg
 
 def cleanup_control() -> None:
     """Last chance: runs even when the end of the experiment was never reached."""
-    sweep()
+    try:
+        sweep()
+    finally:
+        _restore_sigterm()
 
 
 def sweep() -> list[dict]:
-    """Remove what the ledger says is still active; returns what was removed."""
-    from chaosthundra.actions import remove_injection
+    """Remove what the ledger says is, or may be, still active; returns what was removed.
 
+    Each function is re-read first: a pending entry (an enable that never returned)
+    is removed only if its variable made it onto the function, and nothing is
+    removed from a function the credentials now reach in another account.
+    """
     removed = []
     for entry in ledger.active():
         try:
-            result = remove_injection(
-                entry.function_name, entry.injection_name, entry.configuration, entry.secrets
-            )
+            result = _remove(entry)
         except Exception as error:  # noqa: BLE001 - keep going, report every failure
             logger.error(
                 "chaosthundra safeguard: could not remove injection '%s' from '%s': %s. "
@@ -88,18 +108,70 @@ def sweep() -> list[dict]:
             )
             continue
         ledger.record_removed(entry)
-        if result["status"] == "disabled":
-            logger.info(
-                "chaosthundra safeguard: removed %s injection '%s' from '%s'",
-                result["kind"],
+        if result["status"] != "disabled":
+            logger.debug(
+                "chaosthundra safeguard: %s injection '%s' was not on '%s'",
+                entry.state,
                 entry.injection_name,
                 entry.function_name,
             )
-            removed.append(
-                {
-                    "function_name": entry.function_name,
-                    "injection_name": entry.injection_name,
-                    "kind": result["kind"],
-                }
-            )
+            continue
+        logger.info(
+            "chaosthundra safeguard: removed %s injection '%s' from '%s'%s",
+            result["kind"],
+            entry.injection_name,
+            entry.function_name,
+            " (pending: its enable never completed)" if entry.state == ledger.PENDING else "",
+        )
+        removed.append(
+            {
+                "function_name": entry.function_name,
+                "injection_name": entry.injection_name,
+                "kind": result["kind"],
+                "state": entry.state,
+            }
+        )
     return removed
+
+
+def _remove(entry: ledger.Entry) -> dict:
+    from chaosthundra.actions import remove_injection
+
+    lam = client("lambda", entry.configuration, entry.secrets)
+    arn = str(read(lam, entry.function_name).get("FunctionArn") or "")
+    if entry.account and f":{entry.account}:" not in arn:
+        raise ActivityFailed(
+            f"the credentials now reach {arn or 'a function without an ARN'}, not account "
+            f"{entry.account} where the injection was made; nothing removed"
+        )
+    return remove_injection(
+        entry.function_name, entry.injection_name, entry.configuration, entry.secrets
+    )
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    logger.warning("chaosthundra safeguard: SIGTERM received, stopping the run")
+    raise SystemExit(STOP_KEEPING_ROLLBACKS)
+
+
+def _stop_on_sigterm() -> None:
+    global _previous_sigterm
+    current = signal.getsignal(signal.SIGTERM)
+    if current is _terminate:
+        return
+    try:
+        signal.signal(signal.SIGTERM, _terminate)
+    except ValueError:  # not the main thread: leave signals alone
+        return
+    _previous_sigterm = current
+
+
+def _restore_sigterm() -> None:
+    global _previous_sigterm
+    if _previous_sigterm is None or signal.getsignal(signal.SIGTERM) is not _terminate:
+        return
+    try:
+        signal.signal(signal.SIGTERM, _previous_sigterm)
+    except ValueError:
+        return
+    _previous_sigterm = None

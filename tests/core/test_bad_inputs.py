@@ -226,6 +226,40 @@ def test_missing_region_interrupts(monkeypatch):
         actions.enable_error_injection("fn", configuration={}, **REDIS)
 
 
+@pytest.mark.parametrize("timeout", [0, -5, "soon", 7200, True])
+def test_enable_timeout_must_be_a_number_of_seconds(make_function, snap, configuration, timeout):
+    name = make_function({"KEEP": "me"})
+    before = snap(name)
+    configured = {**configuration, "chaosthundra_enable_timeout_seconds": timeout}
+    with pytest.raises(ActivityFailed) as raised:
+        actions.enable_error_injection(name, configuration=configured, **REDIS)
+    assert "chaosthundra_enable_timeout_seconds must be a number of seconds" in str(raised.value)
+    assert snap(name) == before
+
+
+@pytest.mark.parametrize("where", ["configuration", "environment"])
+def test_a_missing_profile_interrupts(
+    monkeypatch, tmp_path, make_function, snap, configuration, where
+):
+    name = make_function({"KEEP": "me"})
+    before = snap(name)
+    empty = tmp_path / "empty"
+    empty.write_text("")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(empty))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty))
+    real = {k: v for k, v in configuration.items() if k != "chaosthundra_sandbox"}
+    if where == "configuration":
+        real["aws_profile_name"] = "no-such-profile"
+    else:
+        monkeypatch.setenv("AWS_PROFILE", "no-such-profile")
+    with pytest.raises(InterruptExecution) as raised:
+        actions.enable_error_injection(name, configuration=real, **REDIS)
+    assert "the AWS profile 'no-such-profile'" in str(raised.value)
+    assert "does not exist" in str(raised.value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    assert snap(name) == before
+
+
 def test_every_case_is_documented():
     doc = (Path(__file__).parents[2] / "docs" / "bad-inputs.md").read_text()
     documented = set(re.findall(r"^\| `([a-z0-9-]+)` \|", doc, flags=re.M))
@@ -239,6 +273,8 @@ def test_every_case_is_documented():
         "not-allowed",
         "missing-tag",
         "wrong-account",
+        "enable-timeout-invalid",
+        "missing-profile",
         "verify-no-agent-output",
         "verify-no-matching-span",
         "verify-agent-rejected",

@@ -6,6 +6,10 @@ are in tests/e2e.
 
 from __future__ import annotations
 
+import signal
+
+import pytest
+
 from chaosthundra import actions, killswitch, ledger
 from chaosthundra.controls import safeguard
 from chaosthundra.function_env import variables_of
@@ -62,3 +66,25 @@ def test_killswitch_finds_and_clears_only_our_variables(make_function, snap, con
     assert a in [r["function_name"] for r in results]
     assert snap(a)["Environment"]["Variables"] == foreign
     assert killswitch.clear(configuration, function_names=[a, b, clean]) == []
+
+
+def test_while_armed_sigterm_stops_the_run_wherever_it_lands():
+    """SystemExit, not chaoslib's InterruptExecution, which botocore retries inside a
+    request; the real signal in a real run is in tests/e2e/test_interrupted_enable.py."""
+
+    def before(signum, frame):
+        pass
+
+    previous = signal.signal(signal.SIGTERM, before)
+    try:
+        safeguard.configure_control()
+        safeguard.configure_control()  # declared twice (settings and experiment): one handler
+        armed = signal.getsignal(signal.SIGTERM)
+        assert armed is not before
+        with pytest.raises(SystemExit) as raised:
+            armed(signal.SIGTERM, None)
+        assert raised.value.code == safeguard.STOP_KEEPING_ROLLBACKS
+        safeguard.cleanup_control()
+        assert signal.getsignal(signal.SIGTERM) is before
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -3,16 +3,13 @@ when it cannot fire, and never left behind when it could not be verified."""
 
 from __future__ import annotations
 
-import io
-import uuid
-import zipfile
-
 import pytest
 from chaoslib.exceptions import ActivityFailed
 
 from chaosthundra import actions
 from chaosthundra.aws import client
 from chaosthundra.function_env import variables_of
+from tests.sandbox_functions import create_function
 
 AGENT = """\
 import os
@@ -36,27 +33,16 @@ SHADOW = "# shadows the chaoslib package inside this function\n"
 @pytest.fixture
 def make(sandbox, sandbox_configuration):
     lam = client("lambda", sandbox_configuration)
-    iam = client("iam", sandbox_configuration)
-    role = iam.create_role(
-        RoleName=f"verify-{uuid.uuid4().hex[:8]}", AssumeRolePolicyDocument="{}"
-    )["Role"]["Arn"]
+    variables = {"REDIS_URL": sandbox.redis_url, "THUNDRA_APIKEY": "t"}
 
     def create(files: dict) -> str:
-        buf = io.BytesIO()
-        with zipfile.ZipFile(buf, "w") as archive:
-            for path, text in files.items():
-                archive.writestr(path, text)
-        name = f"verify-{uuid.uuid4().hex[:8]}"
-        lam.create_function(
-            FunctionName=name,
-            Runtime="python3.11",
-            Role=role,
-            Handler="app.handler",
-            Code={"ZipFile": buf.getvalue()},
+        return create_function(
+            sandbox_configuration,
+            "verify",
+            files,
             Timeout=5,
-            Environment={"Variables": {"REDIS_URL": sandbox.redis_url, "THUNDRA_APIKEY": "t"}},
+            Environment={"Variables": variables},
         )
-        return name
 
     create.variables = lambda name: variables_of(lam.get_function_configuration(FunctionName=name))
     return create
