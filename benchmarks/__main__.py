@@ -144,7 +144,10 @@ def main() -> int:
         "as it does under `chaos run`; its update delay is 0 except in the row that says "
         "otherwise. The realistic function is `benchmarks/bench_function/` (boto3, the "
         "Thundra agent, a Redis GET and a DynamoDB update); the peer is "
-        f"python-lambda-local {_peer_version()}, running the same handler.\n\n" + text,
+        f"python-lambda-local {_peer_version()}, running the same handler: its cold invoke "
+        "is one `python-lambda-local` command from spawn to its RESULT line, its warm invoke "
+        "a `lambda_local.main.call` of the handler already imported (it forks per call); "
+        "what each enforces was found by trying it (benchmarks/peer_bench.py).\n\n" + text,
         encoding="utf-8",
     )
     print(f"\nrecorded in {args.output}", file=sys.stderr)

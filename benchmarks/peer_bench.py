@@ -91,8 +91,7 @@ class _Peer:
         """Milliseconds per ``lambda_local.main.call`` of the imported handler."""
         out = self.workdir / "warm.json"
         command = [sys.executable, "-c", _WARM_DRIVER, json.dumps(BENCH_PAYLOAD), str(calls)]
-        env = dict(self.variables, PATH=self.process_env["PATH"])
-        time_until_line(command + [str(out)], BENCH_SOURCE, env, "RESULT:", timeout=300)
+        time_until_line(command + [str(out)], BENCH_SOURCE, self.variables, "RESULT:", timeout=300)
         return json.loads(out.read_text())
 
 
