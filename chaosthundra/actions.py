@@ -5,6 +5,10 @@ injection. Enabling writes it, disabling removes it; every other variable,
 layer, handler and setting of the function is kept exactly as it was. Each
 action returns once the change is live, that is once Lambda starts new
 execution environments with it.
+
+Without a qualifier the variable goes into ``$LATEST``. With ``qualifier`` (an
+alias name) it reaches the alias's traffic, or ``traffic_percentage`` of it,
+through a published version that carries it (see ``chaosthundra.targets.alias``).
 """
 
 import contextlib
@@ -14,7 +18,7 @@ from typing import Any, Callable, Mapping, Optional
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
-from chaosthundra import agent_check, function_env, ledger
+from chaosthundra import agent_check, ledger, targets
 from chaosthundra.aws import client, resolve_endpoint_url
 from chaosthundra.guardrails import preflight
 from chaosthundra.listeners import (
@@ -30,6 +34,7 @@ from chaosthundra.listeners import (
     span_filter,
 )
 from chaosthundra.probes import payload_bytes
+from chaosthundra.targets import alias as alias_target
 from chaosthundra.verification import verify_injection
 
 __all__ = [
@@ -58,6 +63,8 @@ def enable_error_injection(
     every: int = 1,
     injection_name: str = "error",
     verify: Any = None,
+    qualifier: str = None,
+    traffic_percentage: float = 100,
     configuration: Configuration = None,
     secrets: Secrets = None,
 ) -> dict:
@@ -72,6 +79,13 @@ def enable_error_injection(
     function is then invoked until a span shows the fault fired; if none does,
     the injection is removed and the action fails with the reason. Undo with
     `disable_error_injection` (same `injection_name`) or `remove_all_injections`.
+
+    Without `qualifier` the fault goes into $LATEST, which aliases pointing at
+    published versions do not run (the result names them). With `qualifier`,
+    an alias name, it reaches that alias's traffic: `traffic_percentage` of it
+    (0 < p <= 100) runs a published version that carries the fault; $LATEST must
+    match the alias's version, or nothing is published. Undo with the same
+    `qualifier`.
     """
     return _enable(
         function_name,
@@ -85,6 +99,8 @@ def enable_error_injection(
         ),
         _filter_args(class_name, operation_name, domain_name, tags),
         verify,
+        qualifier,
+        traffic_percentage,
         configuration,
         secrets,
     )
@@ -102,6 +118,8 @@ def enable_latency_injection(
     tags: dict = None,
     injection_name: str = "latency",
     verify: Any = None,
+    qualifier: str = None,
+    traffic_percentage: float = 100,
     configuration: Configuration = None,
     secrets: Secrets = None,
 ) -> dict:
@@ -117,7 +135,9 @@ def enable_latency_injection(
     the function is then invoked once and a span must show the delay, or the
     injection is removed and the action fails with the reason. Undo with
     `disable_latency_injection` (same `injection_name`) or
-    `remove_all_injections`.
+    `remove_all_injections`. `qualifier` (an alias name) and
+    `traffic_percentage` aim the fault at that alias's traffic, as for
+    `enable_error_injection`.
     """
     return _enable(
         function_name,
@@ -127,6 +147,8 @@ def enable_latency_injection(
         ),
         _filter_args(class_name, operation_name, domain_name, tags),
         verify,
+        qualifier,
+        traffic_percentage,
         configuration,
         secrets,
     )
@@ -135,6 +157,7 @@ def enable_latency_injection(
 def disable_error_injection(
     function_name: str,
     injection_name: str = "error",
+    qualifier: str = None,
     configuration: Configuration = None,
     secrets: Secrets = None,
 ) -> dict:
@@ -142,13 +165,16 @@ def disable_error_injection(
 
     Only that injection's variable is removed; a change anyone else made in the
     meantime is kept. Does nothing, and says so, when the injection is not there.
+    With `qualifier` (an alias), the alias's other injections stay; removing its
+    last routes the alias exactly as before and deletes the chaos version.
     """
-    return _disable(function_name, injection_name, "error", configuration, secrets)
+    return _disable(function_name, injection_name, "error", qualifier, configuration, secrets)
 
 
 def disable_latency_injection(
     function_name: str,
     injection_name: str = "latency",
+    qualifier: str = None,
     configuration: Configuration = None,
     secrets: Secrets = None,
 ) -> dict:
@@ -156,34 +182,41 @@ def disable_latency_injection(
 
     Only that injection's variable is removed; a change anyone else made in the
     meantime is kept. Does nothing, and says so, when the injection is not there.
+    With `qualifier` (an alias), as for `disable_error_injection`.
     """
-    return _disable(function_name, injection_name, "latency", configuration, secrets)
+    return _disable(function_name, injection_name, "latency", qualifier, configuration, secrets)
 
 
 def remove_all_injections(
     function_name: str,
+    qualifier: str = None,
     configuration: Configuration = None,
     secrets: Secrets = None,
 ) -> dict:
     """Remove every chaosthundra injection from the function: the kill switch.
 
     Span listeners that chaosthundra did not write (foreign Thundra listener
-    variables) and all other variables are left exactly as they are.
+    variables) and all other variables are left exactly as they are. With
+    `qualifier` (an alias), the alias is routed exactly as before its first
+    injection and chaosthundra's versions for it are deleted.
     """
+    _check_qualifier(function_name, qualifier)
     lam = client("lambda", configuration, secrets)
-    change = function_env.update(
-        lam, function_name, lambda env: {k: v for k, v in env.items() if not is_ours(k)}
+    change = targets.update(
+        lam, function_name, qualifier, lambda env: {k: v for k, v in env.items() if not is_ours(k)}
     )
     removed = sorted(injection_name_of(k) for k in change.before if is_ours(k))
-    ledger.record_cleared(_ledger_entry(change.configuration, "*", configuration, secrets))
+    ledger.record_cleared(
+        _ledger_entry(change.configuration, "*", configuration, secrets, qualifier)
+    )
+    where = _where(function_name, qualifier)
     if removed:
-        logger.info(
-            "chaosthundra: removed injections %s from '%s'", ", ".join(removed), function_name
-        )
+        logger.info("chaosthundra: removed injections %s from %s", ", ".join(removed), where)
     else:
-        logger.info("chaosthundra: no injection on '%s'; nothing to remove", function_name)
+        logger.info("chaosthundra: no injection on %s; nothing to remove", where)
     return {
         "function_name": function_name,
+        "qualifier": qualifier,
         "status": "removed" if removed else "absent",
         "removed": removed,
         "revision_id": change.revision_id,
@@ -208,10 +241,14 @@ def _enable(
     build: Callable[[list], dict],
     filter_args: Mapping[str, Any],
     verify: Any,
+    qualifier: Optional[str],
+    traffic_percentage: Any,
     configuration: Configuration,
     secrets: Secrets,
 ) -> dict:
-    what = f"enable an injection on Lambda function '{function_name}'"
+    what = f"enable an injection on {_where(function_name, qualifier)}"
+    _check_qualifier(function_name, qualifier)
+    percentage = _percentage(function_name, qualifier, traffic_percentage)
     try:
         key = env_key(injection_name)
         config = build([span_filter(**filter_args)])
@@ -243,10 +280,20 @@ def _enable(
 
     # Known before anything is written: an interrupt from here on leaves a pending entry,
     # which the safeguard control re-reads and removes if the variable made it.
-    entry = ledger.record_pending(_ledger_entry(function, injection_name, configuration, secrets))
+    # read before the write: once the change is logged as live, the action only returns
+    missed = _aliases_missed(lam, function_name) if qualifier is None else None
+    entry = ledger.record_pending(
+        _ledger_entry(function, injection_name, configuration, secrets, qualifier)
+    )
     try:
-        change = function_env.update(
-            lam, function_name, merge, current=function, wait_timeout=wait_timeout
+        change = targets.update(
+            lam,
+            function_name,
+            qualifier,
+            merge,
+            percentage,
+            current=function,
+            wait_timeout=wait_timeout,
         )
     except ActivityFailed:
         _settle_failed_enable(lam, entry, key)
@@ -257,11 +304,11 @@ def _enable(
         status = "unchanged"
     (injection,) = [i for i in parse_injections(change.after) if i.env_key == key]
     logger.info(
-        "chaosthundra: %s %s injection '%s' on '%s'",
+        "chaosthundra: %s %s injection '%s' on %s",
         status,
         injection.kind,
         injection.name,
-        function_name,
+        _where(function_name, qualifier),
     )
     logger.debug("chaosthundra: listener config %s", injection.config)
     summary = _summary(function_name, injection.name, injection.kind, status, change) | {
@@ -269,13 +316,20 @@ def _enable(
         "encoding": injection.encoding,
         "listener": injection.config,
     }
+    if missed is not None:
+        summary["aliases_not_faulted"] = missed
     if verify is not None:
         try:
             summary["verification"] = verify_injection(
-                function_name, config, verify, configuration, secrets
+                function_name,
+                config,
+                verify,
+                configuration,
+                secrets,
+                qualifier=getattr(change, "version", None),
             )
         except ActivityFailed:
-            remove_injection(function_name, injection_name, configuration, secrets)
+            remove_injection(function_name, injection_name, configuration, secrets, qualifier)
             logger.warning(
                 "chaosthundra: removed injection '%s' from '%s': it could not be verified",
                 injection.name,
@@ -290,24 +344,28 @@ def remove_injection(
     injection_name: str,
     configuration: Configuration = None,
     secrets: Secrets = None,
+    qualifier: Optional[str] = None,
 ) -> dict:
     """Remove one named injection whatever its kind (safeguard, kill switch, verify)."""
-    return _disable(function_name, injection_name, None, configuration, secrets)
+    return _disable(function_name, injection_name, None, qualifier, configuration, secrets)
 
 
 def _disable(
     function_name: str,
     injection_name: str,
     kind: Optional[str],
+    qualifier: Optional[str],
     configuration: Configuration,
     secrets: Secrets,
 ) -> dict:
+    where = _where(function_name, qualifier)
     try:
         key = env_key(injection_name)
     except InvalidInjection as error:
         raise ActivityFailed(
-            f"chaosthundra: cannot disable an injection on '{function_name}': {error}"
+            f"chaosthundra: cannot disable an injection on {where}: {error}"
         ) from error
+    _check_qualifier(function_name, qualifier)
     lam = client("lambda", configuration, secrets)
 
     def merge(env: dict[str, str]) -> dict[str, str]:
@@ -315,43 +373,87 @@ def _disable(
             found = parse_injections({key: env[key]})[0]
             if kind is not None and found.kind not in (kind, "unreadable"):
                 raise ActivityFailed(
-                    f"chaosthundra: injection '{injection_name}' on '{function_name}' is a "
+                    f"chaosthundra: injection '{injection_name}' on {where} is a "
                     f"{found.kind} injection, not a {kind} one; disable it with "
                     f"disable_{found.kind}_injection or remove_all_injections."
                 )
             env.pop(key)
         return env
 
-    change = function_env.update(lam, function_name, merge)
+    change = targets.update(lam, function_name, qualifier, merge)
     ledger.record_removed(
-        _ledger_entry(change.configuration, injection_name, configuration, secrets)
+        _ledger_entry(change.configuration, injection_name, configuration, secrets, qualifier)
     )
     removed = parse_injections({key: change.before[key]})[0].kind if key in change.before else None
     label = kind or removed or "any"
     if change.changed:
-        logger.info(
-            "chaosthundra: disabled %s injection '%s' on '%s'", label, injection_name, function_name
-        )
+        logger.info("chaosthundra: disabled %s injection '%s' on %s", label, injection_name, where)
         status = "disabled"
     else:
         logger.info(
-            "chaosthundra: no %s injection '%s' on '%s'; nothing to do",
-            label,
-            injection_name,
-            function_name,
+            "chaosthundra: no %s injection '%s' on %s; nothing to do", label, injection_name, where
         )
         status = "absent"
     return _summary(function_name, injection_name.lower(), label, status, change)
 
 
 def _summary(function_name: str, name: str, kind: str, status: str, change: Any) -> dict:
-    return {
+    summary = {
         "function_name": function_name,
         "injection_name": name,
         "kind": kind,
         "status": status,
         "revision_id": change.revision_id,
     }
+    if isinstance(change, alias_target.AliasChange):
+        summary |= {
+            "qualifier": change.alias,
+            "version": change.version,
+            "base_version": change.base_version,
+            "traffic_percentage": change.percentage,
+            "routing_before": str(change.routing_before),
+            "routing": str(change.routing_after),
+        }
+    return summary
+
+
+def _where(function_name: str, qualifier: Optional[str]) -> str:
+    if qualifier is None:
+        return f"Lambda function '{function_name}'"
+    return f"alias '{qualifier}' of Lambda function '{function_name}'"
+
+
+def _check_qualifier(function_name: str, qualifier: Optional[str]) -> None:
+    if qualifier is not None:
+        alias_target.check_qualifier(function_name, qualifier)
+
+
+def _percentage(function_name: str, qualifier: Optional[str], value: Any) -> Optional[float]:
+    """The alias's share of traffic to fault; only an alias can take less than 100."""
+    if isinstance(value, str):  # from `chaos run --var`
+        with contextlib.suppress(ValueError):
+            value = float(value)
+    percentage = alias_target.check_percentage(value)
+    if qualifier is None and percentage != 100:
+        raise ActivityFailed(
+            f"chaosthundra: traffic_percentage {value!r} needs a qualifier: without one the "
+            f"fault goes into $LATEST of '{function_name}', which every unqualified invoke "
+            "runs. Give qualifier (an alias name) to fault a share of that alias's traffic."
+        )
+    return percentage
+
+
+def _aliases_missed(lam: Any, function_name: str) -> list[str]:
+    """The aliases an unqualified fault does not reach, said in the log."""
+    missed = alias_target.aliases_beside_latest(lam, function_name)
+    if missed:
+        logger.warning(
+            "chaosthundra: a fault in $LATEST of '%s' does not reach its aliases %s: they route "
+            "to published versions. Give qualifier=<alias> to reach their traffic.",
+            function_name,
+            ", ".join(missed),
+        )
+    return missed
 
 
 def _ledger_entry(
@@ -380,7 +482,7 @@ def _ledger_entry(
 def _settle_failed_enable(lam: Any, entry: ledger.Entry, key: str) -> None:
     """After an enable failed: forget the entry if the variable is not on the function."""
     try:
-        present = key in function_env.variables_of(function_env.read(lam, entry.function_name))
+        present = key in targets.variables(lam, entry.function_name, entry.qualifier)
     except ActivityFailed:
         present = True  # cannot tell: keep it for the safeguard
     if not present:

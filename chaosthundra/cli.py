@@ -217,20 +217,27 @@ def status(functions: tuple, **aws: Any) -> None:
     """List the functions that have an active chaosthundra injection."""
     from .killswitch import scan
 
-    found = [
-        (fn["function_name"], i)
-        for fn in _guarded(scan, _configuration(**aws), None, list(functions) or None)
-        for i in fn["injections"]
-        if i["ours"]
-    ]
-    if not found:
+    scanned = _guarded(scan, _configuration(**aws), None, list(functions) or None)
+    found = [(fn["function_name"], i) for fn in scanned for i in fn["injections"] if i["ours"]]
+    versions = [c for fn in scanned for c in fn["chaos_versions"]]
+    if not found and not versions:
         click.echo("No chaosthundra injection is active.")
         return
-    click.echo(f"{'FUNCTION':<32} {'INJECTION':<20} {'KIND':<8} SCOPE")
+    if found:
+        click.echo(f"{'FUNCTION':<32} {'INJECTION':<20} {'KIND':<8} SCOPE")
     for name, injection in found:
         click.echo(
             f"{name:<32} {injection['name']:<20} {injection['kind']:<8} "
             f"{_scope(injection['config'])}"
+        )
+    if versions:
+        click.echo(f"{'FUNCTION':<32} {'ALIAS':<16} {'VERSION':<8} {'SHARE':<6} INJECTIONS")
+    for c in versions:
+        routed = c["alias"] if c["routed_by"] else f"{c['alias']} (not routed)"
+        click.echo(
+            f"{c['function_name']:<32} {routed:<16} {c['version']:<8} "
+            f"{c['traffic_percentage']:<6g} {', '.join(c['injections'])}; before: "
+            f"{c['routing_before']}"
         )
 
 
@@ -259,7 +266,13 @@ def clear(functions: tuple, yes: bool, **aws: Any) -> None:
             click.echo(f"FAILED {result['function_name']}: {result['error']}", err=True)
         else:
             removed = ", ".join(result["removed"]) or "nothing"
-            click.echo(f"cleared {result['function_name']}: removed {removed}")
+            routed = ""
+            if result["versions_deleted"]:
+                routed = (
+                    f"; aliases {', '.join(result['aliases_restored']) or 'none'} routed as "
+                    f"before, chaos versions {', '.join(result['versions_deleted'])} deleted"
+                )
+            click.echo(f"cleared {result['function_name']}: removed {removed}{routed}")
     if any(result["error"] for result in results):
         sys.exit(1)
 

@@ -1,8 +1,10 @@
 """Find and remove chaosthundra injections across a region: `chaosthundra status/clear`.
 
-It reads the functions' configuration, so it works after the process that
-injected is gone (even killed with SIGKILL). It only ever removes chaosthundra's
-own variables.
+It reads the functions' configuration and their versions, so it works after the
+process that injected is gone (even killed with SIGKILL): injections in
+``$LATEST``'s variables, and the versions chaosthundra published for an alias
+(their Description records how to route the alias back). It only ever removes
+chaosthundra's own variables and versions.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from chaoslib.types import Configuration, Secrets
 from chaosthundra import function_env
 from chaosthundra.aws import client
 from chaosthundra.listeners import parse_injections
+from chaosthundra.targets import alias as alias_target
 
 __all__ = ["scan", "with_injections", "clear"]
 
@@ -24,7 +27,8 @@ def scan(
     secrets: Secrets = None,
     function_names: Optional[Iterable[str]] = None,
 ) -> list[dict]:
-    """Every function (or the named ones) with its span-listener injections."""
+    """Every function (or the named ones): its span-listener injections in $LATEST, and the
+    chaos versions chaosthundra published for its aliases."""
     lam = client("lambda", configuration, secrets)
     if function_names:
         functions = [function_env.read(lam, name) for name in function_names]
@@ -40,6 +44,7 @@ def scan(
             "runtime": fn.get("Runtime"),
             "handler": fn.get("Handler"),
             "injections": [i.to_dict() for i in parse_injections(function_env.variables_of(fn))],
+            "chaos_versions": [c.to_dict() for c in alias_target.find(lam, [fn["FunctionName"]])],
         }
         for fn in functions
     ]
@@ -50,11 +55,12 @@ def with_injections(
     secrets: Secrets = None,
     function_names: Optional[Iterable[str]] = None,
 ) -> list[str]:
-    """The functions (all, or among the named ones) that hold a chaosthundra injection."""
+    """The functions (all, or among the named ones) that hold a chaosthundra injection or
+    chaos version."""
     return [
         fn["function_name"]
         for fn in scan(configuration, secrets, function_names)
-        if any(i["ours"] for i in fn["injections"])
+        if fn["chaos_versions"] or any(i["ours"] for i in fn["injections"])
     ]
 
 
@@ -65,17 +71,28 @@ def clear(
 ) -> list[dict]:
     """Remove chaosthundra's injections from every function that has one.
 
-    One result per such function: what remove_all_injections returned, with
-    ``error`` set (and nothing removed) when that function could not be cleared;
-    the others are still cleared.
+    One result per such function: what remove_all_injections returned for
+    $LATEST, plus ``aliases_restored`` and ``versions_deleted`` for its chaos
+    versions, with ``error`` set when that function could not be cleared; the
+    others are still cleared.
     """
     from chaosthundra.actions import remove_all_injections
 
+    lam = client("lambda", configuration, secrets)
     results = []
     for name in with_injections(configuration, secrets, function_names):
         try:
-            result = remove_all_injections(name, configuration, secrets)
+            result = remove_all_injections(name, configuration=configuration, secrets=secrets)
+            undone = alias_target.undo(lam, name)
         except ChaosException as error:
             result = {"function_name": name, "removed": [], "error": str(error)}
-        results.append({"error": None, **result})
+            undone = []
+        results.append(
+            {
+                "error": None,
+                **result,
+                "aliases_restored": sorted({a for c in undone for a in c.aliases}),
+                "versions_deleted": [c.version for c in undone],
+            }
+        )
     return results

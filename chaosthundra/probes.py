@@ -13,7 +13,7 @@ from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
-from chaosthundra import function_env
+from chaosthundra import function_env, targets
 from chaosthundra.agent_output import injected_spans
 from chaosthundra.aws import INVOKE_READ_TIMEOUT, client, invoke_client
 from chaosthundra.function_logs import lines_since
@@ -48,8 +48,10 @@ def invoke_function(
     `payload` is a mapping, a list, or a JSON string. Returns `status_code`,
     `function_error` (null, "Handled" or "Unhandled"), `payload` (decoded JSON,
     or text), `duration_ms` (round trip, as the caller sees it), `timed_out`
-    (the runtime reported a timeout), `log_tail` (the last 4 KB of the log) and
-    `request_id`. The call is never retried, so the function runs at most once.
+    (the runtime reported a timeout), `log_tail` (the last 4 KB of the log),
+    `request_id` and `executed_version` (the version that ran: through an alias,
+    the one its routing picked). `qualifier` is an alias or a version; none
+    invokes $LATEST. The call is never retried, so the function runs at most once.
     A throttle (429) or a service error (5xx) is reported with its status, and
     `payload` holds its `errorType` and `errorMessage`.
     """
@@ -61,11 +63,15 @@ def invoke_function(
 def invocation_succeeds(
     function_name: str,
     payload: Any = None,
+    qualifier: str = None,
     configuration: Configuration = None,
     secrets: Secrets = None,
 ) -> bool:
-    """True when one invoke returns status 200 with no function error or timeout."""
-    outcome = invoke_function(function_name, payload, configuration=configuration, secrets=secrets)
+    """True when one invoke returns status 200 with no function error or timeout.
+
+    `qualifier` (an alias or version) invokes that instead of $LATEST.
+    """
+    outcome = invoke_function(function_name, payload, qualifier, configuration, secrets)
     return outcome["status_code"] == 200 and outcome["function_error"] is None
 
 
@@ -73,26 +79,32 @@ def invocation_completes_within(
     function_name: str,
     seconds: float,
     payload: Any = None,
+    qualifier: str = None,
     configuration: Configuration = None,
     secrets: Secrets = None,
 ) -> bool:
-    """True when one invoke answers within `seconds` (round trip) without timing out."""
-    outcome = invoke_function(function_name, payload, configuration=configuration, secrets=secrets)
+    """True when one invoke answers within `seconds` (round trip) without timing out.
+
+    `qualifier` (an alias or version) invokes that instead of $LATEST.
+    """
+    outcome = invoke_function(function_name, payload, qualifier, configuration, secrets)
     return not outcome["timed_out"] and outcome["duration_ms"] <= float(seconds) * 1000.0
 
 
 def list_injections(
     function_name: str,
+    qualifier: str = None,
     configuration: Configuration = None,
     secrets: Secrets = None,
 ) -> list:
     """The function's active span-listener injections, chaosthundra's and foreign ones.
 
     Each entry has `name`, `kind` (error, latency, other, unreadable),
-    `env_key`, `ours`, `encoding` and the decoded listener `config`.
+    `env_key`, `ours`, `encoding` and the decoded listener `config`. With
+    `qualifier` (an alias), those its faulted traffic runs with.
     """
     lam = client("lambda", configuration, secrets)
-    variables = function_env.variables_of(function_env.read(lam, function_name))
+    variables = targets.variables(lam, function_name, qualifier)
     return [injection.to_dict() for injection in parse_injections(variables)]
 
 
@@ -127,6 +139,7 @@ def measure_invocations(
     payload: Any = None,
     count: int = 100,
     concurrency: int = 10,
+    qualifier: str = None,
     configuration: Configuration = None,
     secrets: Secrets = None,
 ) -> dict:
@@ -140,6 +153,8 @@ def measure_invocations(
     `p99_ms`, `max_ms` (round trip), `throughput_per_s` and `duration_s`, plus
     `durations_ms` and `outcomes` per invoke for charts. Judge it with
     tolerances, for example jsonpath "$.error_ratio" or a range on a target.
+    `qualifier` (an alias or version) invokes that instead of $LATEST; the
+    versions that answered are counted in `executed_versions`.
     """
     count = _bounded_int("count", count, MAX_COUNT)
     concurrency = _bounded_int("concurrency", concurrency, MAX_CONCURRENCY)
@@ -149,7 +164,7 @@ def measure_invocations(
     def one(_: int) -> dict:
         started = time.perf_counter()
         try:
-            return _invoke(lam, function_name, body, None)
+            return _invoke(lam, function_name, body, qualifier)
         except ActivityFailed as error:  # one failed invoke is one outcome, not the end
             failed = {"errorType": "InvokeFailed", "errorMessage": str(error)}
             return _outcome(None, None, failed, started, "", None)
@@ -177,6 +192,7 @@ def measure_invocations(
         "max_ms": ordered[-1],
         "throughput_per_s": round(count / elapsed, 2) if elapsed > 0 else None,
         "duration_s": round(elapsed, 3),
+        "executed_versions": _counts(r["executed_version"] for r in results),
         "durations_ms": durations,
         "outcomes": outcomes,
     }
@@ -232,7 +248,15 @@ def _invoke(lam: Any, function_name: str, body: bytes, qualifier: Optional[str])
     tail = base64.b64decode(response.get("LogResult") or "").decode("utf-8", errors="replace")
     request_id = response.get("ResponseMetadata", {}).get("RequestId")
     status, error = response.get("StatusCode", 0), response.get("FunctionError")
-    result = _outcome(status, error, _json_or_text(raw), started, tail, request_id)
+    result = _outcome(
+        status,
+        error,
+        _json_or_text(raw),
+        started,
+        tail,
+        request_id,
+        response.get("ExecutedVersion"),
+    )
     logger.debug(
         "chaosthundra: invoked '%s': status %s, error %s, %.1f ms",
         function_name,
@@ -241,6 +265,14 @@ def _invoke(lam: Any, function_name: str, body: bytes, qualifier: Optional[str])
         result["duration_ms"],
     )
     return result
+
+
+def _counts(values: Any) -> dict:
+    counted: dict = {}
+    for value in values:
+        if value is not None:
+            counted[value] = counted.get(value, 0) + 1
+    return counted
 
 
 def _verdict(outcome: dict) -> str:
@@ -308,9 +340,11 @@ def _outcome(
     started: float,
     tail: str,
     request_id: Optional[str],
+    executed_version: Optional[str] = None,
 ) -> dict:
     message = payload.get("errorMessage", "") if isinstance(payload, dict) else ""
     return {
+        "executed_version": executed_version,
         "status_code": status_code,
         "function_error": function_error,
         "payload": payload,

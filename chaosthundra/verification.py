@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import Any, Optional
 
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
@@ -29,11 +29,13 @@ def verify_injection(
     payload: Any,
     configuration: Configuration,
     secrets: Secrets,
+    qualifier: Optional[str] = None,
 ) -> dict:
     """Invoke until a span shows this listener acted; ActivityFailed with the reason if not.
 
     An error listener with injectCountFreq N acts on 1 matching span in N, so up
-    to N invokes (at most MAX_VERIFY_INVOKES) are made.
+    to N invokes (at most MAX_VERIFY_INVOKES) are made. ``qualifier`` is the
+    version that carries the fault (an alias's chaos version), None for $LATEST.
     """
     inner = listener["config"]["listener"]
     every = int(inner["config"].get("injectCountFreq", 1))
@@ -43,7 +45,7 @@ def verify_injection(
     for attempt in range(1, attempts + 1):
         since_ms = int(time.time() * 1000) - 1000
         outcome = invoke_function(
-            function_name, payload, configuration=configuration, secrets=secrets
+            function_name, payload, qualifier, configuration=configuration, secrets=secrets
         )
         log = outcome["log_tail"]
         if _cut(log) and outcome.get("request_id"):

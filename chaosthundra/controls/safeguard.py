@@ -117,15 +117,17 @@ def sweep() -> list[dict]:
             )
             continue
         logger.info(
-            "chaosthundra safeguard: removed %s injection '%s' from '%s'%s",
+            "chaosthundra safeguard: removed %s injection '%s' from '%s'%s%s",
             result["kind"],
             entry.injection_name,
             entry.function_name,
+            f" (alias '{entry.qualifier}')" if entry.qualifier else "",
             " (pending: its enable never completed)" if entry.state == ledger.PENDING else "",
         )
         removed.append(
             {
                 "function_name": entry.function_name,
+                "qualifier": entry.qualifier,
                 "injection_name": entry.injection_name,
                 "kind": result["kind"],
                 "state": entry.state,
@@ -145,7 +147,11 @@ def _remove(entry: ledger.Entry) -> dict:
             f"{entry.account} where the injection was made; nothing removed"
         )
     return remove_injection(
-        entry.function_name, entry.injection_name, entry.configuration, entry.secrets
+        entry.function_name,
+        entry.injection_name,
+        entry.configuration,
+        entry.secrets,
+        entry.qualifier,
     )
 
 

@@ -460,10 +460,17 @@ class LambdaControlPlane:
             latest, record = self._latest(request)
             self._check_writable(latest, record)
             self._check_revision(request.body.get("RevisionId"), record.revision)
+            where = (request.account, request.region, latest.function_name)
+            count = moto_state.published_count(*where)
             answer = self._forward(request)
             if answer.status != 201:
                 return answer
             config = answer.json()
+            number = moto_state.number_published(*where, count, record.last_version)
+            if number is not None:
+                record.last_version = int(number)
+                config["FunctionArn"] = f"{config['FunctionArn'].rsplit(':', 1)[0]}:{number}"
+                config["Version"] = number
             self._detach_published(request, config)
             self._present(config, record)
             return self._answer_json(answer, config)

@@ -47,6 +47,8 @@ class FunctionRecord:
     ready_at: float = 0.0
     stable: Any = None
     versions: dict[str, str] = field(default_factory=dict)
+    # the highest version number ever published: Lambda never gives one out twice
+    last_version: int = 0
     aliases: dict[str, str] = field(default_factory=dict)
 
     def settle(self, now: float) -> None:

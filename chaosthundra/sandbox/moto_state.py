@@ -43,6 +43,8 @@ __all__ = [
     "find_function",
     "function_record",
     "lambda_object",
+    "number_published",
+    "published_count",
     "put_log_lines",
     "sha256_hex_of",
 ]
@@ -114,6 +116,38 @@ def _unqualified_arn(fn: Any) -> str:
 
 def _api_error(exc: LambdaClientError) -> ApiError:
     return ApiError(exc.code, exc.error_type, exc.message)
+
+
+def published_count(account_id: str, region: str, name: str) -> int:
+    """How many versions moto holds for the function."""
+    functions = lambda_backends[account_id][region]._lambdas._functions
+    return len((functions.get(name) or {}).get("versions") or [])
+
+
+def number_published(
+    account_id: str, region: str, name: str, count_before: int, last_number: int
+) -> Optional[str]:
+    """Number the version moto just published as Lambda does, one above every number the
+    function ever had; None when moto published nothing new.
+
+    moto numbers a new version len(versions) + 1, which gives out a number again once
+    a version other than the highest was deleted (or the highest was).
+    """
+    storage = lambda_backends[account_id][region]._lambdas
+    versions = storage._functions[name]["versions"]
+    if len(versions) <= count_before:
+        return None
+    new, earlier = versions[-1], versions[:-1]
+    number = max([last_number, *(int(v.version) for v in earlier)]) + 1
+    if int(new.version) != number:
+        clash = next((v for v in earlier if str(v.version) == str(new.version)), None)
+        if clash is not None:  # moto's publish overwrote the earlier version's ARN entry
+            storage._arns[clash.function_arn] = clash
+        else:
+            storage._arns.pop(new.function_arn, None)
+        new.set_version(number)
+        storage._arns[new.function_arn] = new
+    return str(number)
 
 
 def lambda_object(

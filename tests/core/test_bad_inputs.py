@@ -181,6 +181,48 @@ CASES = [
         "injection_name '' is not valid",
     ),
     (
+        "qualifier-version",
+        actions.enable_error_injection,
+        {**REDIS, "qualifier": "1"},
+        ActivityFailed,
+        "published versions are immutable",
+    ),
+    (
+        "qualifier-latest",
+        actions.enable_error_injection,
+        {**REDIS, "qualifier": "$LATEST"},
+        ActivityFailed,
+        "give no qualifier",
+    ),
+    (
+        "qualifier-not-alias-name",
+        actions.disable_error_injection,
+        {"qualifier": "live alias"},
+        ActivityFailed,
+        "is not an alias name",
+    ),
+    (
+        "unknown-alias",
+        actions.enable_error_injection,
+        {**REDIS, "qualifier": "prod"},
+        ActivityFailed,
+        "has no alias 'prod' (its aliases: none)",
+    ),
+    (
+        "percentage-without-alias",
+        actions.enable_error_injection,
+        {**REDIS, "traffic_percentage": 30},
+        ActivityFailed,
+        "traffic_percentage 30 needs a qualifier",
+    ),
+    (
+        "percentage-out-of-range",
+        actions.enable_latency_injection,
+        {**UP, "delay": 100, "qualifier": "live", "traffic_percentage": 150},
+        ActivityFailed,
+        "traffic_percentage must be a number greater than 0 and at most 100",
+    ),
+    (
         "payload-not-json",
         probes.invoke_function,
         {"payload": "{userId: 1}"},
@@ -278,5 +320,10 @@ def test_every_case_is_documented():
         "verify-no-agent-output",
         "verify-no-matching-span",
         "verify-agent-rejected",
+        # tests/core/test_alias_target.py
+        "alias-latest-differs",
+        "alias-split-share",
+        "alias-on-latest",
+        "alias-percentage-differs",
     }
     assert tested <= documented, f"undocumented: {sorted(tested - documented)}"

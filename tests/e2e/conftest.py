@@ -20,9 +20,26 @@ import pytest
 from chaosthundra.aws import client
 from chaosthundra.function_env import variables_of
 from chaosthundra.listeners import is_ours
+from tests.sandbox_functions import create_function
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
+
+
+# A function wrapped by the Thundra agent that reads Redis (key "verify").
+AGENT = """\
+import os
+import redis
+from thundra.thundra_agent import Thundra
+
+thundra = Thundra(api_key="test")
+cache = redis.Redis.from_url(os.environ["REDIS_URL"])
+
+
+@thundra
+def handler(event, context):
+    return {"value": str(cache.get("verify"))}
+"""
 
 
 class ChaosRun:
@@ -110,6 +127,37 @@ def function_state(sandbox_configuration):
     return read
 
 
+@pytest.fixture
+def lam(sandbox_configuration):
+    """A Lambda client of the session sandbox (reads wait up to 60 s)."""
+    return client("lambda", sandbox_configuration, read_timeout=60)
+
+
+@pytest.fixture
+def aliased(make, lam) -> str:
+    """A Thundra-wrapped Redis reader (AGENT) with alias 'live' on version 1."""
+    name = make({"app.py": AGENT})
+    lam.get_waiter("function_active_v2").wait(FunctionName=name)
+    lam.publish_version(FunctionName=name)
+    lam.create_alias(FunctionName=name, Name="live", FunctionVersion="1")
+    return name
+
+
+@pytest.fixture
+def make(sandbox, sandbox_configuration):
+    """Create a function from {path: source} (Redis and Thundra key set); returns its name."""
+    lam = client("lambda", sandbox_configuration)
+    variables = {"REDIS_URL": sandbox.redis_url, "THUNDRA_APIKEY": "t"}
+
+    def create(files: dict) -> str:
+        return create_function(
+            sandbox_configuration, "fn", files, Timeout=5, Environment={"Variables": variables}
+        )
+
+    create.variables = lambda name: variables_of(lam.get_function_configuration(FunctionName=name))
+    return create
+
+
 def variant(tmp_path: Path, experiment: str, change) -> Path:
     """A copy of an experiment with `change(experiment_dict)` applied."""
     data = json.loads((REPO / "experiments" / experiment).read_text())
@@ -117,3 +165,44 @@ def variant(tmp_path: Path, experiment: str, change) -> Path:
     path = tmp_path / f"variant-{experiment}"
     path.write_text(json.dumps(data))
     return path
+
+
+def break_after_method(marker: Path):
+    """An experiment change: the method touches ``marker``, after which the hypothesis's
+    first probe raises, so the run ends "failed" with the fault on."""
+
+    def change(data: dict) -> None:
+        data["method"].append(
+            {
+                "type": "action",
+                "name": "mark-the-method",
+                "provider": {"type": "process", "path": "touch", "arguments": str(marker)},
+            }
+        )
+        # first, so that the hypothesis after the method reaches it
+        data["steady-state-hypothesis"]["probes"].insert(
+            0,
+            {
+                "type": "probe",
+                "name": "breaks-after-the-method",
+                "tolerance": True,
+                "provider": {
+                    "type": "python",
+                    "module": "tests.e2e.helpers",
+                    "func": "fail_once_marked",
+                    "arguments": {"marker": str(marker)},
+                },
+            },
+        )
+
+    return change
+
+
+def pause_after_enable(seconds: int):
+    """An experiment change: pause after the first method action (and no verify)."""
+
+    def change(data: dict) -> None:
+        data["method"][0]["pauses"] = {"after": seconds}
+        data["method"][0]["provider"]["arguments"].pop("verify", None)
+
+    return change

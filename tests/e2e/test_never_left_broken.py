@@ -7,18 +7,10 @@ import subprocess
 
 import pytest
 
-from tests.e2e.conftest import BIN, REPO, variant
+from tests.e2e.conftest import BIN, REPO, break_after_method, pause_after_enable, variant
 
 EXPERIMENTS = [("redis-failure.json", "user-get-naive"), ("upstream-latency.json", "caller")]
 IDS = [e.split(".")[0] for e, _ in EXPERIMENTS]
-
-
-def _pause_after_enable(seconds: int):
-    def change(data: dict) -> None:
-        data["method"][0]["pauses"] = {"after": seconds}
-        data["method"][0]["provider"]["arguments"].pop("verify", None)
-
-    return change
 
 
 @pytest.mark.e2e
@@ -26,32 +18,12 @@ def _pause_after_enable(seconds: int):
 def test_a_failed_run_leaves_nothing(tmp_path, run_chaos, function_state, experiment, function):
     marker = tmp_path / "method-ran"
 
-    def change(data: dict) -> None:
-        data["method"].append(
-            {
-                "type": "action",
-                "name": "mark-the-method",
-                "provider": {"type": "process", "path": "touch", "arguments": str(marker)},
-            }
-        )
-        # first, so that the hypothesis after the method reaches it
-        data["steady-state-hypothesis"]["probes"].insert(
-            0,
-            {
-                "type": "probe",
-                "name": "breaks-after-the-method",
-                "tolerance": True,
-                "provider": {
-                    "type": "python",
-                    "module": "tests.e2e.helpers",
-                    "func": "fail_once_marked",
-                    "arguments": {"marker": str(marker)},
-                },
-            },
-        )
-
     before = function_state(function)
-    run = run_chaos(variant(tmp_path, experiment, change), "--var", f"function_name={function}")
+    run = run_chaos(
+        variant(tmp_path, experiment, break_after_method(marker)),
+        "--var",
+        f"function_name={function}",
+    )
     run.wait()
     assert run.journal["status"] == "failed"
     assert function_state.ours(function) == []
@@ -69,7 +41,7 @@ def test_a_signalled_run_leaves_nothing(
 ):
     before = function_state(function)
     run = run_chaos(
-        variant(tmp_path, experiment, _pause_after_enable(60)), "--var", f"function_name={function}"
+        variant(tmp_path, experiment, pause_after_enable(60)), "--var", f"function_name={function}"
     )
     run.wait_for_log(f"on '{function}'")
     assert function_state.ours(function) != []  # the fault is on
@@ -104,7 +76,7 @@ def test_rollback_strategy_never_leaves_nothing(run_chaos, function_state, exper
 def test_sigkill_then_clear_restores_the_function(tmp_path, run_chaos, function_state, sandbox):
     function = "user-get-naive"
     before = function_state(function)
-    run = run_chaos(variant(tmp_path, "redis-failure.json", _pause_after_enable(60)))
+    run = run_chaos(variant(tmp_path, "redis-failure.json", pause_after_enable(60)))
     run.wait_for_log(f"on '{function}'")
     run.signal(signal.SIGKILL)
     run.wait(timeout=30)

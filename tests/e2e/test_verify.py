@@ -7,45 +7,12 @@ import pytest
 from chaoslib.exceptions import ActivityFailed
 
 from chaosthundra import actions
-from chaosthundra.aws import client
-from chaosthundra.function_env import variables_of
-from tests.sandbox_functions import create_function
+from tests.e2e.conftest import AGENT
 
-AGENT = """\
-import os
-import redis
-from thundra.thundra_agent import Thundra
-
-thundra = Thundra(api_key="test")
-cache = redis.Redis.from_url(os.environ["REDIS_URL"])
-
-
-@thundra
-def handler(event, context):
-    return {"value": str(cache.get("verify"))}
-"""
 PLAIN = "def handler(event, context):\n    return {'ok': True}\n"
 # A module of the function that shadows a package the agent would import the error type
 # from: it imports where chaosthundra runs, but not inside the function.
 SHADOW = "# shadows the chaoslib package inside this function\n"
-
-
-@pytest.fixture
-def make(sandbox, sandbox_configuration):
-    lam = client("lambda", sandbox_configuration)
-    variables = {"REDIS_URL": sandbox.redis_url, "THUNDRA_APIKEY": "t"}
-
-    def create(files: dict) -> str:
-        return create_function(
-            sandbox_configuration,
-            "verify",
-            files,
-            Timeout=5,
-            Environment={"Variables": variables},
-        )
-
-    create.variables = lambda name: variables_of(lam.get_function_configuration(FunctionName=name))
-    return create
 
 
 def _refused(make, files, message, sandbox_configuration, **kwargs):

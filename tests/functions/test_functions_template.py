@@ -11,7 +11,7 @@ from fn_support import FUNCTIONS_DIR, TEMPLATE_PATH
 # The properties the sandbox deploys (and nothing else may be relied on).
 FUNCTION_PROPERTIES = {
     "FunctionName", "CodeUri", "Handler", "Runtime", "Timeout", "MemorySize", "Environment",
-    "Tags", "Policies", "ReservedConcurrentExecutions", "Description",
+    "Tags", "Policies", "ReservedConcurrentExecutions", "Description", "AutoPublishAlias",
 }  # fmt: skip
 TABLE_PROPERTIES = {"TableName", "PrimaryKey"}
 
@@ -52,6 +52,13 @@ def test_only_supported_properties(template):
     ) | set(resources(template, "AWS::Serverless::SimpleTable"))
     for table in resources(template, "AWS::Serverless::SimpleTable").values():
         assert set(table["Properties"]) <= TABLE_PROPERTIES
+
+
+def test_every_function_is_published_behind_the_alias_live(template):
+    """Production traffic reaches the functions through an alias, as on real accounts."""
+    assert template["Globals"]["Function"]["AutoPublishAlias"] == "live"
+    for resource in resources(template, "AWS::Serverless::Function").values():
+        assert "AutoPublishAlias" not in resource["Properties"]
 
 
 def test_globals_runtime_and_agent(template, specs):

@@ -563,3 +563,35 @@ def test_cli_get_function_code_location_is_downloadable(sandbox, create, tmp_pat
     assert got["Configuration"]["RevisionId"] and got["Configuration"]["State"] == "Active"
     with urllib.request.urlopen(got["Code"]["Location"], timeout=10) as response:
         assert response.read() == package()
+
+
+def test_version_numbers_are_never_given_out_twice(lam, create) -> None:
+    """Lambda numbers a version one above every number the function ever had; moto counts
+    its versions, which would hand out 3 again below."""
+    name = create()
+
+    def publish(mode: str) -> str:
+        lam.update_function_configuration(
+            FunctionName=name, Environment={"Variables": {"MODE": mode}}
+        )
+        lam.get_waiter("function_updated_v2").wait(FunctionName=name)
+        return lam.publish_version(FunctionName=name, Description=mode)["Version"]
+
+    assert [publish("a"), publish("b"), publish("c")] == ["1", "2", "3"]
+    lam.delete_function(FunctionName=name, Qualifier="2")
+    assert publish("d") == "4"
+    lam.delete_function(FunctionName=name, Qualifier="4")
+    assert publish("e") == "5"
+
+    listed = lam.list_versions_by_function(FunctionName=name)["Versions"]
+    assert [(v["Version"], v.get("Description")) for v in listed] == [
+        ("$LATEST", listed[0].get("Description")),
+        ("1", "a"),
+        ("3", "c"),
+        ("5", "e"),
+    ]
+    three = lam.get_function_configuration(FunctionName=name, Qualifier="3")
+    assert three["Environment"]["Variables"] == {"MODE": "c"}
+    assert three["FunctionArn"].endswith(f":{name}:3")
+    five = lam.get_function_configuration(FunctionName=name, Qualifier="5")
+    assert (five["Environment"]["Variables"], five["FunctionArn"][-2:]) == ({"MODE": "e"}, ":5")

@@ -1,0 +1,47 @@
+"""Where a fault is written on Lambda: the code that talks to the Lambda API for it.
+
+A target is a function and a qualifier: ``None`` for ``$LATEST`` (its environment,
+through ``chaosthundra.function_env``), or an alias name (a published chaos
+version and the alias's routing, through :mod:`chaosthundra.targets.alias`).
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Optional, Union
+
+from botocore.client import BaseClient
+
+from chaosthundra import function_env
+from chaosthundra.targets import alias
+
+__all__ = ["update", "variables"]
+
+Merge = Callable[[dict[str, str]], dict[str, str]]
+
+
+def update(
+    lam: BaseClient,
+    function_name: str,
+    qualifier: Optional[str],
+    merge: Merge,
+    percentage: Optional[float] = None,
+    current: Optional[dict] = None,
+    wait_timeout: float = function_env.WAIT_TIMEOUT_SECONDS,
+) -> Union[function_env.Change, alias.AliasChange]:
+    """Apply ``merge`` to the variables the target's traffic runs with, and make it live.
+
+    ``percentage`` is the alias's share of traffic for a first injection there;
+    ``current`` a configuration of ``$LATEST`` just read (unqualified only).
+    """
+    if qualifier is None:
+        return function_env.update(
+            lam, function_name, merge, current=current, wait_timeout=wait_timeout
+        )
+    return alias.update(lam, function_name, qualifier, merge, percentage, wait_timeout)
+
+
+def variables(lam: BaseClient, function_name: str, qualifier: Optional[str]) -> dict[str, str]:
+    """The variables the target's traffic runs with, injections included."""
+    if qualifier is None:
+        return function_env.variables_of(function_env.read(lam, function_name))
+    return alias.variables(lam, function_name, qualifier)

@@ -1,0 +1,850 @@
+"""Injections in front of an alias's traffic: a published version and the alias's routing.
+
+Versions are immutable, so a fault reaches an alias only through a version that
+carries it. :func:`update` does, for one alias:
+
+1. read the alias (FunctionVersion, RoutingConfig, RevisionId), the chaos
+   version it may already route to, and the base version the fault stands in for;
+2. refuse when ``$LATEST`` differs from the base version in anything but
+   chaosthundra's own variables (code, handler, runtime, layers, any setting, or
+   another variable): publishing would ship what was never released;
+3. write the injections into ``$LATEST``'s environment (``function_env.update``),
+   publish a version whose Description records the alias, the base version, the
+   traffic percentage and the routing before the first fault, then put
+   ``$LATEST``'s variables back, touching only chaosthundra's keys;
+4. route the alias: the chaos version takes over the base version's share
+   (all of it at 100%, else ``AdditionalVersionWeights``), written with the
+   alias's RevisionId; then delete the chaos version it replaces.
+
+The chaos version carries every injection on that alias. When the last one is
+removed, the chaos version's share goes back to the base version, which gives
+the alias's FunctionVersion and RoutingConfig exactly as they were, and chaos
+versions no alias references are deleted. :func:`find` and :func:`undo` do the
+same from the versions' Descriptions alone, so they work after the process that
+injected was killed.
+
+Lambda routes an alias to at most two versions; on an alias that already splits
+its traffic the fault can take over one of the two shares, not add a third.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Mapping, Optional
+
+from botocore.client import BaseClient
+from botocore.exceptions import ClientError, WaiterError
+from chaoslib.exceptions import ActivityFailed
+
+from chaosthundra import function_env
+from chaosthundra.listeners import injection_name_of, is_ours
+
+__all__ = [
+    "DESCRIPTION_PREFIX",
+    "AliasChange",
+    "ChaosVersion",
+    "Mark",
+    "Routing",
+    "aliases_beside_latest",
+    "check_percentage",
+    "check_qualifier",
+    "find",
+    "undo",
+    "update",
+    "variables",
+]
+
+logger = logging.getLogger("chaostoolkit")
+
+DESCRIPTION_PREFIX = "chaosthundra:"
+DESCRIPTION_LIMIT = 256
+ROUTE_ATTEMPTS = 5
+# PublishVersion answers: $LATEST moved since our write (412), or is being updated (409)
+_MOVED = ("PreconditionFailedException", "ResourceConflictException")
+LATEST = "$LATEST"
+
+_ALIAS_RE = re.compile(r"^(?!^[0-9]+$)[a-zA-Z0-9_-]{1,128}$")
+
+# Fields of a configuration that do not make a version's behaviour: identity,
+# state, and what PublishVersion sets itself. The environment is compared apart.
+_NOT_SETTINGS = frozenset(
+    {
+        "ResponseMetadata",
+        "Environment",
+        "FunctionArn",
+        "Version",
+        "RevisionId",
+        "LastModified",
+        "LastUpdateStatus",
+        "LastUpdateStatusReason",
+        "LastUpdateStatusReasonCode",
+        "State",
+        "StateReason",
+        "StateReasonCode",
+        "Description",
+        "MasterArn",
+        "RuntimeVersionConfig",
+    }
+)
+
+
+# ------------------------------------------------------------------ routing
+@dataclass(frozen=True)
+class Routing:
+    """Where an alias sends its traffic: FunctionVersion gets what the weights leave."""
+
+    function_version: str
+    weights: Mapping[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, alias: Mapping) -> Routing:
+        weights = (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
+        return cls(str(alias["FunctionVersion"]), {str(k): float(v) for k, v in weights.items()})
+
+    @classmethod
+    def from_json(cls, data: Mapping) -> Routing:
+        return cls(str(data["v"]), {str(k): float(v) for k, v in (data.get("w") or {}).items()})
+
+    def to_json(self) -> dict:
+        return {"v": self.function_version, "w": dict(self.weights)}
+
+    def shares(self) -> dict[str, float]:
+        """Each version's fraction of the traffic."""
+        return {self.function_version: 1.0 - sum(self.weights.values()), **self.weights}
+
+    def versions(self) -> set[str]:
+        return {self.function_version, *self.weights}
+
+    def replace(self, old: str, new: str) -> Routing:
+        """The routing with ``old``'s share given to ``new``."""
+        weights = dict(self.weights)
+        primary = self.function_version
+        if primary == old:
+            primary = new
+            weights.pop(new, None)  # its share now comes with FunctionVersion
+        elif old in weights:
+            share = weights.pop(old)
+            if new != primary:
+                weights[new] = weights.get(new, 0.0) + share
+        return Routing(primary, weights)
+
+    def api_arguments(self) -> dict:
+        return {
+            "FunctionVersion": self.function_version,
+            "RoutingConfig": {"AdditionalVersionWeights": dict(self.weights)},
+        }
+
+    def __str__(self) -> str:
+        return ", ".join(f"version {v} {_percent(share)}" for v, share in self.shares().items())
+
+
+def _percent(fraction: float) -> str:
+    return f"{round(fraction * 100, 4):g}%"
+
+
+# --------------------------------------------------------------------- mark
+@dataclass(frozen=True)
+class Mark:
+    """What a chaos version's Description records: enough to undo it after SIGKILL."""
+
+    alias: str
+    base: str
+    percentage: float
+    before: Routing
+    injections: tuple[str, ...] = ()
+
+    def description(self) -> str:
+        body = {
+            "a": self.alias,
+            "b": self.base,
+            "p": self.percentage,
+            "r": self.before.to_json(),
+            "i": list(self.injections),
+        }
+        text = DESCRIPTION_PREFIX + json.dumps(body, separators=(",", ":"), sort_keys=True)
+        if len(text) > DESCRIPTION_LIMIT:
+            # The injection names are also in the version's own environment.
+            body.pop("i")
+            text = DESCRIPTION_PREFIX + json.dumps(body, separators=(",", ":"), sort_keys=True)
+        return text
+
+    @classmethod
+    def parse(cls, description: Optional[str]) -> Optional[Mark]:
+        if not description or not description.startswith(DESCRIPTION_PREFIX):
+            return None
+        try:
+            body = json.loads(description[len(DESCRIPTION_PREFIX) :])
+            return cls(
+                alias=str(body["a"]),
+                base=str(body["b"]),
+                percentage=float(body["p"]),
+                before=Routing.from_json(body["r"]),
+                injections=tuple(body.get("i") or ()),
+            )
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return None
+
+
+# ------------------------------------------------------------------ results
+@dataclass
+class AliasChange:
+    """What an update did to an alias (same core fields as ``function_env.Change``).
+
+    ``before`` and ``after`` are the variables of the version the fault rides on:
+    the base version's (with the injections it already carried) and the new one's.
+    """
+
+    function_name: str
+    alias: str
+    before: dict[str, str]
+    after: dict[str, str]
+    changed: bool
+    revision_id: Optional[str]
+    routing_before: Routing
+    routing_after: Routing
+    version: Optional[str]
+    replaced_version: Optional[str]
+    base_version: str
+    percentage: Optional[float]
+    configuration: dict = field(default_factory=dict, repr=False)
+
+
+@dataclass
+class ChaosVersion:
+    """A version chaosthundra published, and the aliases that route to it."""
+
+    function_name: str
+    version: str
+    mark: Mark
+    injections: list[str]
+    aliases: list[str]
+
+    def to_dict(self) -> dict:
+        return {
+            "function_name": self.function_name,
+            "version": self.version,
+            "alias": self.mark.alias,
+            "base_version": self.mark.base,
+            "traffic_percentage": self.mark.percentage,
+            "routing_before": str(self.mark.before),
+            "injections": self.injections,
+            "routed_by": self.aliases,
+        }
+
+
+# ------------------------------------------------------------------- checks
+def check_qualifier(function_name: str, qualifier: str) -> None:
+    """Refuse a qualifier that is not an alias name (a version, $LATEST, junk)."""
+    if isinstance(qualifier, str) and qualifier.isdigit():
+        raise ActivityFailed(
+            f"chaosthundra: cannot inject into version {qualifier} of Lambda function "
+            f"'{function_name}': published versions are immutable, so no fault can be written "
+            "into one. Target an alias that routes to it (qualifier='<alias name>'); "
+            "chaosthundra then publishes a version that carries the fault and routes the alias."
+        )
+    if qualifier == LATEST:
+        raise ActivityFailed(
+            f"chaosthundra: '$LATEST' is not an alias of '{function_name}'; to inject into "
+            "$LATEST, give no qualifier."
+        )
+    if not isinstance(qualifier, str) or not _ALIAS_RE.match(qualifier):
+        raise ActivityFailed(
+            f"chaosthundra: qualifier {qualifier!r} is not an alias name (1 to 128 letters, "
+            "digits, '-' or '_', not only digits)."
+        )
+
+
+def check_percentage(percentage: object) -> float:
+    """A traffic percentage in (0, 100]."""
+    if (
+        isinstance(percentage, bool)
+        or not isinstance(percentage, (int, float))
+        or not math.isfinite(percentage)
+        or not 0 < percentage <= 100
+    ):
+        raise ActivityFailed(
+            f"chaosthundra: traffic_percentage must be a number greater than 0 and at most "
+            f"100, got {percentage!r}."
+        )
+    return float(percentage)
+
+
+def settings_differences(latest: Mapping, version: Mapping, version_name: str) -> list[str]:
+    """What would change if ``$LATEST`` were published in place of ``version``.
+
+    Compares every setting and the variables other than chaosthundra's; names
+    variables but never prints their values.
+    """
+    found = []
+    for key in sorted(set(latest) | set(version)):
+        if key in _NOT_SETTINGS:
+            continue
+        mine, theirs = _setting(latest, key), _setting(version, key)
+        if mine != theirs:
+            what = "code (CodeSha256)" if key == "CodeSha256" else key
+            found.append(f"{what}: $LATEST has {mine!r}, version {version_name} has {theirs!r}")
+    mine_env = _not_ours(function_env.variables_of(latest))
+    theirs_env = _not_ours(function_env.variables_of(version))
+    for key in sorted(set(mine_env) | set(theirs_env)):
+        if key not in theirs_env:
+            found.append(f"variable {key}: only in $LATEST")
+        elif key not in mine_env:
+            found.append(f"variable {key}: only in version {version_name}")
+        elif mine_env[key] != theirs_env[key]:
+            found.append(f"variable {key}: a different value")
+    return found
+
+
+def _setting(configuration: Mapping, key: str) -> object:
+    value = configuration.get(key)
+    if key == "SnapStart" and isinstance(value, Mapping):
+        # OptimizationStatus is On for versions and Off for $LATEST by nature.
+        return {"ApplyOn": value.get("ApplyOn")}
+    return value
+
+
+def _not_ours(variables: Mapping[str, str]) -> dict[str, str]:
+    return {k: v for k, v in variables.items() if not is_ours(k)}
+
+
+def _ours(variables: Mapping[str, str]) -> dict[str, str]:
+    return {k: v for k, v in variables.items() if is_ours(k)}
+
+
+# ------------------------------------------------------------------- update
+def update(
+    lam: BaseClient,
+    function_name: str,
+    alias_name: str,
+    merge: Callable[[dict[str, str]], dict[str, str]],
+    percentage: Optional[float] = None,
+    wait_timeout: float = function_env.WAIT_TIMEOUT_SECONDS,
+) -> AliasChange:
+    """Apply ``merge`` to the injections in front of the alias's traffic.
+
+    ``merge`` receives the variables the alias's chaos version would carry (the
+    base version's, plus the injections already on that alias) and returns the
+    new ones; only chaosthundra's keys of its answer are used. ``percentage``
+    is required to add the first injection (later ones must agree with it);
+    ``None`` only edits or removes injections already there. ``wait_timeout``
+    bounds each wait for an update or a new version to become live.
+    """
+    check_qualifier(function_name, alias_name)
+    if percentage is not None:
+        percentage = check_percentage(percentage)
+    alias = _get_alias(lam, function_name, alias_name)
+    routing = Routing.of(alias)
+    chaos = _chaos_version_of(lam, function_name, alias_name, routing)
+
+    if chaos is None:
+        if percentage is None:
+            # nothing routed; a run stopped between publishing and routing may have left
+            # a chaos version for this alias
+            undo(lam, function_name, alias_name)
+            return _unchanged(function_name, alias_name, alias, routing, {}, None, None)
+        base = _base_for(function_name, alias_name, routing, percentage)
+        mark = Mark(alias_name, base, percentage, routing)
+        carried: dict[str, str] = {}
+    else:
+        version, mark, config = chaos
+        base = mark.base
+        if percentage is not None and not math.isclose(percentage, mark.percentage):
+            raise ActivityFailed(
+                f"chaosthundra: alias '{alias_name}' of '{function_name}' already carries "
+                f"injections {_names(_ours(function_env.variables_of(config)))} on "
+                f"{mark.percentage:g}% of its traffic, through version {version}. Injections on "
+                f"one alias share that percentage: use traffic_percentage {mark.percentage:g}, "
+                "or disable them first."
+            )
+        carried = _ours(function_env.variables_of(config))
+
+    base_config = _read_version(lam, function_name, base)
+    before = _not_ours(function_env.variables_of(base_config)) | carried
+    after = _not_ours(before) | _ours(merge(dict(before)))
+    replaced = chaos[0] if chaos else None
+    result = dict(
+        function_name=function_name,
+        alias=alias_name,
+        before=before,
+        after=after,
+        routing_before=routing,
+        replaced_version=replaced,
+        base_version=base,
+        percentage=mark.percentage,
+    )
+    if after == before:
+        return _unchanged(function_name, alias_name, alias, routing, before, replaced, base)
+
+    if not _ours(after):
+        # The last injection goes: no publish, so nothing on $LATEST can block it.
+        assert replaced is not None  # nothing carried and nothing added is "unchanged"
+        routed = _route(
+            lam, function_name, alias_name, alias, lambda r: _give_back(r, replaced, base)
+        )
+        # with any chaos version an earlier, killed run left for this alias
+        swept = undo(lam, function_name, alias_name)
+        logger.info(
+            "chaosthundra: alias '%s' of '%s' routes as before the fault again (%s); deleted "
+            "chaos versions %s",
+            alias_name,
+            function_name,
+            Routing.of(routed),
+            ", ".join(c.version for c in swept) or "none",
+        )
+        return AliasChange(
+            **result,
+            changed=True,
+            revision_id=routed.get("RevisionId"),
+            routing_after=Routing.of(routed),
+            version=None,
+            configuration=base_config,
+        )
+
+    latest = function_env.read(lam, function_name)
+    if latest.get("LastUpdateStatus") == "InProgress":
+        function_env.wait_until_updated(lam, function_name, wait_timeout)
+        latest = function_env.read(lam, function_name)
+    _refuse_unreleased(function_name, alias_name, latest, base_config, base)
+    mark = Mark(alias_name, base, mark.percentage, mark.before, tuple(_names(_ours(after))))
+    published = _publish_with(lam, function_name, latest, base_config, after, mark, wait_timeout)
+    new = str(published["Version"])
+    try:
+        routed = _route(
+            lam,
+            function_name,
+            alias_name,
+            alias,
+            lambda r: _take_over(r, replaced or base, new, function_name, alias_name, percentage),
+        )
+    except Exception:
+        _delete_unreferenced(lam, function_name, [new])
+        raise
+    if replaced:
+        _delete_unreferenced(lam, function_name, [replaced])
+    logger.info(
+        "chaosthundra: alias '%s' of '%s' now routes %s (chaos version %s carries %s)",
+        alias_name,
+        function_name,
+        Routing.of(routed),
+        new,
+        ", ".join(mark.injections),
+    )
+    return AliasChange(
+        **result,
+        changed=True,
+        revision_id=routed.get("RevisionId"),
+        routing_after=Routing.of(routed),
+        version=new,
+        configuration=published,
+    )
+
+
+def _unchanged(
+    function_name: str,
+    alias_name: str,
+    alias: Mapping,
+    routing: Routing,
+    variables: dict[str, str],
+    version: Optional[str],
+    base: Optional[str],
+) -> AliasChange:
+    return AliasChange(
+        function_name=function_name,
+        alias=alias_name,
+        before=variables,
+        after=dict(variables),
+        changed=False,
+        revision_id=alias.get("RevisionId"),
+        routing_before=routing,
+        routing_after=routing,
+        version=version,
+        replaced_version=None,
+        base_version=base or routing.function_version,
+        percentage=None,
+        # what a ledger entry needs: the function and where it lives
+        configuration={"FunctionName": function_name, "FunctionArn": alias.get("AliasArn", "")},
+    )
+
+
+def _names(variables: Mapping[str, str]) -> list[str]:
+    return sorted(injection_name_of(k) for k in variables)
+
+
+def _base_for(function_name: str, alias_name: str, routing: Routing, percentage: float) -> str:
+    """The version whose traffic share the fault takes over."""
+    where = f"alias '{alias_name}' of '{function_name}'"
+    if LATEST in routing.versions():
+        raise ActivityFailed(
+            f"chaosthundra: {where} points at $LATEST, so its traffic already runs $LATEST's "
+            "environment: inject without a qualifier instead."
+        )
+    if not routing.weights:
+        return routing.function_version
+    shares = routing.shares()
+    for version, share in shares.items():
+        if math.isclose(share * 100, percentage, abs_tol=1e-6):
+            return version
+    raise ActivityFailed(
+        f"chaosthundra: {where} already splits its traffic ({routing}). Lambda routes an "
+        "alias to at most two versions, so the fault can only take over one of these shares: "
+        f"use traffic_percentage {' or '.join(f'{s * 100:g}' for s in shares.values())}, or "
+        "end the split first."
+    )
+
+
+def _take_over(
+    routing: Routing,
+    old: str,
+    new: str,
+    function_name: str,
+    alias_name: str,
+    percentage: Optional[float],
+) -> Routing:
+    if old in routing.versions():
+        unsplit = old == routing.function_version and not routing.weights
+        if unsplit and percentage is not None and percentage < 100:
+            return Routing(old, {new: percentage / 100})
+        return routing.replace(old, new)
+    raise ActivityFailed(
+        f"chaosthundra: alias '{alias_name}' of '{function_name}' no longer routes to version "
+        f"{old} ({routing}): someone changed it meanwhile. Nothing was routed to the chaos "
+        "version; try again."
+    )
+
+
+def _give_back(routing: Routing, chaos: str, base: str) -> Routing:
+    return routing.replace(chaos, base) if chaos in routing.versions() else routing
+
+
+def _refuse_unreleased(
+    function_name: str, alias_name: str, latest: Mapping, base_config: Mapping, base: str
+) -> None:
+    differences = settings_differences(latest, base_config, base)
+    if differences:
+        raise ActivityFailed(
+            f"chaosthundra: cannot inject into alias '{alias_name}' of '{function_name}': a "
+            f"fault reaches it through a version published from $LATEST, and $LATEST differs "
+            f"from version {base}, which the alias runs: {'; '.join(differences)}. Publishing "
+            "would ship what was never released. Deploy so that $LATEST matches the alias's "
+            "version (or point the alias at $LATEST's published version), then retry."
+        )
+
+
+# ------------------------------------------------------------ lambda calls
+def _get_alias(lam: BaseClient, function_name: str, alias_name: str) -> dict:
+    try:
+        return lam.get_alias(FunctionName=function_name, Name=alias_name)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+            names = _alias_names(lam, function_name)
+            raise ActivityFailed(
+                f"chaosthundra: Lambda function '{function_name}' has no alias "
+                f"'{alias_name}' (its aliases: {', '.join(names) or 'none'}). Check the "
+                "qualifier, the function name and the region."
+            ) from error
+        raise function_env.activity_failed(
+            f"read alias '{alias_name}' of", function_name, error
+        ) from error
+
+
+def _alias_names(lam: BaseClient, function_name: str) -> list[str]:
+    try:
+        return [a["Name"] for a in _aliases(lam, function_name)]
+    except ClientError:
+        return []
+
+
+def _aliases(lam: BaseClient, function_name: str) -> list[dict]:
+    paginator = lam.get_paginator("list_aliases")
+    return [a for page in paginator.paginate(FunctionName=function_name) for a in page["Aliases"]]
+
+
+def _versions(lam: BaseClient, function_name: str) -> list[dict]:
+    paginator = lam.get_paginator("list_versions_by_function")
+    return [v for page in paginator.paginate(FunctionName=function_name) for v in page["Versions"]]
+
+
+def _read_version(lam: BaseClient, function_name: str, version: str) -> dict:
+    try:
+        return lam.get_function_configuration(FunctionName=function_name, Qualifier=version)
+    except ClientError as error:
+        raise function_env.activity_failed(
+            f"read version {version} of", function_name, error
+        ) from error
+
+
+def _chaos_version_of(
+    lam: BaseClient, function_name: str, alias_name: str, routing: Routing
+) -> Optional[tuple[str, Mark, dict]]:
+    """The chaos version this alias routes to, with its mark and configuration."""
+    for version in sorted(routing.versions()):
+        if version == LATEST:
+            continue
+        config = _read_version(lam, function_name, version)
+        mark = Mark.parse(config.get("Description"))
+        if mark is not None and mark.alias == alias_name:
+            return version, mark, config
+    return None
+
+
+def _publish_with(
+    lam: BaseClient,
+    function_name: str,
+    latest: dict,
+    base_config: Mapping,
+    variables: Mapping[str, str],
+    mark: Mark,
+    wait_timeout: float,
+) -> dict:
+    """Publish a version of $LATEST carrying ``variables``; $LATEST is put back after."""
+    existing = {str(v["Version"]) for v in _versions(lam, function_name)}
+    wanted = _ours(variables)
+    released = _not_ours(function_env.variables_of(base_config))
+    touched: dict[str, Optional[str]] = {}
+
+    def carry(env: dict[str, str]) -> dict[str, str]:
+        if _not_ours(env) != released:
+            _refuse_unreleased(
+                function_name,
+                mark.alias,
+                {**latest, "Environment": {"Variables": env}},
+                base_config,
+                mark.base,
+            )
+        touched.clear()
+        touched.update({k: env.get(k) for k in set(_ours(env)) | set(wanted)})
+        return _not_ours(env) | wanted
+
+    def put_back(env: dict[str, str]) -> dict[str, str]:
+        for key, value in touched.items():
+            if value is None:
+                env.pop(key, None)
+            else:
+                env[key] = value
+        return env
+
+    kwargs = {"FunctionName": function_name, "Description": mark.description()}
+    if base_config.get("CodeSha256"):
+        kwargs["CodeSha256"] = base_config["CodeSha256"]
+    current: Optional[dict] = latest
+    for attempt in range(1, function_env.MAX_ATTEMPTS + 1):
+        change = function_env.update(
+            lam, function_name, carry, current=current, wait_timeout=wait_timeout
+        )
+        current = None  # every retry reads afresh
+        moved = None
+        try:
+            published = lam.publish_version(
+                **kwargs, **({"RevisionId": change.revision_id} if change.revision_id else {})
+            )
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            if code not in _MOVED or attempt == function_env.MAX_ATTEMPTS:
+                raise function_env.activity_failed(
+                    "publish a version of", function_name, error
+                ) from error
+            moved = code
+        finally:
+            if change.changed:
+                _put_back(lam, function_name, put_back)
+        if moved is None:
+            break
+        # $LATEST changed or got busy between our write and PublishVersion: again, from a
+        # fresh read (which refuses if what changed would now be published)
+        logger.info(
+            "chaosthundra: %s publishing '%s' (attempt %d/%d), re-reading and retrying",
+            moved,
+            function_name,
+            attempt,
+            function_env.MAX_ATTEMPTS,
+        )
+        time.sleep(function_env.RETRY_PAUSE_SECONDS * attempt)
+    version = str(published["Version"])
+    problem = None
+    if version in existing:
+        problem = f"version {version}, which existed before (Lambda published nothing new)"
+    elif published.get("Description") != mark.description():
+        problem = f"version {version}, which does not carry chaosthundra's description"
+    if problem:
+        raise ActivityFailed(
+            f"chaosthundra: PublishVersion of '{function_name}' answered with {problem}. Nothing "
+            "was routed to it and $LATEST is as it was. Check the function's versions, then "
+            "run 'chaosthundra status'."
+        )
+    _wait_active(lam, function_name, version, wait_timeout)
+    return published
+
+
+def _put_back(
+    lam: BaseClient, function_name: str, put_back: Callable[[dict[str, str]], dict[str, str]]
+) -> None:
+    try:
+        function_env.update(lam, function_name, put_back)
+    except ActivityFailed as error:
+        raise ActivityFailed(
+            f"chaosthundra: $LATEST of '{function_name}' still carries the injections it held "
+            f"while a chaos version was published, because putting its variables back failed: "
+            f"{error} Run 'chaosthundra clear --function {function_name}'."
+        ) from error
+
+
+def _wait_active(lam: BaseClient, function_name: str, version: str, timeout: float) -> None:
+    try:
+        lam.get_waiter("function_active_v2").wait(
+            FunctionName=function_name,
+            Qualifier=version,
+            WaiterConfig={"Delay": 1, "MaxAttempts": int(timeout)},
+        )
+    except WaiterError as error:
+        raise ActivityFailed(
+            f"chaosthundra: version {version} of Lambda function '{function_name}' did not "
+            f"become Active: {error}. Run 'chaosthundra clear' to remove it."
+        ) from error
+
+
+def _route(
+    lam: BaseClient,
+    function_name: str,
+    alias_name: str,
+    alias: Mapping,
+    compute: Callable[[Routing], Routing],
+) -> dict:
+    """Write the routing ``compute`` gives, with the alias's RevisionId; returns the alias."""
+    for attempt in range(1, ROUTE_ATTEMPTS + 1):
+        wanted = compute(Routing.of(alias))
+        kwargs = {"FunctionName": function_name, "Name": alias_name, **wanted.api_arguments()}
+        if alias.get("RevisionId"):
+            kwargs["RevisionId"] = alias["RevisionId"]
+        try:
+            lam.update_alias(**kwargs)
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code")
+            if code == "PreconditionFailedException" and attempt < ROUTE_ATTEMPTS:
+                logger.info(
+                    "chaosthundra: alias '%s' of '%s' changed meanwhile; re-reading it",
+                    alias_name,
+                    function_name,
+                )
+                time.sleep(function_env.RETRY_PAUSE_SECONDS * attempt)
+                alias = _get_alias(lam, function_name, alias_name)
+                continue
+            raise function_env.activity_failed(
+                f"route alias '{alias_name}' of", function_name, error
+            ) from error
+        routed = _get_alias(lam, function_name, alias_name)
+        if Routing.of(routed) != wanted:
+            raise ActivityFailed(
+                f"chaosthundra: alias '{alias_name}' of '{function_name}' routes "
+                f"{Routing.of(routed)} after the update, not {wanted}. Run 'chaosthundra "
+                "status'."
+            )
+        return routed
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _delete_unreferenced(lam: BaseClient, function_name: str, versions: Iterable[str]) -> list[str]:
+    """Delete those of ``versions`` no alias routes to; returns the deleted ones."""
+    referenced = {v for a in _aliases(lam, function_name) for v in Routing.of(a).versions()}
+    deleted = []
+    for version in versions:
+        if version in referenced or version == LATEST:
+            continue
+        try:
+            lam.delete_function(FunctionName=function_name, Qualifier=version)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                continue
+            raise function_env.activity_failed(
+                f"delete chaos version {version} of", function_name, error
+            ) from error
+        deleted.append(version)
+    return deleted
+
+
+# ------------------------------------------------------------------ reading
+def variables(lam: BaseClient, function_name: str, alias_name: str) -> dict[str, str]:
+    """The variables the alias's faulted traffic runs with: its chaos version's, if any,
+    else those of the version it points at."""
+    check_qualifier(function_name, alias_name)
+    routing = Routing.of(_get_alias(lam, function_name, alias_name))
+    chaos = _chaos_version_of(lam, function_name, alias_name, routing)
+    if chaos is not None:
+        return function_env.variables_of(chaos[2])
+    return function_env.variables_of(_read_version(lam, function_name, routing.function_version))
+
+
+def aliases_beside_latest(lam: BaseClient, function_name: str) -> list[str]:
+    """The function's aliases that send no traffic to $LATEST: a fault written there misses
+    them."""
+    try:
+        aliases = _aliases(lam, function_name)
+    except ClientError as error:
+        raise function_env.activity_failed("list the aliases of", function_name, error) from error
+    return sorted(a["Name"] for a in aliases if LATEST not in Routing.of(a).versions())
+
+
+# ---------------------------------------------------------- across a region
+def find(lam: BaseClient, function_names: Optional[Iterable[str]] = None) -> list[ChaosVersion]:
+    """Every chaos version in the region (or of the named functions), and who routes to it."""
+    if function_names is None:
+        paginator = lam.get_paginator("list_functions")
+        function_names = [f["FunctionName"] for p in paginator.paginate() for f in p["Functions"]]
+    found = []
+    for name in function_names:
+        try:
+            versions = _versions(lam, name)
+        except ClientError as error:
+            raise function_env.activity_failed("list the versions of", name, error) from error
+        marked = [(str(v["Version"]), Mark.parse(v.get("Description")), v) for v in versions]
+        marked = [(v, m, c) for v, m, c in marked if m is not None]
+        if not marked:
+            continue
+        aliases = _aliases(lam, name)
+        for version, mark, config in marked:
+            found.append(
+                ChaosVersion(
+                    name,
+                    version,
+                    mark,
+                    _names(_ours(function_env.variables_of(config))),
+                    [a["Name"] for a in aliases if version in Routing.of(a).versions()],
+                )
+            )
+    return found
+
+
+def undo(
+    lam: BaseClient, function_name: str, alias_name: Optional[str] = None
+) -> list[ChaosVersion]:
+    """Route the function's aliases (or one) as before the fault; delete chaos versions.
+
+    Works from the versions' Descriptions alone. Returns the chaos versions it
+    found and removed.
+    """
+    chaos = [c for c in find(lam, [function_name]) if alias_name in (None, c.mark.alias)]
+    for item in chaos:
+        for name in item.aliases:
+            if alias_name not in (None, name):
+                continue
+            alias = _get_alias(lam, function_name, name)
+            routed = _route(
+                lam,
+                function_name,
+                name,
+                alias,
+                lambda r, c=item: _give_back(r, c.version, c.mark.base),
+            )
+            logger.info(
+                "chaosthundra: alias '%s' of '%s' routes %s again (chaos version %s removed)",
+                name,
+                function_name,
+                Routing.of(routed),
+                item.version,
+            )
+    deleted = set(_delete_unreferenced(lam, function_name, [c.version for c in chaos]))
+    return [c for c in chaos if c.version in deleted]
