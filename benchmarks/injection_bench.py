@@ -14,7 +14,6 @@ Counts are bounded and everything stays on loopback.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import statistics
@@ -22,12 +21,10 @@ import subprocess
 import sys
 import tempfile
 import time
-import zipfile
 from datetime import datetime
 from pathlib import Path
 
 from chaosthundra import actions
-from chaosthundra.aws import client
 from chaosthundra.probes import invoke_function
 from chaosthundra.sandbox import Sandbox
 
@@ -36,54 +33,6 @@ from .common import REPO, pct, row
 __all__ = ["chaos_runs", "run"]
 
 CHAOS_RUN_GOAL_S = 2.0
-
-AGENT_HANDLER = """\
-import os
-import time
-
-import redis
-from thundra.thundra_agent import Thundra
-
-thundra = Thundra(api_key="bench")
-cache = redis.Redis.from_url(os.environ["REDIS_URL"])
-
-
-@thundra
-def handler(event, context):
-    started = time.perf_counter()
-    cache.get("bench")
-    return {"get_ms": (time.perf_counter() - started) * 1000.0}
-"""
-
-PLAIN_HANDLER = (
-    AGENT_HANDLER.replace("from thundra.thundra_agent import Thundra\n", "")
-    .replace('thundra = Thundra(api_key="bench")\n', "")
-    .replace("@thundra\n", "")
-)
-
-
-def _zip(source: str) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as archive:
-        archive.writestr("bench.py", source)
-    return buf.getvalue()
-
-
-def _deploy(box: Sandbox, cfg: dict) -> None:
-    iam = client("iam", cfg)
-    role = iam.create_role(RoleName="bench-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-    lam = client("lambda", cfg)
-    for name, source in (("bench-agent", AGENT_HANDLER), ("bench-plain", PLAIN_HANDLER)):
-        lam.create_function(
-            FunctionName=name,
-            Runtime="python3.11",
-            Role=role,
-            Handler="bench.handler",
-            Code={"ZipFile": _zip(source)},
-            Timeout=10,
-            MemorySize=256,
-            Environment={"Variables": {"REDIS_URL": box.redis_url, "THUNDRA_APIKEY": "bench"}},
-        )
 
 
 def _failed(outcome: dict) -> bool:
@@ -266,9 +215,9 @@ def _injected_seconds(journal: dict) -> float:
 
 
 def run(box: Sandbox) -> list[dict]:
-    """Every in-sandbox row of this benchmark, measured now in ``box``."""
+    """Every in-sandbox row of this benchmark, measured now in ``box`` (which deployed
+    ``bench_function/template.yaml``: bench-agent and bench-plain)."""
     cfg = box.configuration()
-    _deploy(box, cfg)
     invoke_function("bench-agent", configuration=cfg)
     rows = []
     rows += _latency_fidelity(cfg)
