@@ -22,6 +22,7 @@ from pathlib import Path
 from benchmarks import (
     agent_check_bench,
     injection_bench,
+    package_bench,
     peer_bench,
     realistic_bench,
     sandbox_bench,
@@ -111,6 +112,7 @@ def main() -> int:
     load_before = _load()
     rows = []
     for title, bench in (
+        ("package", package_bench.run),
         ("sandbox", sandbox_bench.run),
         ("realistic function, peer and injection", _realistic),
         ("update-delay", realistic_bench.delayed_time_to_effect),

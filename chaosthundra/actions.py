@@ -1,10 +1,10 @@
-"""Actions: switch Thundra span listeners on and off for a Lambda function.
+"""Actions: switch agent span listeners on and off for a Lambda function.
 
 Each injection is one environment variable of the function, named after the
-injection. Enabling writes it, disabling removes it; every other variable,
-layer, handler and setting of the function is kept exactly as it was. Each
-action returns once the change is live, that is once Lambda starts new
-execution environments with it.
+injection and the agent the function runs (see chaosthundra.agents). Enabling
+writes it, disabling removes it; every other variable, layer, handler and
+setting of the function is kept exactly as it was. Each action returns once the
+change is live, that is once Lambda starts new execution environments with it.
 
 Without a qualifier the variable goes into ``$LATEST``. With ``qualifier`` (an
 alias name) it reaches the alias's traffic, or ``traffic_percentage`` of it,
@@ -25,6 +25,7 @@ from chaosthundra.listeners import (
     InvalidInjection,
     encode,
     env_key,
+    env_keys,
     error_listener,
     fit_value,
     injection_name_of,
@@ -35,7 +36,7 @@ from chaosthundra.listeners import (
 )
 from chaosthundra.probes import payload_bytes
 from chaosthundra.targets import alias as alias_target
-from chaosthundra.verification import verify_injection
+from chaosthundra.verification import check_verifiable, verify_injection
 
 __all__ = [
     "enable_error_injection",
@@ -250,9 +251,8 @@ def _enable(
     _check_qualifier(function_name, qualifier)
     percentage = _percentage(function_name, qualifier, traffic_percentage)
     try:
-        key = env_key(injection_name)
+        env_key(injection_name)
         config = build([span_filter(**filter_args)])
-        agent_check.check(config, encode(config))
     except InvalidInjection as error:
         raise ActivityFailed(f"chaosthundra: cannot {what}: {error}") from error
 
@@ -260,7 +260,20 @@ def _enable(
         payload_bytes(function_name, verify)
     wait_timeout = _enable_timeout(function_name, configuration)
     lam = client("lambda", configuration, secrets)
-    function = preflight(lam, function_name, configuration, secrets)
+    function, detection = preflight(
+        lam, function_name, configuration, secrets, verify=verify is not None
+    )
+    agent = detection.profile
+    assert agent is not None  # preflight refuses otherwise
+    if verify is not None:
+        check_verifiable(function_name, config, agent)
+    bundled = detection.bundled
+    package = bundled.root if bundled is not None and bundled.profile is agent else None
+    key = env_key(injection_name, agent)
+    try:
+        checked_by = agent_check.check(config, encode(config), agent, package)
+    except InvalidInjection as error:
+        raise ActivityFailed(f"chaosthundra: cannot {what}: {error}") from error
 
     def merge(env: dict[str, str]) -> dict[str, str]:
         clash = [k for k in env if k != key and k.upper() == key.upper()]
@@ -272,7 +285,7 @@ def _enable(
         others = {k: v for k, v in env.items() if k != key}
         try:
             value = fit_value(config, key, others)
-            agent_check.check(config, value)
+            agent_check.check(config, value, agent, package)
         except InvalidInjection as error:
             raise ActivityFailed(f"chaosthundra: cannot {what}: {error}") from error
         env[key] = value
@@ -315,6 +328,9 @@ def _enable(
         "env_key": key,
         "encoding": injection.encoding,
         "listener": injection.config,
+        "agent": agent.name,
+        "agent_evidence": f"{detection.how}: {detection.evidence}".rstrip(": "),
+        "checked_by": checked_by,
     }
     if missed is not None:
         summary["aliases_not_faulted"] = missed
@@ -326,6 +342,7 @@ def _enable(
                 verify,
                 configuration,
                 secrets,
+                agent,
                 qualifier=getattr(change, "version", None),
             )
         except ActivityFailed:
@@ -360,7 +377,7 @@ def _disable(
 ) -> dict:
     where = _where(function_name, qualifier)
     try:
-        key = env_key(injection_name)
+        keys = env_keys(injection_name)
     except InvalidInjection as error:
         raise ActivityFailed(
             f"chaosthundra: cannot disable an injection on {where}: {error}"
@@ -369,22 +386,22 @@ def _disable(
     lam = client("lambda", configuration, secrets)
 
     def merge(env: dict[str, str]) -> dict[str, str]:
-        if key in env:
-            found = parse_injections({key: env[key]})[0]
+        for found in parse_injections({k: env[k] for k in keys if k in env}):
             if kind is not None and found.kind not in (kind, "unreadable"):
                 raise ActivityFailed(
                     f"chaosthundra: injection '{injection_name}' on {where} is a "
                     f"{found.kind} injection, not a {kind} one; disable it with "
                     f"disable_{found.kind}_injection or remove_all_injections."
                 )
-            env.pop(key)
+            env.pop(found.env_key)
         return env
 
     change = targets.update(lam, function_name, qualifier, merge)
     ledger.record_removed(
         _ledger_entry(change.configuration, injection_name, configuration, secrets, qualifier)
     )
-    removed = parse_injections({key: change.before[key]})[0].kind if key in change.before else None
+    gone = parse_injections({k: change.before[k] for k in keys if k in change.before})
+    removed = gone[0].kind if gone else None
     label = kind or removed or "any"
     if change.changed:
         logger.info("chaosthundra: disabled %s injection '%s' on %s", label, injection_name, where)

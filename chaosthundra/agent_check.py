@@ -1,66 +1,134 @@
-"""Check a listener config with the Thundra agent's own parser.
+"""Check a listener config with the agent's own parser.
 
-Importing ``thundra`` patches botocore, redis, requests and others process-wide,
-so the agent is never imported into the chaos process. A short-lived
-interpreter imports it with only the candidate variable set, exactly as a
-function's execution environment would, and describes the listeners the agent
-built. :func:`check` compares that with what was asked for and refuses any
-config the agent would reject, or would silently change or ignore.
+Importing the agent patches botocore, redis, requests and others process-wide, so
+it is never imported into the chaos process. A short-lived interpreter
+(``python -I -S``, started in an empty directory, so neither the caller's working
+directory nor anything installed beside chaosthundra can shadow a module) imports
+the agent's parser with only the candidate variable set, exactly as a function's
+execution environment would, and describes the listeners the agent built.
+:func:`check` compares that with what was asked for and refuses any config the
+agent would reject, or would silently change or ignore.
+
+The parser is the one the function bundles when its package is at hand (so an
+error type defined in the function's own code is importable); otherwise the agent
+installed beside chaosthundra, and the answer says which version did the check.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib.metadata
+import importlib.util
 import json
 import os
 import subprocess
 import sys
-from typing import Any
+import tempfile
+from pathlib import Path
+from typing import Any, Optional
 
+from chaoslib.exceptions import ActivityFailed
+
+from chaosthundra.agents import DEFAULT, PROFILES, AgentProfile
 from chaosthundra.listeners import InvalidInjection
 
-__all__ = ["check", "describe"]
+__all__ = ["check", "describe", "CHECK_TIMEOUT_S"]
 
-_PROBE_KEY = "THUNDRA_AGENT_TRACE_SPAN_LISTENERCONFIG_CHAOSTHUNDRA_CHECK"
+CHECK_TIMEOUT_S = 60
+PROBE = Path(__file__).resolve().parent / "agents" / "parser_probe.py"
 
 
-def check(config: dict, value: str) -> None:
-    """Raise InvalidInjection unless the agent parses ``value`` into ``config``."""
-    described = describe(value)
+def check(
+    config: dict, value: str, agent: AgentProfile = DEFAULT, package: Optional[Path] = None
+) -> str:
+    """Raise InvalidInjection unless the agent parses ``value`` into ``config``.
+
+    ``package`` is the function's unpacked deployment package, when at hand. Returns
+    which agent did the check (for example "thundra 3.0.10 from the function's
+    package"); ActivityFailed when the parser itself cannot be run.
+    """
+    parser, path, source = _parser(agent, package)
+    described = describe(value, parser.name, path)
+    who = f"thundra {described.get('version') or '(version unknown)'} {source}"
+    if parser is not agent:
+        who += f", {parser.title}'s parser: {agent.title} takes the same listener configs"
     listeners = described["listeners"]
     if len(listeners) != 1:
         reason = "; ".join(described["errors"]) or "no listener was created"
-        raise InvalidInjection(f"the Thundra agent rejected the listener config: {reason}.")
+        raise InvalidInjection(f"the agent ({who}) rejected the listener config: {reason}.")
     _compare(config, listeners[0])
+    return who
+
+
+def _parser(agent: AgentProfile, package: Optional[Path]) -> tuple[AgentProfile, str, str]:
+    """The parser to use, the folder to put first on its path, and where it comes from."""
+    if package is not None and (package / agent.package).is_dir():
+        return agent, str(package), "from the function's package"
+    for candidate in (agent, *[p for p in PROFILES if p is not agent]):
+        spec = importlib.util.find_spec(candidate.package)
+        if spec is not None and spec.submodule_search_locations:
+            folder = str(Path(list(spec.submodule_search_locations)[0]).parent)
+            return candidate, folder, "installed beside chaosthundra"
+    raise ActivityFailed(
+        "chaosthundra: no agent to check the listener config with: the function's package "
+        "is not at hand and no agent is installed beside chaosthundra. Install it "
+        "(pip install 'thundra<3.0.7') or make the function's package readable."
+    )
 
 
 @functools.lru_cache(maxsize=256)
-def describe(value: str) -> dict:
-    """What the agent builds from one listener variable (cached per value)."""
-    env = {"PATH": os.environ.get("PATH", ""), "THUNDRA_AGENT_DISABLE": "true", _PROBE_KEY: value}
-    proc = subprocess.run(
-        [sys.executable, "-m", "chaosthundra.agent_check"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(
-            "could not run the Thundra agent to check the listener config "
-            f"(exit {proc.returncode}): {proc.stderr.strip()[-500:]}"
-        )
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+def describe(value: str, agent_name: str, path: str) -> dict:
+    """What the agent called ``agent_name``, imported from ``path``, builds from one
+    listener variable (cached per value and path)."""
+    agent = next(p for p in PROFILES if p.name == agent_name)
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "LANG": "C.UTF-8",
+        agent.disable_variable: "true",
+        agent.env_key("check"): value,
+        "CHAOSTHUNDRA_PROBE_PATH": path,
+        "CHAOSTHUNDRA_PROBE_MODULE": agent.parser_module,
+        "CHAOSTHUNDRA_PROBE_LOGGER": agent.logger_name,
+    }
+    what = f"the {agent.title} agent's parser (from {path})"
+    with tempfile.TemporaryDirectory(prefix="chaosthundra-check-") as neutral:
+        try:
+            proc = subprocess.run(
+                [sys.executable, "-I", "-S", str(PROBE)],
+                env=env,
+                cwd=neutral,
+                capture_output=True,
+                text=True,
+                timeout=CHECK_TIMEOUT_S,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as error:
+            raise ActivityFailed(
+                f"chaosthundra: {what} did not answer within {CHECK_TIMEOUT_S} s while checking "
+                "the listener config. Check that the agent imports quickly where chaosthundra "
+                "runs (python -c 'import thundra'), then run the experiment again."
+            ) from error
+        except OSError as error:
+            raise ActivityFailed(f"chaosthundra: could not start {what}: {error}") from error
+    lines = proc.stdout.strip().splitlines()
+    try:
+        if proc.returncode != 0 or not lines:
+            raise ValueError(f"exit {proc.returncode}")
+        described = json.loads(lines[-1])
+    except ValueError as error:
+        raise ActivityFailed(
+            f"chaosthundra: {what} failed while checking the listener config ({error}): "
+            f"{proc.stderr.strip()[-500:]}. Check that the agent and its dependencies import "
+            "there; for a function's package, that its requirements were installed into it."
+        ) from error
+    return described
 
 
 def _compare(asked: dict, built: dict) -> None:
     inner_asked = asked["config"]["listener"]
     inner_built = built.get("listener")
     if built.get("type") != asked["type"] or not inner_built:
-        raise InvalidInjection(
-            f"the Thundra agent did not build a {inner_asked['type']} from the config."
-        )
+        raise InvalidInjection(f"the agent did not build a {inner_asked['type']} from the config.")
     cfg = inner_asked["config"]
     if inner_asked["type"] == "ErrorInjectorSpanListener":
         wanted = cfg["errorType"]
@@ -85,8 +153,7 @@ def _compare(asked: dict, built: dict) -> None:
     asked_filters = asked["config"]["filters"]
     if built["filters"] != [_normal_filter(f) for f in asked_filters]:
         raise InvalidInjection(
-            f"the Thundra agent read the span filters as {built['filters']}, "
-            f"not as {asked_filters}."
+            f"the agent read the span filters as {built['filters']}, not as {asked_filters}."
         )
     _same("match_all", bool(asked["config"].get("all", False)), built["all"])
 
@@ -104,76 +171,6 @@ def _normal_filter(f: dict) -> dict:
 def _same(name: str, wanted: Any, got: Any) -> None:
     if wanted != got:
         raise InvalidInjection(
-            f"the Thundra agent would use {name}={got!r} instead of {wanted!r}; "
+            f"the agent would use {name}={got!r} instead of {wanted!r}; "
             "choose a value it keeps as given."
         )
-
-
-# ---------------------------------------------------------------- subprocess
-def _describe_listener(listener: Any) -> dict:
-    kind = type(listener).__name__
-    if kind == "ErrorInjectorSpanListener":
-        cls = listener.error_type
-        return {
-            "type": kind,
-            "error_type": f"{cls.__module__}.{cls.__qualname__}",
-            "error_message": listener.error_message,
-            "inject_count_freq": listener.inject_count_freq,
-            "inject_on_finish": bool(listener.inject_on_finish),
-        }
-    if kind == "LatencyInjectorSpanListener":
-        return {
-            "type": kind,
-            "delay": listener.delay,
-            "variation": listener.variation,
-            "sigma": listener.sigma,
-            "distribution": listener.distribution,
-        }
-    return {"type": kind}
-
-
-def _describe_filter(span_filter: Any) -> dict:
-    if hasattr(span_filter, "filters"):
-        return {
-            "composite": True,
-            "all": span_filter.all,
-            "filters": [_describe_filter(f) for f in span_filter.filters],
-        }
-    return {
-        "className": span_filter.class_name,
-        "operationName": span_filter.operation_name,
-        "domainName": span_filter.domain_name,
-        "tags": span_filter.tags,
-        "reverse": bool(span_filter.reverse),
-    }
-
-
-def _main() -> None:  # pragma: no cover - runs in the child interpreter
-    import logging
-
-    errors: list[str] = []
-
-    class _Collect(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            if record.levelno >= logging.ERROR:
-                errors.append(record.getMessage())
-
-    logging.getLogger("thundra").addHandler(_Collect())
-    logging.getLogger("thundra").propagate = False
-    from thundra.plugins.trace import trace_support
-
-    described = []
-    for listener in trace_support.get_span_listeners():
-        entry: dict[str, Any] = {"type": type(listener).__name__}
-        if entry["type"] == "FilteringSpanListener":
-            inner = listener.listener
-            entry["listener"] = _describe_listener(inner) if inner is not None else None
-            filterer = listener.filterer
-            entry["filters"] = [_describe_filter(f) for f in getattr(filterer, "span_filters", [])]
-            entry["all"] = bool(getattr(filterer, "all_mandatory", False))
-        described.append(entry)
-    print(json.dumps({"listeners": described, "errors": errors}))
-
-
-if __name__ == "__main__":
-    _main()

@@ -6,8 +6,11 @@
   function without that tag is refused.
 - ``aws_expected_account_id`` (configuration): the credentials must belong to
   that account.
-- The function must show the Thundra agent in its handler, layers or
-  environment, or nothing injected could ever fire.
+- The function must run an agent (see :mod:`chaosthundra.agents.detection`), or
+  nothing injected could ever fire. It is refused only when chaosthundra can tell
+  that there is none: its package bundles none and its configuration shows none.
+  When it cannot tell (no package to read), the configuration key
+  ``chaosthundra_agent`` or ``verify`` settles it.
 
 The first three raise InterruptExecution: continuing would be unsafe. A function
 without the agent raises ActivityFailed that says how to instrument it.
@@ -18,21 +21,21 @@ from __future__ import annotations
 
 import fnmatch
 import logging
-from typing import Optional
+from dataclasses import replace
 
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 from chaoslib.exceptions import ActivityFailed, InterruptExecution
 from chaoslib.types import Configuration, Secrets
 
+from chaosthundra.agents import CONFIG_KEY, DEFAULT, PROFILES
+from chaosthundra.agents.detection import Detection, detect
 from chaosthundra.aws import client
-from chaosthundra.function_env import read, variables_of
+from chaosthundra.function_env import read
 
-__all__ = ["preflight", "agent_evidence", "check_allowed", "check_account"]
+__all__ = ["preflight", "check_allowed", "check_account"]
 
 logger = logging.getLogger("chaostoolkit")
-
-LAYER_HANDLER = "thundra.handler.wrapper"
 
 
 def preflight(
@@ -40,42 +43,58 @@ def preflight(
     function_name: str,
     configuration: Configuration,
     secrets: Secrets,
-) -> dict:
+    verify: bool = False,
+) -> tuple[dict, Detection]:
     """Run every guardrail for an injection into ``function_name``.
 
-    Returns the function configuration it read, for the write that follows.
+    Returns the function configuration it read, for the write that follows, and the
+    agent it runs. ``verify``: the injection will be verified by an invoke, which
+    settles an agent that cannot be told otherwise (then the default agent is assumed).
     """
     configuration = configuration or {}
     check_allowed(function_name, configuration)
     check_account(configuration, secrets)
     function = read(lam, function_name)
     _check_tag(lam, function, configuration)
-    if agent_evidence(function) is None:
-        raise ActivityFailed(
-            f"chaosthundra: Lambda function '{function_name}' shows no Thundra agent (handler "
-            f"'{function.get('Handler')}', no Thundra layer, no THUNDRA_* variable), so an "
-            "injection would never fire. Instrument it: either wrap the handler in code "
-            "(`from thundra.thundra_agent import Thundra; thundra = Thundra(api_key=...)`, then "
-            "`@thundra`) and set THUNDRA_APIKEY, or add the Thundra layer, set the handler to "
-            f"'{LAYER_HANDLER}' and THUNDRA_AGENT_LAMBDA_HANDLER to the real handler."
+    try:
+        detection = detect(lam, function, configuration)
+    except ValueError as error:
+        raise ActivityFailed(f"chaosthundra: {error}") from error
+    if detection.profile is not None:
+        logger.debug(
+            "chaosthundra: '%s' runs %s (%s: %s)",
+            function_name,
+            detection.profile.title,
+            detection.how,
+            detection.evidence,
         )
-    return function
-
-
-def agent_evidence(function: dict) -> Optional[str]:
-    """What in a function's configuration shows the Thundra agent, or None."""
-    if function.get("Handler") == LAYER_HANDLER:
-        return f"handler {LAYER_HANDLER}"
-    for layer in function.get("Layers") or []:
-        arn = layer.get("Arn", "") if isinstance(layer, dict) else str(layer)
-        if "thundra" in arn.lower():
-            return f"layer {arn}"
-    for key in variables_of(function):
-        if key.upper().startswith("THUNDRA_") and not key.upper().startswith(
-            "THUNDRA_AGENT_TRACE_SPAN_LISTENERCONFIG"
-        ):
-            return f"variable {key}"
-    return None
+        return function, detection
+    if detection.no_agent:
+        raise ActivityFailed(
+            f"chaosthundra: Lambda function '{function_name}' runs no agent: its deployment "
+            f"package bundles none, and its configuration shows none (handler "
+            f"'{function.get('Handler')}', no agent layer or variable), so an injection would "
+            "never fire. Instrument it, then deploy it again: "
+            + "; or ".join(f"for {p.title}, {p.instrument_hint}" for p in PROFILES)
+            + "."
+        )
+    if verify:
+        logger.info(
+            "chaosthundra: cannot tell which agent '%s' runs (%s); assuming %s, to be "
+            "verified by an invoke",
+            function_name,
+            detection.unavailable,
+            DEFAULT.title,
+        )
+        return function, replace(detection, profile=DEFAULT, how="verify")
+    choices = " or ".join(f'"{p.name}"' for p in PROFILES)
+    raise ActivityFailed(
+        f"chaosthundra: cannot tell which agent Lambda function '{function_name}' runs: its "
+        f"configuration shows none and its package cannot be read ({detection.unavailable}). "
+        f'Say it in the experiment\'s configuration ("{CONFIG_KEY}": {choices}), or pass '
+        "verify (a payload that makes the function perform the call to break) so that an "
+        "invoke proves the fault fires."
+    )
 
 
 def check_allowed(function_name: str, configuration: Configuration) -> None:

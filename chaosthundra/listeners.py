@@ -1,15 +1,14 @@
-"""Thundra span-listener configs: build, check, encode, and read back (pure code).
+"""Span-listener configs: build, check, encode, and read back (pure code).
 
-The Thundra agent (2.x) reads every environment variable whose name starts with
-``THUNDRA_AGENT_TRACE_SPAN_LISTENERCONFIG`` once per execution environment. Each
-value is JSON, or base64(gzip(JSON)) when it does not start with ``{``.
+The agent reads every environment variable whose name starts with its prefix
+(see :mod:`chaosthundra.agents`) once per execution environment. Each value is
+JSON, or base64(gzip(JSON)) when it does not start with ``{``. Both agent
+generations take the same listener types and keys.
 
-chaosthundra writes one variable per named injection::
-
-    THUNDRA_AGENT_TRACE_SPAN_LISTENERCONFIG_CHAOSTHUNDRA_<NAME>
-
-The ``CHAOSTHUNDRA`` marker is how we recognise our own variables; anything
-else, including other Thundra listeners, is foreign and never touched.
+chaosthundra writes one variable per named injection, ``<prefix>_CHAOSTHUNDRA_<NAME>``
+with the prefix of the agent the function runs. The ``CHAOSTHUNDRA`` marker is how
+we recognise our own variables; anything else, including other listeners, is
+foreign and never touched.
 
 The agent lower-cases variable names and turns ``_`` into ``.``, so names that
 differ only in case collide there. Injection names are therefore
@@ -25,9 +24,9 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any, Iterable, Mapping, Optional
 
+from chaosthundra.agents import DEFAULT, LEGACY_NOTE, PROFILES, AgentProfile, is_legacy, reader_of
+
 __all__ = [
-    "AGENT_PREFIX",
-    "OUR_PREFIX",
     "ENV_LIMIT_BYTES",
     "InvalidInjection",
     "ConfigTooLarge",
@@ -45,11 +44,7 @@ __all__ = [
     "is_ours",
 ]
 
-AGENT_PREFIX = "THUNDRA_AGENT_TRACE_SPAN_LISTENERCONFIG"
-MARKER = "CHAOSTHUNDRA"
-OUR_PREFIX = f"{AGENT_PREFIX}_{MARKER}_"
 ENV_LIMIT_BYTES = 4096
-INFO_TAG = "thundra.span_listener.info"
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_]{0,39}$")
 _DISTRIBUTIONS = ("uniform", "normal")
@@ -69,35 +64,45 @@ class Injection:
     """One span-listener variable found in a function's environment."""
 
     name: str
-    kind: str  # "error", "latency", "other" or "unreadable"
+    kind: str  # "error", "latency", "other", "unreadable" or "legacy"
     env_key: str
     ours: bool
-    encoding: str  # "json" or "gzip+base64"
+    encoding: str  # "json", "gzip+base64" or "brackets" (legacy)
     config: Optional[dict]
+    agent: str = ""  # the profile name of the agent that reads it; "" for legacy
+    note: str = ""
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
 # --------------------------------------------------------------------- naming
-def env_key(injection_name: str) -> str:
-    """The environment variable that holds the named injection."""
+def env_key(injection_name: str, agent: AgentProfile = DEFAULT) -> str:
+    """The environment variable that holds the named injection for ``agent``."""
     if not isinstance(injection_name, str) or not _NAME_RE.match(injection_name):
         raise InvalidInjection(
             f"injection_name {injection_name!r} is not valid: use 1 to 40 letters, digits "
             "or underscores, starting with a letter or digit (for example 'redis_error')."
         )
-    return OUR_PREFIX + injection_name.upper()
+    return agent.env_key(injection_name)
+
+
+def env_keys(injection_name: str) -> list[str]:
+    """The variables that may hold the named injection, one per agent generation."""
+    return [env_key(injection_name, profile) for profile in PROFILES]
 
 
 def is_ours(key: str) -> bool:
-    """True for a variable chaosthundra wrote."""
-    return key.startswith(OUR_PREFIX) and len(key) > len(OUR_PREFIX)
+    """True for a variable chaosthundra wrote (for any agent)."""
+    return any(profile.is_ours(key) for profile in PROFILES)
 
 
 def injection_name_of(key: str) -> str:
     """The injection name of one of our variables (lower-case)."""
-    return key[len(OUR_PREFIX) :].lower()
+    for profile in PROFILES:
+        if profile.is_ours(key):
+            return key[len(profile.our_prefix) :].lower()
+    raise ValueError(f"{key} is not a chaosthundra variable")
 
 
 # ------------------------------------------------------------------- building
@@ -289,21 +294,27 @@ def fit_value(config: Mapping[str, Any], key: str, others: Mapping[str, str]) ->
 
 # -------------------------------------------------------------------- reading
 def parse_injections(variables: Mapping[str, str]) -> list[Injection]:
-    """Every span-listener variable in an environment, ours and foreign."""
+    """Every span-listener variable in an environment, ours and foreign, for any agent,
+    and listeners in the origin's legacy bracket syntax (kind "legacy")."""
     found = []
     for key in sorted(variables):
-        if not key.upper().startswith(AGENT_PREFIX):
-            continue
         value = variables[key]
-        ours = is_ours(key)
+        agent = reader_of(key)
+        if agent is None:
+            if is_legacy(key, value):
+                found.append(
+                    Injection(key, "legacy", key, False, "brackets", None, "", LEGACY_NOTE)
+                )
+            continue
+        ours = agent.is_ours(key)
         name = injection_name_of(key) if ours else key
         encoding = "json" if value.strip().startswith("{") else "gzip+base64"
         try:
             config: Optional[dict] = decode(value)
         except (ValueError, OSError, EOFError):
-            found.append(Injection(name, "unreadable", key, ours, encoding, None))
+            found.append(Injection(name, "unreadable", key, ours, encoding, None, agent.name))
             continue
-        found.append(Injection(name, _kind(config), key, ours, encoding, config))
+        found.append(Injection(name, _kind(config), key, ours, encoding, config, agent.name))
     return found
 
 

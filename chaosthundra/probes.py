@@ -97,11 +97,13 @@ def list_injections(
     configuration: Configuration = None,
     secrets: Secrets = None,
 ) -> list:
-    """The function's active span-listener injections, chaosthundra's and foreign ones.
+    """The function's span-listener variables, chaosthundra's and foreign ones.
 
-    Each entry has `name`, `kind` (error, latency, other, unreadable),
-    `env_key`, `ours`, `encoding` and the decoded listener `config`. With
-    `qualifier` (an alias), those its faulted traffic runs with.
+    Both agent generations' variables are listed. Each entry has `name`,
+    `kind` (error, latency, other, unreadable, legacy), `env_key`, `ours`,
+    `encoding`, the decoded listener `config`, the `agent` that reads it, and a
+    `note`: a legacy entry is in the origin's bracket syntax, which no current
+    agent reads. With `qualifier` (an alias), those its faulted traffic runs with.
     """
     lam = client("lambda", configuration, secrets)
     variables = targets.variables(lam, function_name, qualifier)
@@ -118,10 +120,11 @@ def injected_span_count(
     """Count the spans a listener acted on in the function's CloudWatch Logs.
 
     Looks at the last `since_seconds` seconds of /aws/lambda/<function_name>
-    (the agent reports with THUNDRA_AGENT_REPORT_CLOUDWATCH_ENABLE=true). `kind`
-    ("error" or "latency") counts only that kind of injection. Use it after the
-    method to assert that the fault really fired (a range tolerance such as
-    [1, 1000000]). On AWS, log delivery can lag by a few seconds.
+    (Thundra 2.x reports there with THUNDRA_AGENT_REPORT_CLOUDWATCH_ENABLE=true;
+    Catchpoint never logs its spans, so its count is 0). `kind` ("error" or
+    "latency") counts only that kind of injection. Use it after the method to
+    assert that the fault really fired (a range tolerance such as [1, 1000000]).
+    On AWS, log delivery can lag by a few seconds.
     """
     if kind not in (None, "error", "latency"):
         raise ActivityFailed(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from typing import Any, Optional
@@ -9,11 +10,18 @@ from typing import Any, Optional
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
-from chaosthundra.agent_output import agent_errors, has_agent_output, injected_spans, matches
+from chaosthundra.agent_output import (
+    agent_errors,
+    has_agent_output,
+    injected_errors,
+    injected_spans,
+    matches,
+)
+from chaosthundra.agents import AgentProfile
 from chaosthundra.function_logs import invocation_log, lines_since
 from chaosthundra.probes import invoke_function
 
-__all__ = ["verify_injection", "MAX_VERIFY_INVOKES"]
+__all__ = ["verify_injection", "check_verifiable", "MAX_VERIFY_INVOKES"]
 
 logger = logging.getLogger("chaostoolkit")
 
@@ -23,19 +31,34 @@ TAIL_LIMIT = 4096
 LOG_DELIVERY_WAIT_SECONDS = 20.0
 
 
+def check_verifiable(function_name: str, listener: dict, agent: AgentProfile) -> None:
+    """ActivityFailed, before anything is written, when the agent leaves no trace of it."""
+    inner = listener["config"]["listener"]
+    if not agent.spans_in_log and inner["type"] != "ErrorInjectorSpanListener":
+        raise ActivityFailed(
+            f"chaosthundra: cannot verify a latency injection on '{function_name}': its agent, "
+            f"{agent.title}, does not write its spans to the function's log, so a delay leaves "
+            "no trace there. Run without verify and judge the effect with a probe (for example "
+            "invocation_completes_within or measure_invocations)."
+        )
+
+
 def verify_injection(
     function_name: str,
     listener: dict,
     payload: Any,
     configuration: Configuration,
     secrets: Secrets,
+    agent: AgentProfile,
     qualifier: Optional[str] = None,
 ) -> dict:
-    """Invoke until a span shows this listener acted; ActivityFailed with the reason if not.
+    """Invoke until the output shows this listener acted; ActivityFailed with the reason if not.
 
-    An error listener with injectCountFreq N acts on 1 matching span in N, so up
-    to N invokes (at most MAX_VERIFY_INVOKES) are made. ``qualifier`` is the
-    version that carries the fault (an alias's chaos version), None for $LATEST.
+    The evidence is a span with the agent's info tag, or, for an agent that does not
+    log its spans, the injected error's message in the answer or the log. An error
+    listener with injectCountFreq N acts on 1 matching span in N, so up to N invokes
+    (at most MAX_VERIFY_INVOKES) are made. ``qualifier`` is the version that carries
+    the fault (an alias's chaos version), None for $LATEST.
     """
     inner = listener["config"]["listener"]
     every = int(inner["config"].get("injectCountFreq", 1))
@@ -61,7 +84,11 @@ def verify_injection(
                 or log
             )
         logs.append(log)
-        spans = [s for s in injected_spans(log) if matches(s, listener)]
+        if agent.spans_in_log:
+            spans = [s for s in injected_spans(log, agent) if matches(s, listener)]
+        else:
+            answer = json.dumps(outcome.get("payload"), ensure_ascii=False)
+            spans = injected_errors(f"{answer}\n{log}", listener)
         if spans:
             logger.info(
                 "chaosthundra: verified on '%s': %d injected span(s) on invoke %d",
@@ -81,7 +108,7 @@ def verify_injection(
     logs.extend(lines_since(function_name, first_ms, configuration, secrets))
     raise ActivityFailed(
         f"chaosthundra: could not verify the injection on '{function_name}': "
-        + _reason(logs, attempts)
+        + _reason(logs, attempts, agent)
     )
 
 
@@ -89,16 +116,17 @@ def _cut(log: str) -> bool:
     return len(log.encode("utf-8")) >= TAIL_LIMIT - 64 and not log.startswith("START RequestId")
 
 
-def _reason(logs: list, attempts: int) -> str:
+def _reason(logs: list, attempts: int, agent: AgentProfile) -> str:
     everything = "\n".join(logs)
     rejected = agent_errors(everything)
     if rejected:
         return f"the agent rejected the listener config ({rejected[0][:300]})."
-    if not has_agent_output(everything):
+    if not has_agent_output(everything, agent):
+        report = f" and set {agent.report_variable}=true" if agent.report_variable else ""
         return (
             "no agent output in the function's log: the function does not seem to run the "
-            "Thundra agent, or its report is off. Wrap the handler with the agent and set "
-            "THUNDRA_AGENT_REPORT_CLOUDWATCH_ENABLE=true."
+            f"{agent.title} agent, or its report is off. Instrument it ({agent.instrument_hint})"
+            f"{report}."
         )
     return (
         f"no matching span in {attempts} verification invoke(s): the agent ran, but the filter "

@@ -3,15 +3,29 @@
 from __future__ import annotations
 
 import io
+import tempfile
 import uuid
 import zipfile
+from pathlib import Path
 from typing import Any
 
 from chaosthundra.aws import client
 
+THUNDRA_2_REQUIREMENTS = "thundra==2.7.4\nredis>=5.0,<9\n"
+CATCHPOINT_REQUIREMENTS = "thundra==3.0.10\nredis>=5.0,<9\n"
 
-def package(files: dict[str, str]) -> bytes:
-    """A deployment package (zip) holding ``files``: path -> source."""
+
+def package(files: dict[str, str], requirements: str = "") -> bytes:
+    """A deployment package (zip) holding ``files`` (path -> source), plus ``requirements``
+    installed beside them as `sam build` does (see chaosthundra.sandbox.packages)."""
+    if requirements:
+        from chaosthundra.sandbox.packages import package_zip
+
+        with tempfile.TemporaryDirectory(prefix="chaosthundra-code-") as folder:
+            for path, text in {**files, "requirements.txt": requirements}.items():
+                (Path(folder) / path).parent.mkdir(parents=True, exist_ok=True)
+                (Path(folder) / path).write_text(text)
+            return package_zip(Path(folder))
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         for path, text in files.items():
@@ -20,12 +34,18 @@ def package(files: dict[str, str]) -> bytes:
 
 
 def create_function(
-    configuration: dict, prefix: str, files: dict[str, str], role: str = "", **settings: Any
+    configuration: dict,
+    prefix: str,
+    files: dict[str, str],
+    role: str = "",
+    requirements: str = "",
+    **settings: Any,
 ) -> str:
     """Create a python3.11 function named ``<prefix>-<random>``, wait until it is Active.
 
     ``settings`` are CreateFunction parameters (Handler defaults to app.handler);
-    without ``role`` a role is created for it.
+    without ``role`` a role is created for it. ``requirements`` are installed into
+    its package.
     """
     lam = client("lambda", configuration)
     if not role:
@@ -37,7 +57,7 @@ def create_function(
         FunctionName=name,
         Runtime="python3.11",
         Role=role,
-        Code={"ZipFile": package(files)},
+        Code={"ZipFile": package(files, requirements)},
         **{"Handler": "app.handler", **settings},
     )
     lam.get_waiter("function_active_v2").wait(FunctionName=name)

@@ -7,11 +7,8 @@ deployment tool would: an IAM role for the functions, the tables, the functions
 
 from __future__ import annotations
 
-import io
 import json
 import logging
-import os
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,9 +19,10 @@ from botocore.exceptions import ClientError
 
 from ..aws import client
 from .errors import TemplateError
+from .packages import PackageError, package_zip
 from .template import FunctionPlan, Plan, TablePlan, load_seed
 
-__all__ = ["Deployment", "apply_plan", "zip_directory"]
+__all__ = ["Deployment", "apply_plan"]
 
 logger = logging.getLogger("chaostoolkit")
 
@@ -39,7 +37,6 @@ _TRUST = {
         }
     ],
 }
-_SKIP_DIRS = {"__pycache__", ".git", ".pytest_cache", ".venv", ".aws-sam"}
 # The sandbox is local: poll its update states often (5 minutes at most).
 _WAIT = {"Delay": 0.2, "MaxAttempts": 1500}
 
@@ -55,27 +52,13 @@ class Deployment:
     seeded_keys: int = 0
 
 
-def zip_directory(directory: Path) -> bytes:
-    """A deterministic zip of ``directory`` (same files, same bytes, same CodeSha256)."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for root, dirs, files in os.walk(directory):
-            dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS)
-            for name in sorted(files):
-                if name.endswith((".pyc", ".pyo")):
-                    continue
-                full = Path(root) / name
-                info = zipfile.ZipInfo(
-                    full.relative_to(directory).as_posix(), (1980, 1, 1, 0, 0, 0)
-                )
-                info.external_attr = (0o755 if os.access(full, os.X_OK) else 0o644) << 16
-                info.compress_type = zipfile.ZIP_DEFLATED
-                archive.writestr(info, full.read_bytes())
-    return buffer.getvalue()
-
-
 def _code(plan: FunctionPlan) -> bytes:
-    return plan.code.read_bytes() if plan.code.is_file() else zip_directory(plan.code)
+    if plan.code.is_file():
+        return plan.code.read_bytes()
+    try:
+        return package_zip(plan.code)
+    except PackageError as exc:
+        raise TemplateError(f"function {plan.name}: cannot build its package: {exc}") from None
 
 
 def _role_arn(configuration: dict[str, Any]) -> str:

@@ -3,7 +3,10 @@
 The environment variables of the worker are built from scratch (never copied from
 the host): the function's own variables, the Lambda runtime's variables, dummy
 credentials, the sandbox endpoint and a minimal PATH/LANG. The worker runs with the
-sandbox's own interpreter (``sys.executable``), so it finds the same site-packages.
+sandbox's own interpreter (``sys.executable``) without its site-packages (``-S``): as on
+Lambda, a function imports from its own package (``LAMBDA_TASK_ROOT``), then from the
+runtime's boto3 and botocore (``PYTHONPATH``, see :mod:`.packages`), then the standard
+library.
 
 Differences from AWS: the runtime is this interpreter whatever the function's
 ``Runtime`` says, memory is not limited (MemorySize is only reported), ``/tmp`` is the
@@ -32,6 +35,7 @@ from ..aws import SANDBOX_CREDENTIALS
 from . import worker
 from .errors import ApiError
 from .moto_state import FunctionSpec
+from .packages import runtime_packages
 
 __all__ = ["Environment", "Outcome", "compile_worker", "worker_environment"]
 
@@ -78,6 +82,7 @@ def worker_environment(
             "HOME": str(home),
             "PYTHONUNBUFFERED": "1",
             "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONPATH": str(runtime_packages()),
             "LAMBDA_TASK_ROOT": str(task_root),
             "LAMBDA_RUNTIME_DIR": str(runtime_dir),
             "_HANDLER": spec.handler,
@@ -183,7 +188,7 @@ class Environment:
             started = time.monotonic()
             try:
                 self._proc = subprocess.Popen(
-                    [sys.executable, str(self.program), str(req_r), str(resp_w), str(life_r)],
+                    [sys.executable, "-S", str(self.program), str(req_r), str(resp_w), str(life_r)],
                     stdin=subprocess.DEVNULL,
                     stdout=log_w,
                     stderr=log_w,

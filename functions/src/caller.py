@@ -18,7 +18,7 @@ import os
 
 from botocore.exceptions import BotoCoreError, ClientError
 from common import upstream
-from common.agent import thundra
+from common.agent import agent
 
 FUNCTION_NAME = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "caller")
 # Time kept back for answering after the upstream call has given up.
@@ -29,7 +29,7 @@ MIN_BUDGET_MS = 250
 logger = logging.getLogger(__name__)
 
 
-@thundra
+@agent
 def handler(event, context):
     budget_ms = context.get_remaining_time_in_millis() - MARGIN_MS
     if budget_ms < MIN_BUDGET_MS:

@@ -11,12 +11,12 @@ Returns: {"upstream": <the upstream's decoded payload>}
 import os
 
 from common import upstream
-from common.agent import thundra
+from common.agent import agent
 
 FUNCTION_NAME = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "caller-naive")
 
 
-@thundra
+@agent
 def handler(event, context):
     _, payload = upstream.invoke(upstream.default_client, {"caller": FUNCTION_NAME})
     return {"upstream": payload}

@@ -9,11 +9,11 @@ Returns: {"answer": 42, "from": "upstream-lambda"}
 
 import os
 
-from common.agent import thundra
+from common.agent import agent
 
 FUNCTION_NAME = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "upstream-lambda")
 
 
-@thundra
+@agent
 def handler(event, context):
     return {"answer": 42, "from": FUNCTION_NAME}

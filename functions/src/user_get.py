@@ -14,12 +14,12 @@ import logging
 
 import redis
 from common import users
-from common.agent import thundra
+from common.agent import agent
 
 logger = logging.getLogger(__name__)
 
 
-@thundra
+@agent
 def handler(event, context):
     user_id = users.user_id_of(event)
     extra = {}

@@ -9,10 +9,10 @@ Returns: {"userFound": bool, "user": {...} | null, "source": "cache" | "dynamodb
 """
 
 from common import users
-from common.agent import thundra
+from common.agent import agent
 
 
-@thundra
+@agent
 def handler(event, context):
     user_id = users.user_id_of(event)
 

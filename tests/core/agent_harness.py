@@ -1,9 +1,12 @@
-"""Run a real Thundra-wrapped handler in this interpreter and report what happened.
+"""Run a real agent-wrapped handler in this interpreter and report what happened.
 
-Started by test_agent_obeys.py in a child process, so the agent's import-time
-patching never touches the test process. Arguments: handler name and a JSON
-list of events. The listener config under test comes from the environment,
-exactly as in a Lambda execution environment. Prints one JSON line per event.
+Started by test_agent_obeys.py in a child process (``python -S``, with the agent's
+package on PYTHONPATH), so the agent's import-time patching never touches the test
+process. The agent is the one on the path: Catchpoint (thundra 3.0.7+) or Thundra
+2.x. Arguments: handler name and a JSON list of events. The listener config under
+test comes from the environment, exactly as in a Lambda execution environment.
+Prints one JSON line per event; ``injected`` lists the spans' listener info when the
+agent prints its spans (Thundra 2.x), else null.
 """
 
 import contextlib
@@ -16,9 +19,17 @@ import uuid
 
 import boto3
 import redis
-from thundra.thundra_agent import Thundra
 
-thundra = Thundra(api_key="chaosthundra-test")
+try:
+    from catchpoint.catchpoint_agent import Catchpoint
+
+    thundra = Catchpoint()
+    INFO_TAG = None
+except ImportError:
+    from thundra.thundra_agent import Thundra
+
+    thundra = Thundra(api_key="chaosthundra-test")
+    INFO_TAG = "thundra.span_listener.info"
 cache = redis.Redis.from_url(os.environ["REDIS_URL"], socket_timeout=2)
 lam = boto3.client(
     "lambda",
@@ -73,12 +84,12 @@ def main():
             except Exception as error:  # noqa: BLE001 - reporting what the handler raised
                 result["error_type"] = f"{type(error).__module__}.{type(error).__qualname__}"
                 result["error_message"] = str(error)
-        result["injected"] = [
-            span["tags"]["thundra.span_listener.info"]
+        result["injected"] = INFO_TAG and [
+            span["tags"][INFO_TAG]
             for line in out.getvalue().splitlines()
             if line.startswith("{")
             for span in json.loads(line)["data"]["allMonitoringData"]
-            if span.get("type") == "Span" and "thundra.span_listener.info" in span.get("tags", {})
+            if span.get("type") == "Span" and INFO_TAG in span.get("tags", {})
         ]
         print(json.dumps(result), flush=True)
 

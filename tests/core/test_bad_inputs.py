@@ -319,7 +319,12 @@ def test_every_case_is_documented():
         "missing-profile",
         "verify-no-agent-output",
         "verify-no-matching-span",
-        "verify-agent-rejected",
+        "agent-unknown",
+        "agent-key-invalid",
+        "error-type-not-in-package",
+        "agent-check-crashed",
+        "agent-check-timeout",
+        "verify-latency-catchpoint",
         # tests/core/test_alias_target.py
         "alias-latest-differs",
         "alias-split-share",

@@ -6,7 +6,7 @@ import pytest
 from chaoslib.exceptions import ActivityFailed, InterruptExecution
 
 from chaosthundra import actions
-from chaosthundra.guardrails import agent_evidence
+from chaosthundra.agents import CATCHPOINT, THUNDRA
 
 REDIS = {"class_name": "Redis"}
 
@@ -23,18 +23,46 @@ def _refused(make_function, snap, configuration, exception, message, fn_kwargs=N
     return name, str(raised.value)
 
 
-def test_function_without_agent_is_refused_with_how_to_instrument(
+def test_function_whose_agent_cannot_be_told_asks_for_the_key_or_verify(
     make_function, snap, configuration
 ):
+    """No agent in the configuration, and no package to read (moto's Code.Location points
+    at AWS, not at the endpoint): refused, asking for the configuration key or verify."""
     _, message = _refused(
         make_function,
         snap,
         configuration,
         ActivityFailed,
-        "shows no Thundra agent",
+        "cannot tell which agent",
         fn_kwargs={"handler": "app.handler"},
     )
-    assert "@thundra" in message and "THUNDRA_AGENT_LAMBDA_HANDLER" in message
+    assert '"chaosthundra_agent": "thundra" or "catchpoint"' in message
+    assert "verify" in message
+
+
+@pytest.mark.parametrize("agent", [THUNDRA, CATCHPOINT])
+def test_the_configuration_key_names_the_agent(make_function, configuration, agent):
+    name = make_function({"KEEP": "me"}, handler="app.handler")
+    result = actions.enable_error_injection(
+        name, configuration={**configuration, "chaosthundra_agent": agent.name}, **REDIS
+    )
+    assert result["agent"] == agent.name
+    assert result["env_key"] == agent.env_key("error")
+    assert result["agent_evidence"] == f"configuration key: chaosthundra_agent={agent.name}"
+    assert actions.disable_error_injection(name, configuration=configuration)["status"] == (
+        "disabled"
+    )
+
+
+def test_a_bad_configuration_key_is_refused(make_function, snap, configuration):
+    _, message = _refused(
+        make_function,
+        snap,
+        configuration,
+        ActivityFailed,
+        "chaosthundra_agent is 'thundra2': use 'thundra' or 'catchpoint'",
+        extra={"chaosthundra_agent": "thundra2"},
+    )
 
 
 def test_function_outside_allowlist_interrupts(make_function, snap, configuration):
@@ -110,10 +138,11 @@ def test_disable_is_never_blocked_by_a_guardrail(make_function, snap, configurat
 
 
 @pytest.mark.parametrize(
-    "function,evidence",
+    "agent,function,evidence",
     [
-        ({"Handler": "thundra.handler.wrapper"}, "handler thundra.handler.wrapper"),
+        (THUNDRA, {"Handler": "thundra.handler.wrapper"}, "handler thundra.handler.wrapper"),
         (
+            THUNDRA,
             {
                 "Handler": "app.h",
                 "Layers": [
@@ -125,20 +154,24 @@ def test_disable_is_never_blocked_by_a_guardrail(make_function, snap, configurat
             },
             "layer",
         ),
+        (THUNDRA, {"Handler": "app.h", "V": {"THUNDRA_APIKEY": "k"}}, "variable THUNDRA_APIKEY"),
         (
-            {"Handler": "app.h", "Environment": {"Variables": {"THUNDRA_APIKEY": "k"}}},
-            "variable THUNDRA_APIKEY",
-        ),
-        (
-            {
-                "Handler": "app.h",
-                "Environment": {"Variables": {"THUNDRA_AGENT_TRACE_SPAN_LISTENERCONFIG_X": "{}"}},
-            },
+            THUNDRA,
+            {"Handler": "app.h", "V": {"THUNDRA_AGENT_TRACE_SPAN_LISTENERCONFIG_X": "{}"}},
             None,
         ),
-        ({"Handler": "app.h"}, None),
+        (THUNDRA, {"Handler": "app.h", "V": {"CATCHPOINT_APIKEY": "k"}}, None),
+        (CATCHPOINT, {"Handler": "catchpoint.handler.wrapper"}, "handler catchpoint.handler"),
+        (CATCHPOINT, {"Handler": "app.h", "V": {"CATCHPOINT_APIKEY": "k"}}, "variable CATCHPOINT"),
+        (
+            CATCHPOINT,
+            {"Handler": "app.h", "V": {"CATCHPOINT_TRACE_SPAN_LISTENERCONFIG": "{}"}},
+            None,
+        ),
+        (CATCHPOINT, {"Handler": "app.h", "V": {"THUNDRA_APIKEY": "k"}}, None),
+        (CATCHPOINT, {"Handler": "app.h"}, None),
     ],
 )
-def test_agent_evidence(function, evidence):
-    found = agent_evidence(function)
+def test_agent_evidence_in_a_configuration(agent, function, evidence):
+    found = agent.evidence_in(function, function.get("V", {}))
     assert (found is None) if evidence is None else evidence in found

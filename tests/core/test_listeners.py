@@ -104,3 +104,46 @@ def test_parse_injections_kinds_and_ownership():
     assert not found["THUNDRA_AGENT_TRACE_SPAN_LISTENERCONFIG"].ours
     assert found["THUNDRA_AGENT_TRACE_SPAN_LISTENERCONFIG_TAGS"].kind == "other"
     assert found["THUNDRA_AGENT_TRACE_SPAN_LISTENERCONFIG_BROKEN"].kind == "unreadable"
+
+
+def test_both_generations_are_read_and_ours_are_recognised():
+    from chaosthundra.agents import CATCHPOINT
+
+    config = L.error_listener([L.span_filter(class_name="Redis")])
+    variables = {
+        L.env_key("a"): L.encode(config),
+        L.env_key("b", CATCHPOINT): L.encode(config, compress=True),
+        "CATCHPOINT_LAMBDA_TRACE_SPAN_LISTENERCONFIG_OPS": L.encode(config),
+        "CATCHPOINT_APIKEY": "k",
+    }
+    found = {i.env_key: i for i in L.parse_injections(variables)}
+    assert set(found) == set(variables) - {"CATCHPOINT_APIKEY"}
+    ours_b = found["CATCHPOINT_TRACE_SPAN_LISTENERCONFIG_CHAOSTHUNDRA_B"]
+    assert (ours_b.name, ours_b.ours, ours_b.agent, ours_b.kind) == (
+        "b",
+        True,
+        "catchpoint",
+        "error",
+    )
+    assert found[L.env_key("a")].agent == "thundra"
+    ops = found["CATCHPOINT_LAMBDA_TRACE_SPAN_LISTENERCONFIG_OPS"]
+    assert (ops.ours, ops.agent) == (False, "catchpoint")
+    assert L.injection_name_of(L.env_key("Redis_Error", CATCHPOINT)) == "redis_error"
+    assert L.env_keys("x") == [L.env_key("x"), L.env_key("x", CATCHPOINT)]
+
+
+def test_the_origins_bracket_syntax_is_listed_as_legacy():
+    value = "FilteringSpanListener[listener=ErrorInjectorSpanListener[errorType=Exception]]"
+    variables = {
+        "thundra_agent_lambda_trace_span_listener": value,
+        "THUNDRA_AGENT_LAMBDA_TRACE_SPAN_LISTENER_2": value,
+        "OTHER": "plain",
+    }
+    found = L.parse_injections(variables)
+    assert [i.env_key for i in found] == [
+        "THUNDRA_AGENT_LAMBDA_TRACE_SPAN_LISTENER_2",
+        "thundra_agent_lambda_trace_span_listener",
+    ]
+    for injection in found:
+        assert (injection.kind, injection.ours, injection.config) == ("legacy", False, None)
+        assert "no current agent reads it" in injection.note

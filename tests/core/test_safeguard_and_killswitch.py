@@ -68,6 +68,29 @@ def test_killswitch_finds_and_clears_only_our_variables(make_function, snap, con
     assert killswitch.clear(configuration, function_names=[a, b, clean]) == []
 
 
+def test_killswitch_and_safeguard_handle_catchpoint_injections(make_function, snap, configuration):
+    foreign = {"CATCHPOINT_TRACE_SPAN_LISTENERCONFIG_OPS": '{"type":"X","config":{"a":1}}'}
+    catchpoint = {**configuration, "chaosthundra_agent": "catchpoint"}
+    a, b = make_function(dict(foreign), handler="app.h"), make_function(handler="app.h")
+    before_b = snap(b)
+    safeguard.configure_control(configuration=catchpoint)
+    actions.enable_error_injection(a, class_name="Redis", configuration=catchpoint)
+    actions.enable_error_injection(b, class_name="Redis", configuration=catchpoint)
+    assert "CATCHPOINT_TRACE_SPAN_LISTENERCONFIG_CHAOSTHUNDRA_ERROR" in variables_of(snap(a))
+
+    assert sorted(killswitch.with_injections(configuration, function_names=[a, b])) == sorted(
+        [a, b]
+    )
+    assert [r["removed"] for r in killswitch.clear(configuration, function_names=[a])] == [
+        ["error"]
+    ]
+    assert snap(a)["Environment"]["Variables"] == foreign
+    removed = safeguard.sweep()
+    assert [(r["function_name"], r["injection_name"]) for r in removed] == [(b, "error")]
+    assert snap(b) == before_b
+    safeguard.cleanup_control()
+
+
 def test_while_armed_sigterm_stops_the_run_wherever_it_lands():
     """SystemExit, not chaoslib's InterruptExecution, which botocore retries inside a
     request; the real signal in a real run is in tests/e2e/test_interrupted_enable.py."""

@@ -20,7 +20,7 @@ import pytest
 from chaosthundra.aws import client
 from chaosthundra.function_env import variables_of
 from chaosthundra.listeners import is_ours
-from tests.sandbox_functions import create_function
+from tests.sandbox_functions import THUNDRA_2_REQUIREMENTS, create_function
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -145,13 +145,23 @@ def aliased(make, lam) -> str:
 
 @pytest.fixture
 def make(sandbox, sandbox_configuration):
-    """Create a function from {path: source} (Redis and Thundra key set); returns its name."""
+    """``create(files, variables=None, requirements=...)``: a function in the sandbox whose
+    package is ``files`` plus ``requirements`` (Thundra 2.x and redis by default), handler
+    ``app.handler``; ``variables`` default to REDIS_URL and a THUNDRA_APIKEY."""
     lam = client("lambda", sandbox_configuration)
-    variables = {"REDIS_URL": sandbox.redis_url, "THUNDRA_APIKEY": "t"}
 
-    def create(files: dict) -> str:
+    def create(
+        files: dict, variables: Optional[dict] = None, requirements: str = THUNDRA_2_REQUIREMENTS
+    ) -> str:
+        if variables is None:
+            variables = {"REDIS_URL": sandbox.redis_url, "THUNDRA_APIKEY": "t"}
         return create_function(
-            sandbox_configuration, "fn", files, Timeout=5, Environment={"Variables": variables}
+            sandbox_configuration,
+            "packaged",
+            files,
+            requirements=requirements,
+            Timeout=5,
+            Environment={"Variables": variables},
         )
 
     create.variables = lambda name: variables_of(lam.get_function_configuration(FunctionName=name))

@@ -70,13 +70,20 @@ def test_no_matching_span(make, sandbox_configuration):
     )
 
 
-def test_agent_rejected_the_config(make, sandbox_configuration):
-    message = _refused(
-        make,
-        {"app.py": AGENT, "chaoslib.py": SHADOW},
-        "the agent rejected the listener config",
-        sandbox_configuration,
-        class_name="Redis",
-        error_type="chaoslib.exceptions.ActivityFailed",
-    )
-    assert "couldn't import chaoslib.exceptions.ActivityFailed" in message
+def test_an_error_type_the_functions_package_lacks_is_refused_before_writing(
+    make, sandbox_configuration
+):
+    """chaoslib imports where chaosthundra runs, not in the function (its package shadows
+    it): the check runs with the function's package, so nothing is written."""
+    name = make({"app.py": AGENT, "chaoslib.py": SHADOW})
+    before = make.variables(name)
+    with pytest.raises(ActivityFailed) as raised:
+        actions.enable_error_injection(
+            name,
+            verify={},
+            configuration=sandbox_configuration,
+            class_name="Redis",
+            error_type="chaoslib.exceptions.ActivityFailed",
+        )
+    assert "cannot be imported where the agent runs" in str(raised.value)
+    assert make.variables(name) == before

@@ -19,12 +19,17 @@ EXPECTED = {
     # FunctionName: (Handler, Timeout)
     "user-get-naive": ("user_get_naive.handler", 5),
     "user-get": ("user_get.handler", 5),
+    "user-get-catchpoint-naive": ("user_get_naive.handler", 5),
+    "user-get-catchpoint": ("user_get.handler", 5),
     "upstream-lambda": ("upstream_lambda.handler", 4),
     "caller-naive": ("caller_naive.handler", 2),
     "caller": ("caller.handler", 6),
 }
 # Modules the Lambda Python runtime provides besides the standard library.
 RUNTIME_PROVIDED = {"boto3", "botocore"}
+# The import packages of the distribution `thundra`: 2.x ships `thundra`, 3.0.7+ ships
+# `catchpoint` (common/agent.py imports whichever the package holds).
+THUNDRA_PACKAGES = {"thundra", "catchpoint"}
 
 
 def resources(template, kind):
@@ -110,7 +115,7 @@ def test_handlers_are_wrapped_by_the_agent_and_packaged_with_their_code(specs):
         source = spec.code_dir / f"{module}.py"
         tree = ast.parse(source.read_text(encoding="utf-8"))
         [handler] = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == function]
-        assert [ast.unparse(d) for d in handler.decorator_list] == ["thundra"], spec.name
+        assert [ast.unparse(d) for d in handler.decorator_list] == ["agent"], spec.name
 
     # Everything a CodeUri folder imports is in the folder (zipped with each function),
     # in its requirements.txt (installed by `sam build`), or in the runtime.
@@ -125,6 +130,7 @@ def test_handlers_are_wrapped_by_the_agent_and_packaged_with_their_code(specs):
         }
         assert requirements == {"thundra", "redis"}
         allowed = set(sys.stdlib_module_names) | RUNTIME_PROVIDED | local | requirements
+        allowed |= THUNDRA_PACKAGES
         for path in code_dir.rglob("*.py"):
             assert set(_imports(path)) <= allowed, path
 

@@ -15,7 +15,7 @@ NAME = "sbx-changing"
 
 # Everything a worker may see: the function's variables plus these.
 RUNTIME_KEYS = {
-    "PATH", "LANG", "TZ", "HOME", "PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE",
+    "PATH", "LANG", "TZ", "HOME", "PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE", "PYTHONPATH",
     "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR", "_HANDLER", "AWS_EXECUTION_ENV",
     "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_VERSION",
     "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_LOG_GROUP_NAME",
@@ -63,3 +63,43 @@ def test_no_host_credential_or_variable_reaches_a_function(
     assert out["credentials"]["secret_key"] == SANDBOX_CREDENTIALS["aws_secret_access_key"]
     assert out["credentials"]["method"] == "env"
     assert env["HOME"] != str(Path.home())
+
+
+@pytest.mark.parametrize("module", ["chaostoolkit", "moto", "pytest"])
+def test_a_function_cannot_import_the_hosts_packages(lambda_client: Any, module: str) -> None:
+    """Installed beside the sandbox, absent from the package: ImportModuleError, as on AWS."""
+    import io
+    import zipfile
+
+    source = f"import {module}\n\ndef handler(event, context):\n    return 1\n"
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("host_import.py", source)
+    name = f"sbx-imports-{module}"
+    role = lambda_client.get_function_configuration(FunctionName=NAME)["Role"]
+    lambda_client.create_function(
+        FunctionName=name,
+        Runtime="python3.11",
+        Role=role,
+        Handler="host_import.handler",
+        Code={"ZipFile": buffer.getvalue()},
+    )
+    try:
+        lambda_client.get_waiter("function_active_v2").wait(FunctionName=name)
+        out = invoke(lambda_client, name, {})
+        assert out["FunctionError"] == "Unhandled"
+        assert out["payload"]["errorType"] == "Runtime.ImportModuleError"
+        assert out["payload"]["errorMessage"] == (
+            f"Unable to import module 'host_import': No module named '{module}'"
+        )
+    finally:
+        lambda_client.delete_function(FunctionName=name)
+
+
+def test_a_function_sees_its_package_then_the_runtimes_boto3(lambda_client: Any) -> None:
+    out = invoke(lambda_client, NAME, {"environ": True, "credentials": True})["payload"]
+    path = out["sys_path"]
+    assert path[0] == out["environ"]["LAMBDA_TASK_ROOT"]
+    assert path[1] == out["environ"]["PYTHONPATH"]
+    assert not [entry for entry in path if "site-packages" in entry]
+    assert out["credentials"]["method"] == "env"  # boto3 imported from the runtime's copy

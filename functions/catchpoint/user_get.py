@@ -1,0 +1,1 @@
+../src/user_get.py
