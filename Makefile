@@ -25,6 +25,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check chaosthundra tests functions benchmarks
 
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m benchmarks
 
 clean:
