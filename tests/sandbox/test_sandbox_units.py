@@ -75,3 +75,65 @@ def test_alias_routing_gives_each_version_its_weight(weights: dict) -> None:
     expected = {**weights, "10": 1 - sum(weights.values())}  # FunctionVersion: the rest
     for version, weight in expected.items():
         assert abs(picks[version] - weight * steps) <= 1 + len(weights)
+
+
+def _zip_of(files: dict[str, str]) -> bytes:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+    return buffer.getvalue()
+
+
+def test_unpacked_code_is_kept_for_the_next_sandbox(tmp_path: Path) -> None:
+    import hashlib
+
+    from chaosthundra.sandbox.code import CodeCache
+
+    data = _zip_of({"app.py": "x = 1\n", "pkg/mod.py": "y = 2\n"})
+    sha = base64.b64encode(hashlib.sha256(data).digest()).decode()
+    loads: list[str] = []
+
+    def load() -> bytes:
+        loads.append("loaded")
+        return data
+
+    first = CodeCache(tmp_path).task_root(sha, load)
+    assert (first / "pkg" / "mod.py").read_text() == "y = 2\n"
+    second = CodeCache(tmp_path).task_root(sha, load)  # another sandbox, the same code
+    assert second == first and loads == ["loaded"]
+    other = _zip_of({"app.py": "x = 3\n"})
+    other_sha = base64.b64encode(hashlib.sha256(other).digest()).decode()
+    assert (CodeCache(tmp_path).task_root(other_sha, lambda: other) / "app.py").read_text() == (
+        "x = 3\n"
+    )
+
+
+def test_code_unpacked_meanwhile_by_another_sandbox_is_used(tmp_path: Path) -> None:
+    from chaosthundra.sandbox.code import CodeCache
+
+    mine, theirs = CodeCache(tmp_path), CodeCache(tmp_path)
+    data = _zip_of({"app.py": "x = 1\n"})
+
+    def load_while_the_other_unpacks() -> bytes:
+        theirs.task_root("same-sha", lambda: data)  # finishes first
+        return data
+
+    root = mine.task_root("same-sha", load_while_the_other_unpacks)
+    assert (root / "app.py").read_text() == "x = 1\n"
+    assert [p.name for p in tmp_path.iterdir()] == [root.name]  # no staging left behind
+
+
+def test_code_not_used_for_long_is_removed(tmp_path: Path) -> None:
+    from chaosthundra.sandbox.code import KEEP_DAYS, CodeCache
+
+    cache = CodeCache(tmp_path)
+    old = cache.task_root("old-sha", lambda: _zip_of({"a.py": ""}))
+    recent = cache.task_root("recent-sha", lambda: _zip_of({"b.py": ""}))
+    long_ago = old.stat().st_mtime - (KEEP_DAYS + 1) * 86400
+    os.utime(old, (long_ago, long_ago))
+    CodeCache(tmp_path)
+    assert not old.exists() and recent.is_dir()
