@@ -17,7 +17,7 @@ import redis
 from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 
-from ..aws import client
+from .credentials import client as sandbox_client
 from .errors import TemplateError
 from .packages import PackageError, package_zip
 from .template import FunctionPlan, Plan, TablePlan, load_seed
@@ -59,6 +59,12 @@ def _code(plan: FunctionPlan) -> bytes:
         return package_zip(plan.code)
     except PackageError as exc:
         raise TemplateError(f"function {plan.name}: cannot build its package: {exc}") from None
+
+
+def client(service: str, configuration: dict[str, Any]) -> Any:
+    """A client of the sandbox that ``configuration`` (see ``Sandbox.configuration``)
+    points at."""
+    return sandbox_client(service, configuration["aws_endpoint_url"], configuration["aws_region"])
 
 
 def _role_arn(configuration: dict[str, Any]) -> str:

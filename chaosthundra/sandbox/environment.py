@@ -32,8 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from ..aws import SANDBOX_CREDENTIALS
 from . import worker
+from .credentials import SANDBOX_CREDENTIALS
 from .errors import ApiError
 from .moto_state import FunctionSpec
 from .packages import runtime_packages

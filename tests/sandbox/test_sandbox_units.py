@@ -137,3 +137,39 @@ def test_code_not_used_for_long_is_removed(tmp_path: Path) -> None:
     os.utime(old, (long_ago, long_ago))
     CodeCache(tmp_path)
     assert not old.exists() and recent.is_dir()
+
+
+def test_the_sandbox_imports_nothing_of_the_rest_of_chaosthundra() -> None:
+    import ast
+
+    import chaosthundra.sandbox as package
+
+    outside = []
+    for source in Path(package.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                names = [("." * node.level) + (node.module or "")]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            for name in names:
+                if name.startswith("..") or (
+                    name.startswith("chaosthundra") and not name.startswith("chaosthundra.sandbox")
+                ):
+                    outside.append(f"{source.name}: {name}")
+    assert outside == []
+
+
+def test_the_sandbox_credentials_come_without_moto() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, chaosthundra.aws as aws\n"
+        "from chaosthundra.sandbox.credentials import SANDBOX_CREDENTIALS\n"
+        "assert aws.SANDBOX_CREDENTIALS is SANDBOX_CREDENTIALS\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'moto'))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
