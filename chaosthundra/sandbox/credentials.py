@@ -7,6 +7,8 @@ own deployment, the functions inside it (see :mod:`.environment`), and
 
 from __future__ import annotations
 
+import functools
+import threading
 from typing import Any
 
 __all__ = ["SANDBOX_CREDENTIALS", "client"]
@@ -19,10 +21,23 @@ SANDBOX_CREDENTIALS = {
 _RETRIES = {"max_attempts": 4, "mode": "standard"}
 
 
+_lock = threading.Lock()
+
+
+@functools.lru_cache(maxsize=64)
 def client(service: str, endpoint_url: str, region: str) -> Any:
-    """A boto3 client for ``service`` of the sandbox at ``endpoint_url``."""
-    import boto3
+    """A boto3 client for ``service`` of the sandbox at ``endpoint_url`` (made once:
+    boto3 clients are thread-safe; one session keeps the service models loaded)."""
     from botocore.config import Config
 
-    session = boto3.session.Session(region_name=region, **SANDBOX_CREDENTIALS)
-    return session.client(service, endpoint_url=endpoint_url, config=Config(retries=_RETRIES))
+    with _lock:  # a boto3 session is not thread-safe
+        return _session(region).client(
+            service, endpoint_url=endpoint_url, config=Config(retries=_RETRIES)
+        )
+
+
+@functools.lru_cache(maxsize=8)
+def _session(region: str) -> Any:
+    import boto3
+
+    return boto3.session.Session(region_name=region, **SANDBOX_CREDENTIALS)
