@@ -127,6 +127,12 @@ class Template:
     def alive(self) -> bool:
         return self._proc.poll() is None
 
+    @property
+    def forked_live(self) -> bool:
+        """Whether an environment it forked still runs (it alone can tell when it ends)."""
+        with self._answered:
+            return bool(self._children)
+
     def fork(self, env: dict[str, str], cwd: Path, fds: tuple[int, int, int, int]) -> ForkedProcess:
         """A new child of the template running the worker with these variables, folder
         and (request, response, lifeline, log) descriptors."""
@@ -199,8 +205,8 @@ class Template:
 
 
 class Templates:
-    """The templates of a sandbox, one per task root, the least recently used ended
-    beyond ``limit``."""
+    """The templates of a sandbox, one per task root. Beyond ``limit``, the least
+    recently used ones whose environments have all ended are ended."""
 
     def __init__(self, program: Path, limit: int = 8) -> None:
         self.program = program
@@ -222,9 +228,14 @@ class Templates:
                 return template
             template = Template(self.program, task_root, variables)
             self._templates[task_root] = template
-            retired = []
-            while len(self._templates) > self.limit:
-                retired.append(self._templates.popitem(last=False)[1])
+            idle = [
+                root
+                for root, old in self._templates.items()
+                if root != task_root and not old.forked_live
+            ]
+            retired = [
+                self._templates.pop(root) for root in idle[: len(self._templates) - self.limit]
+            ]
         for old in retired:
             old.close()
         return template

@@ -138,3 +138,21 @@ def test_a_fresh_interpreter_when_the_template_would_differ(
     assert out["parent"] == os.getpid()  # spawned by the sandbox itself
     if "boto3/__init__.py" in files:
         assert out["boto3"].startswith(out["environ"]["LAMBDA_TASK_ROOT"])
+
+
+def test_a_template_with_live_environments_is_not_ended_beyond_the_limit(
+    sandbox: Any, lambda_client: Any, make_function: Any
+) -> None:
+    templates = sandbox._invoker.templates
+    before = templates.limit
+    templates.limit = 1
+    try:
+        first = make_function({"forked.py": SOURCE}, {})
+        warm = invoke(lambda_client, first, {})["payload"]
+        other = make_function({"forked.py": SOURCE + "\nOTHER = 1\n"}, {})  # another package
+        assert invoke(lambda_client, other, {})["payload"]["parent"] != warm["parent"]
+        again = invoke(lambda_client, first, {})["payload"]
+        assert again["pid"] == warm["pid"]  # its environment still serves, warm
+        assert alive(warm["parent"])
+    finally:
+        templates.limit = before
