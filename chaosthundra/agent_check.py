@@ -1,41 +1,44 @@
 """Check a listener config with the agent's own parser.
 
 Importing the agent patches botocore, redis, requests and others process-wide, so
-it is never imported into the chaos process. A short-lived interpreter
-(``python -I -S``, started in an empty directory, so neither the caller's working
-directory nor anything installed beside chaosthundra can shadow a module) imports
-the agent's parser with only the candidate variable set, exactly as a function's
-execution environment would, and describes the listeners the agent built.
+it is never imported into the chaos process. A checker process of its own
+(:mod:`chaosthundra.agents.parser_process`: ``python -I -S`` in an empty directory,
+so neither the caller's working directory nor anything installed beside chaosthundra
+can shadow a module) imports the agent's parser with only the candidate variable set,
+as a function's execution environment would, and describes the listeners the agent
+built (``CHAOSTHUNDRA_CHECK_FULL_IMPORT=1`` has it import the whole agent first).
 :func:`check` compares that with what was asked for and refuses any config the
 agent would reject, or would silently change or ignore.
 
 The parser is the one the function bundles when its package is at hand (so an
 error type defined in the function's own code is importable); otherwise the agent
 installed beside chaosthundra, and the answer says which version did the check.
+
+What the parser built is kept on disk (``<cache>/verdicts``), keyed by the value, the
+agent and the identity of the folder it was imported from (its ``thundra`` dist-info,
+the agent package's and parser's files, the probe itself): a config already checked
+costs nothing, in this process or the next, and a changed agent is asked again.
 """
 
 from __future__ import annotations
 
-import functools
-import importlib.metadata
+import hashlib
 import importlib.util
 import json
 import os
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Optional
 
 from chaoslib.exceptions import ActivityFailed
 
-from chaosthundra.agents import DEFAULT, PROFILES, AgentProfile
+from chaosthundra.agents import DEFAULT, PROFILES, AgentProfile, parser_process
+from chaosthundra.agents.package import cache_base
 from chaosthundra.listeners import InvalidInjection
 
 __all__ = ["check", "describe", "CHECK_TIMEOUT_S"]
 
 CHECK_TIMEOUT_S = 60
-PROBE = Path(__file__).resolve().parent / "agents" / "parser_probe.py"
 
 
 def check(
@@ -76,52 +79,35 @@ def _parser(agent: AgentProfile, package: Optional[Path]) -> tuple[AgentProfile,
     )
 
 
-@functools.lru_cache(maxsize=256)
 def describe(value: str, agent_name: str, path: str) -> dict:
     """What the agent called ``agent_name``, imported from ``path``, builds from one
-    listener variable (cached per value and path)."""
+    listener variable (kept per value and the identity of the agent in ``path``)."""
     agent = next(p for p in PROFILES if p.name == agent_name)
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "LANG": "C.UTF-8",
-        agent.disable_variable: "true",
-        agent.env_key("check"): value,
-        "CHAOSTHUNDRA_PROBE_PATH": path,
-        "CHAOSTHUNDRA_PROBE_MODULE": agent.parser_module,
-        "CHAOSTHUNDRA_PROBE_LOGGER": agent.logger_name,
-    }
-    what = f"the {agent.title} agent's parser (from {path})"
-    with tempfile.TemporaryDirectory(prefix="chaosthundra-check-") as neutral:
-        try:
-            proc = subprocess.run(
-                [sys.executable, "-I", "-S", str(PROBE)],
-                env=env,
-                cwd=neutral,
-                capture_output=True,
-                text=True,
-                timeout=CHECK_TIMEOUT_S,
-                check=False,
-            )
-        except subprocess.TimeoutExpired as error:
-            raise ActivityFailed(
-                f"chaosthundra: {what} did not answer within {CHECK_TIMEOUT_S} s while checking "
-                "the listener config. Check that the agent imports quickly where chaosthundra "
-                "runs (python -c 'import thundra'), then run the experiment again."
-            ) from error
-        except OSError as error:
-            raise ActivityFailed(f"chaosthundra: could not start {what}: {error}") from error
-    lines = proc.stdout.strip().splitlines()
+    full = os.environ.get("CHAOSTHUNDRA_CHECK_FULL_IMPORT") == "1"
+    key = [value, full, parser_process.identity(agent, path)]
+    kept = (
+        cache_base() / "verdicts" / f"{hashlib.sha256(json.dumps(key).encode()).hexdigest()}.json"
+    )
     try:
-        if proc.returncode != 0 or not lines:
-            raise ValueError(f"exit {proc.returncode}")
-        described = json.loads(lines[-1])
-    except ValueError as error:
-        raise ActivityFailed(
-            f"chaosthundra: {what} failed while checking the listener config ({error}): "
-            f"{proc.stderr.strip()[-500:]}. Check that the agent and its dependencies import "
-            "there; for a function's package, that its requirements were installed into it."
-        ) from error
+        return json.loads(kept.read_text())
+    except (OSError, ValueError):
+        pass
+    described = parser_process.parse(value, agent, path, CHECK_TIMEOUT_S, full)
+    _keep(kept, described)
     return described
+
+
+def _keep(target: Path, described: dict) -> None:
+    """Write the verdict atomically; a cache that cannot be written is only slower."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(
+            "w", dir=target.parent, prefix=".verdict-", delete=False
+        ) as staging:
+            json.dump(described, staging)
+        os.replace(staging.name, target)
+    except OSError:
+        pass
 
 
 def _compare(asked: dict, built: dict) -> None:

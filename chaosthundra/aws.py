@@ -43,6 +43,8 @@ from botocore.exceptions import ProfileNotFound
 from chaoslib.exceptions import InterruptExecution
 from chaoslib.types import Configuration, Secrets
 
+from chaosthundra.sandbox.credentials import SANDBOX_CREDENTIALS
+
 __all__ = [
     "client",
     "invoke_client",
@@ -55,10 +57,6 @@ __all__ = [
 
 logger = logging.getLogger("chaostoolkit")
 
-SANDBOX_CREDENTIALS = {
-    "aws_access_key_id": "chaosthundra-sandbox",
-    "aws_secret_access_key": "chaosthundra-sandbox",
-}
 
 # Control plane: up to 8 retries after the first attempt, backing off on throttling.
 CONTROL_PLANE_RETRIES = {"max_attempts": 8, "mode": "standard"}

@@ -33,6 +33,10 @@ logger = logging.getLogger("chaostoolkit")
 MAX_ATTEMPTS = 8
 RETRY_PAUSE_SECONDS = 1.0
 WAIT_TIMEOUT_SECONDS = 300.0
+# How often an update's state is read while waiting for it to be live: the fault takes
+# effect at most this late after Lambda says so (4 reads a second, far under the
+# control plane's limits).
+POLL_SECONDS = 0.25
 
 
 @dataclass
@@ -64,11 +68,13 @@ def wait_until_updated(
     lam: BaseClient, function_name: str, timeout: float = WAIT_TIMEOUT_SECONDS
 ) -> None:
     """Block until the function's last update is live (LastUpdateStatus Successful)."""
-    delay = 1
     try:
         lam.get_waiter("function_updated_v2").wait(
             FunctionName=function_name,
-            WaiterConfig={"Delay": delay, "MaxAttempts": max(1, int(timeout / delay))},
+            WaiterConfig={
+                "Delay": POLL_SECONDS,
+                "MaxAttempts": max(1, int(timeout / POLL_SECONDS)),
+            },
         )
     except WaiterError as error:
         last = error.last_response or {}

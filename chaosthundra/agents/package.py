@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 from chaosthundra.agents import PROFILES
 from chaosthundra.agents.profile import AgentProfile
 
-__all__ = ["Bundled", "PackageUnavailable", "bundled_in", "fetch", "unpack"]
+__all__ = ["Bundled", "PackageUnavailable", "bundled_in", "cache_base", "fetch", "unpack"]
 
 DOWNLOAD_TIMEOUT_S = 60
 _DIST_INFO = re.compile(r"^thundra-(\d+(?:\.\d+)*)[^/]*\.dist-info$", re.IGNORECASE)
@@ -76,10 +76,14 @@ def _agent_of(names: dict[str, bool]) -> tuple[Optional[AgentProfile], Optional[
     return (packages[0], version) if packages else (None, version)
 
 
-def cache_root() -> Path:
+def cache_base() -> Path:
+    """chaosthundra's cache folder: ``CHAOSTHUNDRA_CACHE_DIR`` or ~/.cache/chaosthundra."""
     configured = os.environ.get("CHAOSTHUNDRA_CACHE_DIR")
-    base = Path(configured) if configured else Path.home() / ".cache" / "chaosthundra"
-    return base / "functions"
+    return Path(configured) if configured else Path.home() / ".cache" / "chaosthundra"
+
+
+def cache_root() -> Path:
+    return cache_base() / "functions"
 
 
 def unpack(code_sha256: str, data: bytes, root: Optional[Path] = None) -> Path:

@@ -1,16 +1,33 @@
-"""Run by the agent check in a throwaway interpreter (``python -I -S``): never imported.
+"""The agent check's checker process (``python -I -S``, started in an empty folder): never
+imported. Standard library only.
 
 It puts the folders named in ``CHAOSTHUNDRA_PROBE_PATH`` first on ``sys.path`` (the
-function's package, or the folder where the agent is installed), imports the agent's
-listener parser (``CHAOSTHUNDRA_PROBE_MODULE``), which reads the listener variable set
-in its environment, and prints one JSON line describing the listeners the agent
-built, the errors it logged, and the agent's version. Standard library only.
+function's package, or the folder where the agent is installed) and then serves
+requests, one JSON line each on stdin: ``{"value": ..., "full": false}``. For each it
+sets the listener variable ``CHAOSTHUNDRA_PROBE_VARIABLE`` to the value, imports the
+agent's listener parser (``CHAOSTHUNDRA_PROBE_MODULE``) afresh, which reads that
+variable as a function's agent does at import, and answers one JSON line on stdout:
+``{"described": ...}`` (the listeners the agent built, the errors it logged, the
+agent's version) or ``{"failed": traceback}``. It exits at the end of stdin, so it
+ends with the process that started it.
+
+The agent's modules are dropped before each request and imported again; what they
+import (the standard library, an error type's module such as ``redis``) stays loaded,
+which is what makes later checks cheap. The parser module is imported without running
+the agent package's ``__init__`` (which imports every integration and its libraries,
+ten times the parser's import): the parser, its config provider and its listener
+classes are the agent's own, and the agent's ``__init__`` only adds integrations,
+which the check disables anyway. When that lean import fails (another layout), or
+with ``"full": true``, the whole agent is imported, as a function would.
 """
 
+import importlib
+import importlib.util
 import json
 import logging
 import os
 import sys
+import traceback
 
 
 def _listener(listener):
@@ -51,7 +68,85 @@ def _filter(span_filter):
     }
 
 
+def _import_parser(name, errors, full):
+    """The agent's parser module, imported afresh: lean (the package's ``__init__`` not
+    run) when that works, else through a full import of the agent."""
+    top = name.split(".")[0]
+    _drop(top)
+    if not full:
+        spec = importlib.util.find_spec(top)
+        if spec is not None and spec.submodule_search_locations is not None:
+            sys.modules[top] = importlib.util.module_from_spec(spec)
+            try:
+                return importlib.import_module(name)
+            except Exception:  # noqa: BLE001 - any failure: fall back to the full import
+                _drop(top)
+                errors.clear()
+    return importlib.import_module(name)
+
+
+def _drop(top):
+    for loaded in [m for m in sys.modules if m == top or m.startswith(top + ".")]:
+        del sys.modules[loaded]
+
+
+def _describe(value, full, errors):
+    variable = os.environ["CHAOSTHUNDRA_PROBE_VARIABLE"]
+    os.environ[variable] = value
+    try:
+        trace_support = _import_parser(os.environ["CHAOSTHUNDRA_PROBE_MODULE"], errors, full)
+    finally:
+        del os.environ[variable]
+    described = []
+    for listener in trace_support.get_span_listeners():
+        entry = {"type": type(listener).__name__}
+        if entry["type"] == "FilteringSpanListener":
+            inner = listener.listener
+            entry["listener"] = _listener(inner) if inner is not None else None
+            filterer = listener.filterer
+            entry["filters"] = [_filter(f) for f in getattr(filterer, "span_filters", [])]
+            entry["all"] = bool(getattr(filterer, "all_mandatory", False))
+        described.append(entry)
+    return {"listeners": described, "errors": list(errors), "version": _version()}
+
+
+def _version():
+    """The version of the first ``thundra`` distribution on the path (what
+    ``importlib.metadata.version`` gives, without its import, a third of the check)."""
+    for folder in sys.path:
+        try:
+            names = sorted(os.listdir(folder or "."))
+        except OSError:
+            continue
+        for name in names:
+            lowered = name.lower()
+            if lowered.startswith("thundra-") and lowered.endswith(".dist-info"):
+                try:
+                    with open(os.path.join(folder, name, "METADATA"), encoding="utf-8") as meta:
+                        for line in meta:
+                            if line.startswith("Version:"):
+                                return line.split(":", 1)[1].strip()
+                except OSError:
+                    continue
+    return None
+
+
+def _die_with_parent():
+    """Linux: be killed when the process that started this one ends, even mid-import."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # elsewhere the end of stdin ends it
+
+
 def main():
+    _die_with_parent()
+    answers = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)  # what the agent prints goes to stderr, never into an answer
+    sys.stdout = sys.stderr
     paths = [p for p in os.environ.get("CHAOSTHUNDRA_PROBE_PATH", "").split(os.pathsep) if p]
     sys.path[:0] = paths
     errors = []
@@ -64,25 +159,15 @@ def main():
     agent_logger = logging.getLogger(os.environ["CHAOSTHUNDRA_PROBE_LOGGER"])
     agent_logger.addHandler(Collect())
     agent_logger.propagate = False
-    import importlib
-    import importlib.metadata
-
-    trace_support = importlib.import_module(os.environ["CHAOSTHUNDRA_PROBE_MODULE"])
-    described = []
-    for listener in trace_support.get_span_listeners():
-        entry = {"type": type(listener).__name__}
-        if entry["type"] == "FilteringSpanListener":
-            inner = listener.listener
-            entry["listener"] = _listener(inner) if inner is not None else None
-            filterer = listener.filterer
-            entry["filters"] = [_filter(f) for f in getattr(filterer, "span_filters", [])]
-            entry["all"] = bool(getattr(filterer, "all_mandatory", False))
-        described.append(entry)
-    try:
-        version = importlib.metadata.version("thundra")
-    except importlib.metadata.PackageNotFoundError:
-        version = None
-    print(json.dumps({"listeners": described, "errors": errors, "version": version}))
+    for line in sys.stdin:
+        request = json.loads(line)
+        errors.clear()
+        try:
+            answer = {"described": _describe(request["value"], request.get("full"), errors)}
+        except (Exception, SystemExit):  # noqa: BLE001 - what the agent raised is the answer
+            answer = {"failed": traceback.format_exc()}
+        answers.write(json.dumps(answer) + "\n")
+        answers.flush()
 
 
 if __name__ == "__main__":

@@ -23,10 +23,35 @@ Layout, one responsibility per module:
 - :mod:`.moto_state` the only module that reads moto's in-process state
 - :mod:`.redis_server` the Redis
 - :mod:`.template` and :mod:`.deploy` SAM templates: read, then apply
+- :mod:`.templates` warm templates that cold starts fork from
+- :mod:`.credentials` the dummy credentials and the sandbox's own boto3 clients
+
+The names below are imported on first use, so that importing a small module of the
+package (:mod:`.credentials`) does not import moto.
 """
 
-from .core import DEFAULT_TEMPLATE, Sandbox
-from .deploy import Deployment
-from .errors import SandboxError, TemplateError
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .core import DEFAULT_TEMPLATE, Sandbox
+    from .deploy import Deployment
+    from .errors import SandboxError, TemplateError
 
 __all__ = ["DEFAULT_TEMPLATE", "Deployment", "Sandbox", "SandboxError", "TemplateError"]
+
+_HOMES = {
+    "DEFAULT_TEMPLATE": ".core",
+    "Sandbox": ".core",
+    "Deployment": ".deploy",
+    "SandboxError": ".errors",
+    "TemplateError": ".errors",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_HOMES[name], __name__), name)

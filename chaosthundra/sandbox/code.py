@@ -1,33 +1,73 @@
 """Function code on disk: each deployment package unpacked once, keyed by CodeSha256.
 
-Environments of the same code share one directory (their ``LAMBDA_TASK_ROOT``). As
-on Lambda the directory is meant to be read-only; unlike Lambda nothing enforces it.
+Environments of the same code share one directory (their ``LAMBDA_TASK_ROOT``). The
+directories are kept between sandboxes (``~/.cache/chaosthundra/code``, moved by
+``CHAOSTHUNDRA_CACHE_DIR``), so a package already unpacked by an earlier run is not
+unpacked again; one not used for :data:`KEEP_DAYS` days is removed. As on Lambda the
+directory is meant to be read-only; unlike Lambda nothing enforces it.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import io
+import os
 import shutil
 import tempfile
 import threading
+import time
 import zipfile
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Optional
 
 from .errors import ApiError
 
 __all__ = ["CodeCache"]
 
 
+KEEP_DAYS = 14
+
+
+def default_root() -> Path:
+    """Where unpacked code is kept between sandboxes."""
+    configured = os.environ.get("CHAOSTHUNDRA_CACHE_DIR")
+    base = Path(configured) if configured else Path.home() / ".cache" / "chaosthundra"
+    return base / "code"
+
+
 class CodeCache:
     """Unpacks deployment packages under ``root``, at most once per CodeSha256."""
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
+    def __init__(self, root: Optional[Path] = None) -> None:
+        self.root = root if root is not None else default_root()
         self._lock = threading.Lock()
         self._locks: dict[str, threading.Lock] = {}
+        self._used: set[Path] = set()
+        self._prune()
+
+    def _prune(self) -> None:
+        """Remove what no sandbox used for :data:`KEEP_DAYS` days (and failed unpacks)."""
+        cutoff = time.time() - KEEP_DAYS * 86400
+        try:
+            entries = list(self.root.iterdir())
+        except OSError:
+            return
+        for entry in entries:
+            try:
+                stale = entry.stat().st_mtime < cutoff
+            except OSError:
+                continue
+            if stale:
+                shutil.rmtree(entry, ignore_errors=True)
+
+    def _touch(self, target: Path) -> Path:
+        if target not in self._used:
+            self._used.add(target)
+            with contextlib.suppress(OSError):
+                os.utime(target)
+        return target
 
     @staticmethod
     def _dirname(code_sha256: str) -> str:
@@ -40,7 +80,7 @@ class CodeCache:
         """The directory holding the unpacked code; ``load`` gives the zip if needed."""
         target = self.root / self._dirname(code_sha256)
         if target.is_dir():
-            return target
+            return self._touch(target)
         with self._lock:
             lock = self._locks.setdefault(code_sha256, threading.Lock())
         with lock:
@@ -61,7 +101,9 @@ class CodeCache:
                 staging.rename(target)
             except (zipfile.BadZipFile, OSError) as exc:
                 shutil.rmtree(staging, ignore_errors=True)
+                if target.is_dir():  # another sandbox unpacked the same code meanwhile
+                    return self._touch(target)
                 raise ApiError(
                     502, "InvalidZipFileException", f"Could not unzip uploaded file: {exc}"
                 ) from exc
-        return target
+        return self._touch(target)

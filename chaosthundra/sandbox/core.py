@@ -94,7 +94,7 @@ class Sandbox:
             self._pool = EnvironmentPool(self.max_environments, self.idle_timeout)
             self._invoker = Invoker(
                 self._pool,
-                CodeCache(self._workdir / "code"),
+                CodeCache(),
                 home,
                 lambda: self.endpoint_url,
                 self.region,

@@ -6,7 +6,8 @@ credentials, the sandbox endpoint and a minimal PATH/LANG. The worker runs with 
 sandbox's own interpreter (``sys.executable``) without its site-packages (``-S``): as on
 Lambda, a function imports from its own package (``LAMBDA_TASK_ROOT``), then from the
 runtime's boto3 and botocore (``PYTHONPATH``, see :mod:`.packages`), then the standard
-library.
+library. Most environments are forked from a warm template of their package that has
+already imported the runtime's boto3 (:mod:`.templates`); the rest are spawned.
 
 Differences from AWS: the runtime is this interpreter whatever the function's
 ``Runtime`` says, memory is not limited (MemorySize is only reported), ``/tmp`` is the
@@ -31,11 +32,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from ..aws import SANDBOX_CREDENTIALS
 from . import worker
+from .credentials import SANDBOX_CREDENTIALS
 from .errors import ApiError
 from .moto_state import FunctionSpec
 from .packages import runtime_packages
+from .templates import ForkedProcess, Template
 
 __all__ = ["Environment", "Outcome", "compile_worker", "worker_environment"]
 
@@ -154,7 +156,7 @@ class Environment:
         self.created = time.monotonic()
         self.last_used = self.created
         self.init_ms = 0.0
-        self._proc: Optional[subprocess.Popen[bytes]] = None
+        self._proc: Optional[subprocess.Popen[bytes] | ForkedProcess] = None
         self._req_w = self._resp_r = self._life_w = -1
         self._stop_w = -1  # closing it tells the log reader to stop
         self._log = bytearray()
@@ -176,8 +178,11 @@ class Environment:
 
     # --- lifecycle ------------------------------------------------------------------
 
-    def start(self, env: dict[str, str], cwd: Path, deadline: float) -> Outcome:
-        """Spawn the worker and wait for the handler import (the cold start)."""
+    def start(
+        self, env: dict[str, str], cwd: Path, deadline: float, template: Optional[Template] = None
+    ) -> Outcome:
+        """Spawn the worker, or fork it from ``template``, and wait for the handler import
+        (the cold start)."""
         with self._using():
             req_r, self._req_w = os.pipe()
             self._resp_r, resp_w = os.pipe()
@@ -187,17 +192,20 @@ class Environment:
             child_fds = (req_r, resp_w, life_r)
             started = time.monotonic()
             try:
-                self._proc = subprocess.Popen(
-                    [sys.executable, "-S", str(self.program), str(req_r), str(resp_w), str(life_r)],
-                    stdin=subprocess.DEVNULL,
-                    stdout=log_w,
-                    stderr=log_w,
-                    pass_fds=child_fds,
-                    env=env,
-                    cwd=str(cwd),
-                    close_fds=True,
-                )
-            except OSError as exc:
+                if template is not None:
+                    self._proc = template.fork(env, cwd, (req_r, resp_w, life_r, log_w))
+                else:
+                    self._proc = subprocess.Popen(
+                        [sys.executable, "-S", str(self.program), *map(str, child_fds)],
+                        stdin=subprocess.DEVNULL,
+                        stdout=log_w,
+                        stderr=log_w,
+                        pass_fds=child_fds,
+                        env=env,
+                        cwd=str(cwd),
+                        close_fds=True,
+                    )
+            except (OSError, ApiError) as exc:
                 self._killed = True
                 os.close(log_r)
                 os.close(stop_r)

@@ -40,6 +40,7 @@ from .environment import (
 from .errors import ApiError
 from .logs import InvocationLog, new_stream_name, tail, timestamp
 from .pool import EnvironmentPool, Throttled
+from .templates import Templates
 
 __all__ = ["Invoker", "InvokeResult"]
 
@@ -102,6 +103,7 @@ class Invoker:
         runtime_dir: Optional[Path] = None,
     ) -> None:
         self.program = compile_worker(runtime_dir) if runtime_dir is not None else WORKER
+        self.templates = Templates(self.program)
         self.pool = pool
         self.code = code
         self.home = home
@@ -115,6 +117,7 @@ class Invoker:
         killed by the pool first so that they end quickly)."""
         self._closed.set()
         self._events.shutdown(wait=True, cancel_futures=True)
+        self.templates.close()
 
     # --- HTTP -----------------------------------------------------------------------
 
@@ -211,8 +214,19 @@ class Invoker:
                 home=self.home,
                 runtime_dir=self.program.parent,
             )
-            logger.debug("chaosthundra sandbox: cold start of %s (%s)", spec.name, env.id)
-            return env.start(variables, task_root, time.monotonic() + INIT_LIMIT_S + spec.timeout)
+            try:
+                template = self.templates.for_function(task_root, variables)
+            except ApiError as error:  # a fresh interpreter still does it
+                logger.debug("chaosthundra sandbox: no warm template: %s", error)
+                template = None
+            logger.debug(
+                "chaosthundra sandbox: cold start of %s (%s, %s)",
+                spec.name,
+                env.id,
+                "forked from the warm template" if template else "a fresh interpreter",
+            )
+            deadline = time.monotonic() + INIT_LIMIT_S + spec.timeout
+            return env.start(variables, task_root, deadline, template)
 
         with self.pool.lease(spec, target.read_order, new_environment, start) as (env, init):
             init_ms = None

@@ -332,6 +332,16 @@ def _invoke(handler: Callable[..., Any], header: dict, body: bytes) -> tuple[dic
     return meta, return_body
 
 
+def _task_root_first(task_root: str) -> None:
+    """Put the function's package first on the path, in place of this runtime's folder:
+    never let a function import the sandbox's modules."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    if sys.path and os.path.abspath(sys.path[0] or ".") in (here, task_root):
+        sys.path[0] = task_root
+    else:
+        sys.path.insert(0, task_root)
+
+
 def main(argv: list[str]) -> int:
     req_fd, resp_fd, life_fd = (int(arg) for arg in argv[1:4])
     # Our own session: the terminal's Ctrl-C is for the sandbox, and the parent can
@@ -344,13 +354,7 @@ def main(argv: list[str]) -> int:
 
     _thread.start_new_thread(_watch_lifeline, (life_fd,))
 
-    task_root = os.environ.get("LAMBDA_TASK_ROOT", os.getcwd())
-    here = os.path.dirname(os.path.abspath(__file__))
-    if sys.path and os.path.abspath(sys.path[0] or ".") == here:
-        sys.path[0] = task_root  # never let a function import the sandbox's modules
-    else:
-        sys.path.insert(0, task_root)
-
+    _task_root_first(os.environ.get("LAMBDA_TASK_ROOT", os.getcwd()))
     _install_logging()
     started = time.perf_counter()
     handler, error = _load_handler(os.environ.get("_HANDLER", ""))
@@ -372,5 +376,110 @@ def main(argv: list[str]) -> int:
         write_frame(resp_fd, meta, body)
 
 
+# --- the warm template (``python worker.py --template CONTROL_FD TASK_ROOT``) -------
+
+
+# What the template imports before any function's variables are set: the runtime's
+# boto3 (and so botocore and their dependencies), as the function's package would
+# resolve them. Never the handler, never the agent: they read the variables at import.
+PRELOAD = ("boto3",)
+
+
+def serve_template(control_fd: int, task_root: str) -> int:
+    """Import :data:`PRELOAD`, then fork one execution environment per request.
+
+    A request on the control socket (a SOCK_SEQPACKET) is a JSON object
+    ``{"env": {...}, "cwd": ...}`` with four descriptors: the worker's request,
+    response and lifeline pipes and its log pipe. The child takes the variables, the
+    folder and the descriptors and runs :func:`main`, which imports the handler. The
+    template answers ``{"pid": n}``, and ``{"exit": n, "status": code}`` when a child
+    ends (it is their parent). It ends when the control socket is closed.
+    """
+    import importlib
+    import select
+    import signal
+    import socket
+
+    _task_root_first(task_root)
+    for name in PRELOAD:
+        try:  # noqa: SIM105 - no contextlib import in the worker
+            importlib.import_module(name)
+        except ImportError:
+            pass
+    control = socket.socket(fileno=control_fd)
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    control.send(json.dumps({"ready": sorted(_loaded_outside_stdlib())}).encode())
+    while True:
+        ready, _, _ = select.select([control, wake_r], [], [])
+        if wake_r in ready:
+            os.read(wake_r, 4096)
+            _report_exits(control)
+        if control in ready:
+            message, fds, _, _ = socket.recv_fds(control, 1 << 20, 4)
+            if not message:
+                return 0
+            pid = os.fork()
+            if pid == 0:  # never returns into the template's loop
+                code = 1
+                try:
+                    for fd in (control.fileno(), wake_r, wake_w):
+                        os.close(fd)
+                    signal.set_wakeup_fd(-1)
+                    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                    code = _forked(json.loads(message), fds)
+                except SystemExit as exit:
+                    code = exit.code if isinstance(exit.code, int) else int(exit.code is not None)
+                except BaseException:  # a runtime failure: said in the log, exit status 1
+                    import traceback
+
+                    traceback.print_exc()
+                finally:
+                    for stream in (sys.stdout, sys.stderr):
+                        try:  # noqa: SIM105 - no contextlib import in the worker
+                            stream.flush()
+                        except (OSError, ValueError):
+                            pass
+                    os._exit(code)
+            for fd in fds:
+                os.close(fd)
+            control.send(json.dumps({"pid": pid}).encode())
+
+
+def _report_exits(control: Any) -> None:
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        code = os.waitstatus_to_exitcode(status)
+        control.send(json.dumps({"exit": pid, "status": code}).encode())
+
+
+def _forked(request: dict, fds: list[int]) -> int:
+    """In a child of the template: become the function's execution environment."""
+    req_fd, resp_fd, life_fd, log_fd = fds
+    os.dup2(log_fd, 1)
+    os.dup2(log_fd, 2)
+    os.close(log_fd)
+    os.environ.clear()
+    os.environ.update(request["env"])
+    time.tzset()
+    os.chdir(request["cwd"])
+    return main(["worker", str(req_fd), str(resp_fd), str(life_fd)])
+
+
+def _loaded_outside_stdlib() -> set[str]:
+    """The top-level names of the modules imported from outside the standard library."""
+    tops = {name.split(".")[0] for name in list(sys.modules)}
+    return tops - set(sys.stdlib_module_names) - {"__main__"}
+
+
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--template"]:
+        sys.exit(serve_template(int(sys.argv[2]), sys.argv[3]))
     sys.exit(main(sys.argv))

@@ -698,7 +698,10 @@ def _wait_active(lam: BaseClient, function_name: str, version: str, timeout: flo
         lam.get_waiter("function_active_v2").wait(
             FunctionName=function_name,
             Qualifier=version,
-            WaiterConfig={"Delay": 1, "MaxAttempts": int(timeout)},
+            WaiterConfig={
+                "Delay": function_env.POLL_SECONDS,
+                "MaxAttempts": max(1, int(timeout / function_env.POLL_SECONDS)),
+            },
         )
     except WaiterError as error:
         raise ActivityFailed(

@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import os
+import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from chaoslib.exceptions import ActivityFailed
 
 from chaosthundra import agent_check
-from chaosthundra.agents import CATCHPOINT, THUNDRA
+from chaosthundra.agents import CATCHPOINT, THUNDRA, parser_process
 from chaosthundra.agents.package import bundled_in, unpack
-from chaosthundra.listeners import InvalidInjection, encode, error_listener, span_filter
+from chaosthundra.listeners import (
+    InvalidInjection,
+    encode,
+    error_listener,
+    latency_listener,
+    span_filter,
+)
 from tests.sandbox_functions import CATCHPOINT_REQUIREMENTS, THUNDRA_2_REQUIREMENTS, package
 
 OWN_ERROR = "class CacheDown(Exception):\n    pass\n"
@@ -28,7 +39,34 @@ def _unpacked(files: dict, requirements: str) -> Path:
     return unpack(hashlib.sha256(data).hexdigest(), data)
 
 
-def test_a_module_in_the_working_directory_does_not_change_the_verdict(tmp_path, monkeypatch):
+@pytest.fixture
+def fresh_verdicts(tmp_path, monkeypatch) -> Path:
+    """A verdict cache of this test's own, so the parser really runs."""
+    monkeypatch.setenv("CHAOSTHUNDRA_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache" / "verdicts"
+
+
+def _editable_copy(root: Path, into: Path) -> Path:
+    """``root`` with the agent package and its dist-info copied (so they can be changed)
+    and everything else linked."""
+    into.mkdir()
+    for entry in root.iterdir():
+        if entry.name == "thundra" or entry.name.startswith("thundra-"):
+            shutil.copytree(entry, into / entry.name)
+        else:
+            (into / entry.name).symlink_to(entry)
+    return into
+
+
+def _rewrite(source: Path, text: str) -> None:
+    """Change a module of a package (whose bytecode is unchecked-hash, so it goes too)."""
+    source.write_text(text)
+    shutil.rmtree(source.parent / "__pycache__", ignore_errors=True)
+
+
+def test_a_module_in_the_working_directory_does_not_change_the_verdict(
+    tmp_path, monkeypatch, fresh_verdicts
+):
     (tmp_path / "redis.py").write_text("raise ImportError('shadowed redis')\n")
     (tmp_path / "opentracing.py").write_text("raise ImportError('shadowed opentracing')\n")
     monkeypatch.chdir(tmp_path)
@@ -37,8 +75,8 @@ def test_a_module_in_the_working_directory_does_not_change_the_verdict(tmp_path,
     )
     assert "shadowed redis" in shadowed.stderr  # a plain child would have picked it up
     config = _config()
-    agent_check.describe.cache_clear()
     assert "thundra 2.7.4" in agent_check.check(config, encode(config))
+    assert len(list(fresh_verdicts.iterdir())) == 1  # the parser ran: a verdict was kept
 
 
 def test_a_crash_of_the_parser_is_an_activity_failure_that_says_what_to_do(tmp_path):
@@ -85,3 +123,123 @@ def test_without_the_package_the_installed_agent_checks_and_says_so():
     who = agent_check.check(config, encode(config), CATCHPOINT, None)
     assert who.startswith("thundra 2.7.4 installed beside chaosthundra")
     assert "takes the same listener configs" in who
+
+
+def test_a_verdict_is_kept_and_asked_again_when_the_agent_changes(tmp_path, fresh_verdicts):
+    source = _unpacked({"app.py": "x = 1\n"}, THUNDRA_2_REQUIREMENTS)
+    root = _editable_copy(source, tmp_path / "pkg")
+    config = _config()
+    value = encode(config)
+    assert agent_check.check(config, value, THUNDRA, root) == (
+        "thundra 2.7.4 from the function's package"
+    )
+    # a part of the agent outside the verdict's key now breaks the parser: the kept
+    # verdict answers, so the parser did not run again
+    listeners = root / "thundra" / "listeners" / "__init__.py"
+    original = listeners.read_text()
+    _rewrite(listeners, "raise RuntimeError('parser broken')\n")
+    assert agent_check.check(config, value, THUNDRA, root).startswith("thundra 2.7.4")
+    # another agent version: asked again (and a failure is not kept)
+    dist_info = root / "thundra-2.7.5.dist-info"
+    (root / "thundra-2.7.4.dist-info").rename(dist_info)
+    metadata = dist_info / "METADATA"
+    metadata.write_text(metadata.read_text().replace("Version: 2.7.4", "Version: 2.7.5", 1))
+    with pytest.raises(ActivityFailed, match="parser broken"):
+        agent_check.check(config, value, THUNDRA, root)
+    _rewrite(listeners, original)
+    assert agent_check.check(config, value, THUNDRA, root) == (
+        "thundra 2.7.5 from the function's package"
+    )
+    # the agent's parser edited in place: asked again
+    parser = root / "thundra" / "plugins" / "trace" / "trace_support.py"
+    _rewrite(parser, "raise RuntimeError('parser edited')\n" + parser.read_text())
+    with pytest.raises(ActivityFailed, match="parser edited"):
+        agent_check.check(config, value, THUNDRA, root)
+
+
+@pytest.mark.parametrize("agent", [THUNDRA, CATCHPOINT])
+def test_the_lean_parser_import_reads_configs_as_the_whole_agent_does(agent):
+    requirements = THUNDRA_2_REQUIREMENTS if agent is THUNDRA else CATCHPOINT_REQUIREMENTS
+    root = str(_unpacked({"app.py": "x = 1\n"}, requirements))
+    values = [
+        encode(_config()),
+        encode(_config("no_such_module.Error")),
+        json.dumps(latency_listener([span_filter(tags={"aws.lambda.name": "up"})], 2500, 100)),
+        json.dumps(
+            {
+                "type": "FilteringSpanListener",
+                "config": {
+                    "listener": {
+                        "type": "LatencyInjectorSpanListener",
+                        "config": {"delay": -5, "distribution": "weird"},
+                    },
+                    "filters": [{"className": "Redis"}],
+                },
+            }
+        ),
+        json.dumps({"type": "NoSuchListener", "config": {"a": 1}}),
+    ]
+    lean = [parser_process.parse(v, agent, root, 60) for v in values]
+    full = [parser_process.parse(v, agent, root, 60, full=True) for v in values]
+    assert lean == full
+    assert [len(d["listeners"]) for d in lean] == [1, 1, 1, 1, 0]
+
+
+def _gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return True
+    return state in ("Z", "X")  # a zombie has ended; only its exit status is left
+
+
+def _wait_until(condition, what: str, bound_s: float = 30.0) -> None:
+    deadline = time.monotonic() + bound_s
+    while not condition():
+        assert time.monotonic() < deadline, f"{what} within {bound_s} s"
+        time.sleep(0.05)
+
+
+def test_a_checker_process_is_reused_and_replaced_when_it_crashed(fresh_verdicts):
+    installed = agent_check._parser(THUNDRA, None)[1]
+    first = _config("KeyError")
+    agent_check.check(first, encode(first))
+    pid = parser_process.running_pid(THUNDRA, installed)
+    assert pid is not None
+    second = _config("ValueError")
+    agent_check.check(second, encode(second))
+    assert parser_process.running_pid(THUNDRA, installed) == pid  # the same process answered
+    os.kill(pid, signal.SIGKILL)
+    _wait_until(lambda: _gone(pid), "the killed checker ends")
+    third = _config("LookupError")
+    assert "thundra 2.7.4" in agent_check.check(third, encode(third))
+    replacement = parser_process.running_pid(THUNDRA, installed)
+    assert replacement is not None and replacement != pid
+
+
+def test_a_checker_process_ends_with_the_process_that_started_it(tmp_path, fresh_verdicts):
+    script = (
+        "import sys\n"
+        "from chaosthundra import agent_check\n"
+        "from chaosthundra.agents import THUNDRA, parser_process\n"
+        "from chaosthundra.listeners import encode, error_listener, span_filter\n"
+        "config = error_listener([span_filter(class_name='Redis')], 'KeyError')\n"
+        "agent_check.check(config, encode(config))\n"
+        "print(parser_process.running_pid(THUNDRA, agent_check._parser(THUNDRA, None)[1]),"
+        " flush=True)\n"
+        "sys.stdin.read()\n"  # until the test kills it
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    try:
+        checker = int(parent.stdout.readline())
+        assert not _gone(checker)
+    finally:
+        parent.kill()
+        parent.wait()
+    _wait_until(lambda: _gone(checker), "the checker ends with its parent")

@@ -217,3 +217,48 @@ def test_redeploy_updates_functions_in_place(sandbox: Sandbox, tmp_path: Path) -
     client = make_client(sandbox, "lambda")
     config = client.get_function_configuration(FunctionName="sbx-redeployed")
     assert config["Environment"]["Variables"] == {"VERSION": "two"}
+
+
+def test_a_package_shared_by_functions_is_uploaded_once_and_not_again_unchanged(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    import base64
+    import uuid
+
+    from chaosthundra.sandbox.deploy import CODE_BUCKET
+
+    suffix = uuid.uuid4().hex[:8]
+    resources = "".join(
+        f"  Fn{n}:\n"
+        "    Type: AWS::Serverless::Function\n"
+        "    Properties:\n"
+        f"      FunctionName: sbx-shared-{n}-{suffix}\n"
+        "      CodeUri: src/\n"
+        "      Handler: app.handler\n"
+        "      Runtime: python3.11\n"
+        for n in (1, 2, 3)
+    )
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "app.py").write_text(
+        f"MARK = {suffix!r}\n\ndef handler(e, c):\n    return MARK\n"
+    )
+    path = tmp_path / "template.yaml"
+    path.write_text("Resources:\n" + resources)
+    s3 = make_client(sandbox, "s3")
+    lam = make_client(sandbox, "lambda")
+    before = {o["Key"] for o in s3.list_objects_v2(Bucket=CODE_BUCKET).get("Contents", [])}
+    sandbox.deploy(path)
+    after = {o["Key"] for o in s3.list_objects_v2(Bucket=CODE_BUCKET).get("Contents", [])}
+    assert len(after - before) == 1  # three functions, one package
+    (key,) = after - before
+    shas = {
+        lam.get_function_configuration(FunctionName=f"sbx-shared-{n}-{suffix}")["CodeSha256"]
+        for n in (1, 2, 3)
+    }
+    assert shas == {base64.b64encode(bytes.fromhex(key.removesuffix(".zip"))).decode()}
+    sandbox.deploy(path)  # unchanged: the same code, nothing uploaded
+    assert {o["Key"] for o in s3.list_objects_v2(Bucket=CODE_BUCKET)["Contents"]} == after
+    out = lam.invoke(FunctionName=f"sbx-shared-1-{suffix}")["Payload"].read()
+    assert out.decode() == f'"{suffix}"'
+    for n in (1, 2, 3):
+        lam.delete_function(FunctionName=f"sbx-shared-{n}-{suffix}")

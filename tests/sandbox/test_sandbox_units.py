@@ -75,3 +75,101 @@ def test_alias_routing_gives_each_version_its_weight(weights: dict) -> None:
     expected = {**weights, "10": 1 - sum(weights.values())}  # FunctionVersion: the rest
     for version, weight in expected.items():
         assert abs(picks[version] - weight * steps) <= 1 + len(weights)
+
+
+def _zip_of(files: dict[str, str]) -> bytes:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+    return buffer.getvalue()
+
+
+def test_unpacked_code_is_kept_for_the_next_sandbox(tmp_path: Path) -> None:
+    import hashlib
+
+    from chaosthundra.sandbox.code import CodeCache
+
+    data = _zip_of({"app.py": "x = 1\n", "pkg/mod.py": "y = 2\n"})
+    sha = base64.b64encode(hashlib.sha256(data).digest()).decode()
+    loads: list[str] = []
+
+    def load() -> bytes:
+        loads.append("loaded")
+        return data
+
+    first = CodeCache(tmp_path).task_root(sha, load)
+    assert (first / "pkg" / "mod.py").read_text() == "y = 2\n"
+    second = CodeCache(tmp_path).task_root(sha, load)  # another sandbox, the same code
+    assert second == first and loads == ["loaded"]
+    other = _zip_of({"app.py": "x = 3\n"})
+    other_sha = base64.b64encode(hashlib.sha256(other).digest()).decode()
+    assert (CodeCache(tmp_path).task_root(other_sha, lambda: other) / "app.py").read_text() == (
+        "x = 3\n"
+    )
+
+
+def test_code_unpacked_meanwhile_by_another_sandbox_is_used(tmp_path: Path) -> None:
+    from chaosthundra.sandbox.code import CodeCache
+
+    mine, theirs = CodeCache(tmp_path), CodeCache(tmp_path)
+    data = _zip_of({"app.py": "x = 1\n"})
+
+    def load_while_the_other_unpacks() -> bytes:
+        theirs.task_root("same-sha", lambda: data)  # finishes first
+        return data
+
+    root = mine.task_root("same-sha", load_while_the_other_unpacks)
+    assert (root / "app.py").read_text() == "x = 1\n"
+    assert [p.name for p in tmp_path.iterdir()] == [root.name]  # no staging left behind
+
+
+def test_code_not_used_for_long_is_removed(tmp_path: Path) -> None:
+    from chaosthundra.sandbox.code import KEEP_DAYS, CodeCache
+
+    cache = CodeCache(tmp_path)
+    old = cache.task_root("old-sha", lambda: _zip_of({"a.py": ""}))
+    recent = cache.task_root("recent-sha", lambda: _zip_of({"b.py": ""}))
+    long_ago = old.stat().st_mtime - (KEEP_DAYS + 1) * 86400
+    os.utime(old, (long_ago, long_ago))
+    CodeCache(tmp_path)
+    assert not old.exists() and recent.is_dir()
+
+
+def test_the_sandbox_imports_nothing_of_the_rest_of_chaosthundra() -> None:
+    import ast
+
+    import chaosthundra.sandbox as package
+
+    outside = []
+    for source in Path(package.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                names = [("." * node.level) + (node.module or "")]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            for name in names:
+                if name.startswith("..") or (
+                    name.startswith("chaosthundra") and not name.startswith("chaosthundra.sandbox")
+                ):
+                    outside.append(f"{source.name}: {name}")
+    assert outside == []
+
+
+def test_the_sandbox_credentials_come_without_moto() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, chaosthundra.aws as aws\n"
+        "from chaosthundra.sandbox.credentials import SANDBOX_CREDENTIALS\n"
+        "assert aws.SANDBOX_CREDENTIALS is SANDBOX_CREDENTIALS\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'moto'))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -1,0 +1,240 @@
+"""The agent's parser in a checker process of its own, started on first use and reused.
+
+One process per agent folder (the function's unpacked package, or the folder where the
+agent is installed): ``python -I -S`` running :mod:`parser_probe` in an empty folder,
+so neither the caller's working directory nor anything installed beside chaosthundra
+can shadow a module. It imports the agent's parser afresh for every value, so each
+check reads the variable at import as a function's agent does, while what the parser
+imports (``redis`` for ``redis.ConnectionError``) stays loaded between checks.
+
+The process ends with the one that started it (end of its stdin, and on Linux a
+parent-death signal); it is started again when it died, did not answer in time, or
+the agent in its folder changed (see :func:`identity`).
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import selectors
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import IO, Optional
+
+from chaoslib.exceptions import ActivityFailed
+
+from chaosthundra.agents.profile import AgentProfile
+
+__all__ = ["PROBE", "identity", "parse", "running_pid", "stop_all"]
+
+PROBE = Path(__file__).resolve().parent / "parser_probe.py"
+
+_PROCESSES: dict[tuple[str, str], _ParserProcess] = {}
+_LOCK = threading.Lock()
+
+
+def identity(agent: AgentProfile, path: str) -> list:
+    """What tells one agent in ``path`` from another: the ``thundra`` dist-info there and
+    the time stamps and sizes of the agent package, its parser and the probe."""
+    root = Path(path)
+    parser = root / (agent.parser_module.replace(".", "/") + ".py")
+    files = [PROBE, root / agent.package / "__init__.py", parser]
+    try:
+        dist_infos = sorted(
+            n for n in os.listdir(root) if n.lower().startswith("thundra-") and "dist-info" in n
+        )
+    except OSError:
+        dist_infos = []
+    return [agent.name, str(root), dist_infos, [_stamp(f) for f in files]]
+
+
+def _stamp(path: Path) -> Optional[list]:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return [stat.st_mtime_ns, stat.st_size]
+
+
+def parse(value: str, agent: AgentProfile, path: str, timeout: float, full: bool = False) -> dict:
+    """What ``agent``'s parser, imported from ``path``, builds from the listener variable
+    ``value``: ``{"listeners", "errors", "version"}``. ActivityFailed when it cannot say.
+
+    ``full`` imports the whole agent rather than its parser alone.
+    """
+    for attempt in (1, 2):
+        process = _process(agent, path)
+        try:
+            return process.ask(value, full, timeout)
+        except _Died as died:
+            message = process.failure(f"exit {died.returncode}")
+            _forget(process)
+            if attempt == 2 or not died.served_before:
+                raise ActivityFailed(message) from None
+    raise AssertionError("unreachable")
+
+
+def running_pid(agent: AgentProfile, path: str) -> Optional[int]:
+    """The id of the checker process for ``agent`` in ``path``, if one is running."""
+    process = _PROCESSES.get((agent.name, str(path)))
+    return process.pid if process is not None and process.alive() else None
+
+
+def stop_all() -> None:
+    """End every checker process (also done at exit)."""
+    with _LOCK:
+        processes = list(_PROCESSES.values())
+        _PROCESSES.clear()
+    for process in processes:
+        process.close()
+
+
+atexit.register(stop_all)
+
+
+class _Died(Exception):
+    def __init__(self, returncode: Optional[int], served_before: bool) -> None:
+        super().__init__(returncode)
+        self.returncode = returncode
+        self.served_before = served_before
+
+
+def _process(agent: AgentProfile, path: str) -> _ParserProcess:
+    key = (agent.name, path)
+    now = identity(agent, path)
+    with _LOCK:
+        process = _PROCESSES.get(key)
+        if process is not None and (process.identity != now or not process.alive()):
+            process.close()
+            process = None
+        if process is None:
+            process = _PROCESSES[key] = _ParserProcess(agent, path, now)
+        return process
+
+
+def _forget(process: _ParserProcess) -> None:
+    with _LOCK:
+        if _PROCESSES.get(process.key) is process:
+            del _PROCESSES[process.key]
+    process.close()
+
+
+class _ParserProcess:
+    """One running checker process and the requests it answers, one at a time."""
+
+    def __init__(self, agent: AgentProfile, path: str, now: list) -> None:
+        self.key = (agent.name, path)
+        self.identity = now
+        self.what = f"the {agent.title} agent's parser (from {path})"
+        self.served = 0
+        self._lock = threading.Lock()
+        self._neutral = tempfile.mkdtemp(prefix="chaosthundra-check-")
+        self._stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - closed in close()
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "LANG": "C.UTF-8",
+            agent.disable_variable: "true",
+            "CHAOSTHUNDRA_PROBE_PATH": path,
+            "CHAOSTHUNDRA_PROBE_MODULE": agent.parser_module,
+            "CHAOSTHUNDRA_PROBE_LOGGER": agent.logger_name,
+            "CHAOSTHUNDRA_PROBE_VARIABLE": agent.env_key("check"),
+        }
+        try:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-I", "-S", str(PROBE)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=self._stderr,
+                cwd=self._neutral,
+                env=env,
+                start_new_session=True,  # a Ctrl-C of the experiment is not its business
+            )
+        except OSError as error:
+            self._cleanup()
+            raise ActivityFailed(f"chaosthundra: could not start {self.what}: {error}") from error
+        self.pid = self._proc.pid
+        self._pending = b""
+
+    def alive(self) -> bool:
+        return self._proc.poll() is None
+
+    def ask(self, value: str, full: bool, timeout: float) -> dict:
+        with self._lock:
+            request = json.dumps({"value": value, "full": full}).encode() + b"\n"
+            try:
+                assert self._proc.stdin is not None
+                self._proc.stdin.write(request)
+                self._proc.stdin.flush()
+            except OSError:
+                raise _Died(self._proc.wait(), self.served > 0) from None
+            line = self._read_line(timeout)
+            self.served += 1
+        answer = json.loads(line)
+        if "described" in answer:
+            return answer["described"]
+        raise ActivityFailed(self.failure(answer["failed"].strip().splitlines()[-1], answer))
+
+    def failure(self, error: str, answer: Optional[dict] = None) -> str:
+        """The message for a parser that failed: what it said, and what to do."""
+        said = answer["failed"] if answer else self._stderr_tail()
+        return (
+            f"chaosthundra: {self.what} failed while checking the listener config ({error}): "
+            f"{said.strip()[-500:]}. Check that the agent and its dependencies import "
+            "there; for a function's package, that its requirements were installed into it."
+        )
+
+    def _read_line(self, timeout: float) -> bytes:
+        assert self._proc.stdout is not None
+        fd = self._proc.stdout.fileno()
+        deadline = time.monotonic() + timeout
+        with selectors.DefaultSelector() as selector:
+            selector.register(fd, selectors.EVENT_READ)
+            while b"\n" not in self._pending:
+                left = deadline - time.monotonic()
+                if left <= 0 or not selector.select(left):
+                    _forget(self)
+                    raise ActivityFailed(
+                        f"chaosthundra: {self.what} did not answer within {timeout:g} s while "
+                        "checking the listener config. Check that the agent imports quickly "
+                        "where chaosthundra runs (python -c 'import thundra'), then run the "
+                        "experiment again."
+                    )
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    raise _Died(self._proc.wait(), self.served > 0)
+                self._pending += chunk
+        line, _, self._pending = self._pending.partition(b"\n")
+        return line
+
+    def _stderr_tail(self) -> str:
+        try:
+            self._stderr.seek(0)
+            return self._stderr.read().decode("utf-8", "replace")
+        except (OSError, ValueError):
+            return ""
+
+    def close(self) -> None:
+        """End the process: the end of its stdin, then a kill if it does not go."""
+        try:
+            if self._proc.stdin is not None:
+                self._proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            self._proc.wait(timeout=1)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+        if self._proc.stdout is not None:
+            self._proc.stdout.close()
+        self._cleanup()
+
+    def _cleanup(self) -> None:
+        self._stderr.close()
+        shutil.rmtree(self._neutral, ignore_errors=True)

@@ -1,0 +1,158 @@
+"""Environments forked from a warm template that has imported the runtime's boto3."""
+
+from __future__ import annotations
+
+import io
+import os
+import uuid
+import zipfile
+from typing import Any
+
+import pytest
+from sbx_helpers import alive, invoke
+
+# Reads its variables at import, as the agent does; says where it runs and what it sees.
+SOURCE = """\
+import os
+import sys
+
+imported_before_handler = sorted(m for m in ("boto3", "botocore", "thundra") if m in sys.modules)
+import boto3
+
+COLOR_AT_IMPORT = os.environ.get("COLOR")
+
+
+def handler(event, context):
+    if event.get("sleep"):
+        import time
+        time.sleep(event["sleep"])
+    return {
+        "pid": os.getpid(),
+        "parent": os.getppid(),
+        "color_at_import": COLOR_AT_IMPORT,
+        "environ": dict(os.environ),
+        "boto3": boto3.__file__,
+        "handler_module": __file__,
+        "imported_before_handler": imported_before_handler,
+        "host_modules": sorted(m for m in ("chaosthundra", "moto", "pytest") if m in sys.modules),
+    }
+"""
+
+
+def _zip(files: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, text in files.items():  # fixed times: the same files, the same CodeSha256
+            archive.writestr(zipfile.ZipInfo(name, (2020, 1, 1, 0, 0, 0)), text)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def make_function(lambda_client: Any):
+    made = []
+    role = lambda_client.get_function_configuration(FunctionName="sbx-changing")["Role"]
+
+    def make(files: dict[str, str], variables: dict[str, str], timeout: int = 10) -> str:
+        name = f"sbx-tpl-{uuid.uuid4().hex[:10]}"
+        lambda_client.create_function(
+            FunctionName=name,
+            Runtime="python3.11",
+            Role=role,
+            Handler="forked.handler",
+            Code={"ZipFile": _zip(files)},
+            Timeout=timeout,
+            Environment={"Variables": variables},
+        )
+        lambda_client.get_waiter("function_active_v2").wait(FunctionName=name)
+        made.append(name)
+        return name
+
+    yield make
+    for name in made:
+        lambda_client.delete_function(FunctionName=name)
+
+
+def _set(lambda_client: Any, name: str, variables: dict[str, str]) -> None:
+    lambda_client.update_function_configuration(
+        FunctionName=name, Environment={"Variables": variables}
+    )
+    lambda_client.get_waiter("function_updated_v2").wait(FunctionName=name)
+
+
+def test_forked_environments_see_only_their_own_variables_read_at_import(
+    lambda_client: Any, make_function: Any
+) -> None:
+    code = {"forked.py": SOURCE}  # one package, so one template, for both functions
+    red = make_function(code, {"COLOR": "red", "ONLY_RED": "1"})
+    blue = make_function(code, {"COLOR": "blue"})
+    out_red = invoke(lambda_client, red, {})["payload"]
+    out_blue = invoke(lambda_client, blue, {})["payload"]
+    assert out_red["parent"] == out_blue["parent"] != os.getpid()  # forked, one template
+    assert out_red["color_at_import"] == "red" and out_blue["color_at_import"] == "blue"
+    assert "ONLY_RED" not in out_blue["environ"]
+    assert out_red["environ"]["AWS_LAMBDA_FUNCTION_NAME"] == red
+    assert out_blue["environ"]["AWS_LAMBDA_FUNCTION_NAME"] == blue
+    assert out_red["imported_before_handler"] == ["boto3", "botocore"]  # preloaded, no agent
+    assert out_red["boto3"].startswith(out_red["environ"]["PYTHONPATH"])  # the runtime's
+    assert out_red["handler_module"].startswith(out_red["environ"]["LAMBDA_TASK_ROOT"])
+    assert out_red["host_modules"] == []
+
+
+def test_a_configuration_change_reaches_only_new_forked_environments(
+    lambda_client: Any, make_function: Any
+) -> None:
+    name = make_function({"forked.py": SOURCE}, {"COLOR": "red"})
+    first = invoke(lambda_client, name, {})["payload"]
+    assert invoke(lambda_client, name, {})["payload"]["pid"] == first["pid"]  # warm
+    _set(lambda_client, name, {"COLOR": "green"})
+    after = invoke(lambda_client, name, {})["payload"]
+    assert after["pid"] != first["pid"] and after["parent"] == first["parent"]
+    assert after["color_at_import"] == "green"
+    assert not alive(first["pid"])  # the old environment was retired
+
+
+def test_a_timeout_kills_a_forked_environment(lambda_client: Any, make_function: Any) -> None:
+    name = make_function({"forked.py": SOURCE}, {}, timeout=1)
+    first = invoke(lambda_client, name, {})["payload"]
+    assert first["parent"] != os.getpid()
+    out = invoke(lambda_client, name, {"sleep": 30})
+    assert out["FunctionError"] == "Unhandled"
+    assert "Task timed out after 1.00 seconds" in out["payload"]["errorMessage"]
+    assert not alive(first["pid"])
+    assert invoke(lambda_client, name, {})["payload"]["pid"] != first["pid"]
+
+
+@pytest.mark.parametrize(
+    "files,variables",
+    [
+        ({"forked.py": SOURCE, "boto3/__init__.py": "__file__ = __file__\n"}, {}),
+        ({"forked.py": SOURCE}, {"PYTHONHASHSEED": "7"}),
+    ],
+    ids=["own-boto3", "interpreter-variable"],
+)
+def test_a_fresh_interpreter_when_the_template_would_differ(
+    lambda_client: Any, make_function: Any, files: dict[str, str], variables: dict[str, str]
+) -> None:
+    name = make_function(files, variables)
+    out = invoke(lambda_client, name, {})["payload"]
+    assert out["parent"] == os.getpid()  # spawned by the sandbox itself
+    if "boto3/__init__.py" in files:
+        assert out["boto3"].startswith(out["environ"]["LAMBDA_TASK_ROOT"])
+
+
+def test_a_template_with_live_environments_is_not_ended_beyond_the_limit(
+    sandbox: Any, lambda_client: Any, make_function: Any
+) -> None:
+    templates = sandbox._invoker.templates
+    before = templates.limit
+    templates.limit = 1
+    try:
+        first = make_function({"forked.py": SOURCE}, {})
+        warm = invoke(lambda_client, first, {})["payload"]
+        other = make_function({"forked.py": SOURCE + "\nOTHER = 1\n"}, {})  # another package
+        assert invoke(lambda_client, other, {})["payload"]["parent"] != warm["parent"]
+        again = invoke(lambda_client, first, {})["payload"]
+        assert again["pid"] == warm["pid"]  # its environment still serves, warm
+        assert alive(warm["parent"])
+    finally:
+        templates.limit = before
