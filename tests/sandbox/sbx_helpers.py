@@ -138,3 +138,13 @@ def wait_for_paths(paths: list[Path], timeout: float = 30.0) -> None:
 def cmdline(pid: int) -> list[str]:
     with open(f"/proc/{pid}/cmdline", "rb") as f:
         return [part.decode() for part in f.read().split(b"\0") if part]
+
+
+def shared_cache() -> dict[str, str]:
+    """The package cache of this test run, for a child given a HOME of its own.
+
+    A user's runs share ~/.cache/chaosthundra; a child with a temporary HOME would
+    otherwise build every sandbox package from nothing again.
+    """
+    configured = os.environ.get("CHAOSTHUNDRA_CACHE_DIR")
+    return {"CHAOSTHUNDRA_CACHE_DIR": configured or str(Path.home() / ".cache" / "chaosthundra")}

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sbx_helpers import FIXTURES, alive
+from sbx_helpers import FIXTURES, alive, shared_cache
 
 from chaosthundra.controls import sandbox as control
 
@@ -79,6 +79,7 @@ def _run(tmp_path: Path, experiment: Path, *extra: str, **env: str) -> dict[str,
         "HOME": str(tmp_path),
         "LANG": "C.UTF-8",
         "PYTHONPATH": str(PROBES),
+        **shared_cache(),
         **env,
     }
     done = subprocess.run(

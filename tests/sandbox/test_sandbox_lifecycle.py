@@ -24,6 +24,7 @@ from sbx_helpers import (
     descendants,
     invoke,
     make_client,
+    shared_cache,
     wait_gone,
 )
 
@@ -102,6 +103,7 @@ def test_cli_without_redis_on_path_runs_and_stops_cleanly(tmp_path: Path) -> Non
         "PATH": "/usr/bin:/bin",  # no redis-server there (checked below)
         "HOME": str(tmp_path),
         "LANG": "C.UTF-8",
+        **shared_cache(),
     }
     assert subprocess.run(["sh", "-c", "command -v redis-server"], env=env).returncode != 0
     proc = subprocess.Popen(
