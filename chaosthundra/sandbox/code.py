@@ -22,6 +22,7 @@ import zipfile
 from pathlib import Path
 from typing import Callable, Optional
 
+from .cache import cache_dir
 from .errors import ApiError
 
 __all__ = ["CodeCache"]
@@ -32,9 +33,7 @@ KEEP_DAYS = 14
 
 def default_root() -> Path:
     """Where unpacked code is kept between sandboxes."""
-    configured = os.environ.get("CHAOSTHUNDRA_CACHE_DIR")
-    base = Path(configured) if configured else Path.home() / ".cache" / "chaosthundra"
-    return base / "code"
+    return cache_dir("code")
 
 
 class CodeCache:

@@ -32,6 +32,8 @@ import zipfile
 from pathlib import Path
 from typing import Iterable, Iterator, Optional
 
+from .cache import cache_dir
+
 __all__ = [
     "PackageError",
     "cache_root",
@@ -57,9 +59,7 @@ class PackageError(RuntimeError):
 
 def cache_root() -> Path:
     """Where built packages are kept between runs."""
-    configured = os.environ.get("CHAOSTHUNDRA_CACHE_DIR")
-    base = Path(configured) if configured else Path.home() / ".cache" / "chaosthundra"
-    return base / "packages"
+    return cache_dir("packages")
 
 
 def _python_tag() -> str:
