@@ -26,7 +26,15 @@ from botocore.client import BaseClient
 from botocore.exceptions import ClientError, WaiterError
 from chaoslib.exceptions import ActivityFailed
 
-__all__ = ["Change", "activity_failed", "read", "update", "variables_of", "wait_until_updated"]
+__all__ = [
+    "Change",
+    "activity_failed",
+    "read",
+    "read_settled",
+    "update",
+    "variables_of",
+    "wait_until_updated",
+]
 
 logger = logging.getLogger("chaostoolkit")
 
@@ -86,6 +94,25 @@ def wait_until_updated(
         ) from error
 
 
+def read_settled(
+    lam: BaseClient,
+    function_name: str,
+    current: Optional[dict] = None,
+    wait_timeout: float = WAIT_TIMEOUT_SECONDS,
+) -> dict:
+    """The configuration once no update is in progress.
+
+    ``current`` is a configuration just read; it is returned as it is when it shows
+    no update in progress (or pending creation), otherwise read again after the wait.
+    """
+    if current is None:
+        current = read(lam, function_name)
+    if current.get("LastUpdateStatus") == "InProgress" or current.get("State") == "Pending":
+        wait_until_updated(lam, function_name, wait_timeout)
+        current = read(lam, function_name)
+    return current
+
+
 def update(
     lam: BaseClient,
     function_name: str,
@@ -102,11 +129,7 @@ def update(
     ``wait_timeout`` bounds each wait for an update to become live.
     """
     for attempt in range(1, MAX_ATTEMPTS + 1):
-        if current is None or attempt > 1:
-            current = read(lam, function_name)
-        if current.get("LastUpdateStatus") == "InProgress" or current.get("State") == "Pending":
-            wait_until_updated(lam, function_name, wait_timeout)
-            current = read(lam, function_name)
+        current = read_settled(lam, function_name, current if attempt == 1 else None, wait_timeout)
         before = variables_of(current)
         after = merge(dict(before))
         if after == before:

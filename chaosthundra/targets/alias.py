@@ -405,10 +405,7 @@ def update(
             configuration=base_config,
         )
 
-    latest = function_env.read(lam, function_name)
-    if latest.get("LastUpdateStatus") == "InProgress":
-        function_env.wait_until_updated(lam, function_name, wait_timeout)
-        latest = function_env.read(lam, function_name)
+    latest = function_env.read_settled(lam, function_name, wait_timeout=wait_timeout)
     _refuse_unreleased(function_name, alias_name, latest, base_config, base)
     mark = Mark(alias_name, base, mark.percentage, mark.before, tuple(_names(_ours(after))))
     published = _publish_with(lam, function_name, latest, base_config, after, mark, wait_timeout)
