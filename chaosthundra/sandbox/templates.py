@@ -121,7 +121,6 @@ class Template:
         if ready is None or "ready" not in ready:
             self.close()
             raise ApiError(500, "ServiceException", "the warm template did not start")
-        self.preloaded: set[str] = set(ready["ready"])
 
     @property
     def alive(self) -> bool:
