@@ -137,6 +137,12 @@ def _compare(asked: dict, built: dict) -> None:
         ):
             _same(ours, cfg[ours], inner_built[theirs])
     asked_filters = asked["config"]["filters"]
+    if not built["filters"]:
+        raise InvalidInjection(
+            "the listener config has no span filter, so the agent would apply it to every "
+            "span, including the function's own invocation. Give class_name (for example "
+            "'Redis' or 'AWS-Lambda'), operation_name, domain_name or tags."
+        )
     if built["filters"] != [_normal_filter(f) for f in asked_filters]:
         raise InvalidInjection(
             f"the agent read the span filters as {built['filters']}, not as {asked_filters}."

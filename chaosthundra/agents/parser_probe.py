@@ -52,12 +52,20 @@ def _listener(listener):
     return {"type": kind}
 
 
+def _filters(span_filters):
+    """The filters the agent built. Given no filters, the agent stores a filterer where
+    the list belongs (thundra 2.x): that is no filter at all."""
+    if not isinstance(span_filters, (list, tuple)):
+        return []
+    return [_filter(f) for f in span_filters]
+
+
 def _filter(span_filter):
     if hasattr(span_filter, "filters"):
         return {
             "composite": True,
             "all": span_filter.all,
-            "filters": [_filter(f) for f in span_filter.filters],
+            "filters": _filters(span_filter.filters),
         }
     return {
         "className": span_filter.class_name,
@@ -104,7 +112,7 @@ def _describe(value, full, errors):
             inner = listener.listener
             entry["listener"] = _listener(inner) if inner is not None else None
             filterer = listener.filterer
-            entry["filters"] = [_filter(f) for f in getattr(filterer, "span_filters", [])]
+            entry["filters"] = _filters(getattr(filterer, "span_filters", None))
             entry["all"] = bool(getattr(filterer, "all_mandatory", False))
         described.append(entry)
     return {"listeners": described, "errors": list(errors), "version": _version()}

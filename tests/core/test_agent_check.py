@@ -34,6 +34,13 @@ def _config(error_type: str = "redis.ConnectionError") -> dict:
     return error_listener([span_filter(class_name="Redis")], error_type=error_type)
 
 
+def _without_filters() -> dict:
+    """A listener config with an empty list of span filters (which listeners.py refuses)."""
+    config = _config()
+    config["config"]["filters"] = []
+    return config
+
+
 def _unpacked(files: dict, requirements: str) -> Path:
     data = package(files, requirements)
     return unpack(hashlib.sha256(data).hexdigest(), data)
@@ -100,6 +107,19 @@ def test_a_parser_that_does_not_answer_is_an_activity_failure(tmp_path, monkeypa
     with pytest.raises(ActivityFailed) as raised:
         agent_check.check(config, encode(config), THUNDRA, tmp_path)
     assert "did not answer within 2 s" in str(raised.value)
+
+
+def test_a_config_without_span_filters_is_refused_cleanly(fresh_verdicts):
+    # built by hand: the actions refuse it before the check (tests/core/test_bad_inputs.py),
+    # but the check itself must refuse it too; the agent stores a filterer where its list
+    # of filters belongs when given none, which the checker once could not describe
+    config = _without_filters()
+    with pytest.raises(InvalidInjection) as raised:
+        agent_check.check(config, encode(config))
+    message = str(raised.value)
+    assert "has no span filter" in message and "Give class_name" in message
+    assert "Traceback" not in message
+    assert len(list(fresh_verdicts.iterdir())) == 1  # the agent's parser answered
 
 
 @pytest.mark.parametrize(
@@ -178,11 +198,12 @@ def test_the_lean_parser_import_reads_configs_as_the_whole_agent_does(agent):
             }
         ),
         json.dumps({"type": "NoSuchListener", "config": {"a": 1}}),
+        encode(_without_filters()),
     ]
     lean = [parser_process.parse(v, agent, root, 60) for v in values]
     full = [parser_process.parse(v, agent, root, 60, full=True) for v in values]
     assert lean == full
-    assert [len(d["listeners"]) for d in lean] == [1, 1, 1, 1, 0]
+    assert [len(d["listeners"]) for d in lean] == [1, 1, 1, 1, 0, 1]
 
 
 def _gone(pid: int) -> bool:
