@@ -1,11 +1,14 @@
 """The agent check's checker process (``python -I -S``, started in an empty folder): never
 imported. Standard library only.
 
-It puts the folders named in ``CHAOSTHUNDRA_PROBE_PATH`` first on ``sys.path`` (the
-function's package, or the folder where the agent is installed) and then serves
-requests, one JSON line each on stdin: ``{"value": ..., "full": false}``. For each it
-sets the listener variable ``CHAOSTHUNDRA_PROBE_VARIABLE`` to the value, imports the
-agent's listener parser (``CHAOSTHUNDRA_PROBE_MODULE``) afresh, which reads that
+It may be started before anyone knows which agent it will serve (a spare, so that the
+interpreter and its imports are ready when a check comes). Its first line on stdin then
+binds it: ``{"path": [...], "module": ..., "logger": ..., "variable": ...,
+"environ": {...}}``. It puts the folders of ``path`` first on ``sys.path`` (the
+function's package, or the folder where the agent is installed), sets ``environ`` (the
+agent's off switch) and then serves requests, one JSON line each on stdin:
+``{"value": ..., "full": false}``. For each it sets the listener variable ``variable``
+to the value, imports the agent's listener parser (``module``) afresh, which reads that
 variable as a function's agent does at import, and answers one JSON line on stdout:
 ``{"described": ...}`` (the listeners the agent built, the errors it logged, the
 agent's version) or ``{"failed": traceback}``. It exits at the end of stdin, so it
@@ -98,11 +101,11 @@ def _drop(top):
         del sys.modules[loaded]
 
 
-def _describe(value, full, errors):
-    variable = os.environ["CHAOSTHUNDRA_PROBE_VARIABLE"]
+def _describe(value, full, errors, setup):
+    variable = setup["variable"]
     os.environ[variable] = value
     try:
-        trace_support = _import_parser(os.environ["CHAOSTHUNDRA_PROBE_MODULE"], errors, full)
+        trace_support = _import_parser(setup["module"], errors, full)
     finally:
         del os.environ[variable]
     described = []
@@ -155,8 +158,12 @@ def main():
     answers = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)  # what the agent prints goes to stderr, never into an answer
     sys.stdout = sys.stderr
-    paths = [p for p in os.environ.get("CHAOSTHUNDRA_PROBE_PATH", "").split(os.pathsep) if p]
-    sys.path[:0] = paths
+    first = sys.stdin.readline()  # a spare waits here until it is bound
+    if not first:
+        return
+    setup = json.loads(first)
+    os.environ.update(setup["environ"])
+    sys.path[:0] = setup["path"]
     errors = []
 
     class Collect(logging.Handler):
@@ -164,14 +171,14 @@ def main():
             if record.levelno >= logging.ERROR:
                 errors.append(record.getMessage())
 
-    agent_logger = logging.getLogger(os.environ["CHAOSTHUNDRA_PROBE_LOGGER"])
+    agent_logger = logging.getLogger(setup["logger"])
     agent_logger.addHandler(Collect())
     agent_logger.propagate = False
     for line in sys.stdin:
         request = json.loads(line)
         errors.clear()
         try:
-            answer = {"described": _describe(request["value"], request.get("full"), errors)}
+            answer = {"described": _describe(request["value"], request.get("full"), errors, setup)}
         except (Exception, SystemExit):  # noqa: BLE001 - what the agent raised is the answer
             answer = {"failed": traceback.format_exc()}
         answers.write(json.dumps(answer) + "\n")

@@ -1,4 +1,4 @@
-"""The agent's parser in a checker process of its own, started on first use and reused.
+"""The agent's parser in a checker process of its own, reused for every check.
 
 One process per agent folder (the function's unpacked package, or the folder where the
 agent is installed): ``python -I -S`` running :mod:`parser_probe` in an empty folder,
@@ -6,6 +6,11 @@ so neither the caller's working directory nor anything installed beside chaosthu
 can shadow a module. It imports the agent's parser afresh for every value, so each
 check reads the variable at import as a function's agent does, while what the parser
 imports (``redis`` for ``redis.ConnectionError``) stays loaded between checks.
+
+A spare checker, bound to no folder yet, is started when this module is imported and
+again after each one is taken: the first check of a folder finds an interpreter with its
+imports done (a chaos run imports this module when it validates the experiment, well
+before the first enable).
 
 The process ends with the one that started it (end of its stdin, and on Linux a
 parent-death signal); it is started again when it died, did not answer in time, or
@@ -15,6 +20,7 @@ the agent in its folder changed (see :func:`identity`).
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import selectors
@@ -31,11 +37,12 @@ from chaoslib.exceptions import ActivityFailed
 
 from chaosthundra.agents.profile import AgentProfile
 
-__all__ = ["PROBE", "identity", "parse", "running_pid", "stop_all"]
+__all__ = ["PROBE", "identity", "parse", "running_pid", "spare_pid", "start_spare", "stop_all"]
 
 PROBE = Path(__file__).resolve().parent / "parser_probe.py"
 
 _PROCESSES: dict[tuple[str, str], _ParserProcess] = {}
+_SPARES: list[_ParserProcess] = []  # at most one, bound to no folder yet
 _LOCK = threading.Lock()
 
 
@@ -71,12 +78,15 @@ def parse(value: str, agent: AgentProfile, path: str, timeout: float, full: bool
     for attempt in (1, 2):
         process = _process(agent, path)
         try:
-            return process.ask(value, full, timeout)
+            described = process.ask(value, full, timeout)
         except _Died as died:
             message = process.failure(f"exit {died.returncode}")
             _forget(process)
             if attempt == 2 or not died.served_before:
                 raise ActivityFailed(message) from None
+        else:
+            start_spare()
+            return described
     raise AssertionError("unreachable")
 
 
@@ -86,11 +96,31 @@ def running_pid(agent: AgentProfile, path: str) -> Optional[int]:
     return process.pid if process is not None and process.alive() else None
 
 
-def stop_all() -> None:
-    """End every checker process (also done at exit)."""
+def spare_pid() -> Optional[int]:
+    """The id of the spare checker process, if one is waiting."""
     with _LOCK:
-        processes = list(_PROCESSES.values())
+        return _SPARES[0].pid if _SPARES and _SPARES[0].alive() else None
+
+
+def start_spare() -> None:
+    """Start a checker process bound to no folder yet, unless one is waiting."""
+    with _LOCK:
+        if _SPARES and _SPARES[0].alive():
+            return
+        dead = _SPARES[:]
+        _SPARES.clear()
+        with contextlib.suppress(ActivityFailed):  # the check starts one and says why not
+            _SPARES.append(_ParserProcess())
+    for process in dead:
+        process.close()
+
+
+def stop_all() -> None:
+    """End every checker process, the spare too (also done at exit)."""
+    with _LOCK:
+        processes = list(_PROCESSES.values()) + _SPARES
         _PROCESSES.clear()
+        _SPARES.clear()
     for process in processes:
         process.close()
 
@@ -114,7 +144,13 @@ def _process(agent: AgentProfile, path: str) -> _ParserProcess:
             process.close()
             process = None
         if process is None:
-            process = _PROCESSES[key] = _ParserProcess(agent, path, now)
+            spare = _SPARES.pop() if _SPARES else None
+            if spare is not None and not spare.alive():
+                spare.close()
+                spare = None
+            process = spare or _ParserProcess()
+            process.bind(agent, path, now)
+            _PROCESSES[key] = process
         return process
 
 
@@ -128,23 +164,15 @@ def _forget(process: _ParserProcess) -> None:
 class _ParserProcess:
     """One running checker process and the requests it answers, one at a time."""
 
-    def __init__(self, agent: AgentProfile, path: str, now: list) -> None:
-        self.key = (agent.name, path)
-        self.identity = now
-        self.what = f"the {agent.title} agent's parser (from {path})"
+    def __init__(self) -> None:
+        self.key: tuple[str, str] = ("", "")
+        self.identity: list = []
+        self.what = "the agent's parser"
         self.served = 0
         self._lock = threading.Lock()
         self._neutral = tempfile.mkdtemp(prefix="chaosthundra-check-")
         self._stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - closed in close()
-        env = {
-            "PATH": os.environ.get("PATH", ""),
-            "LANG": "C.UTF-8",
-            agent.disable_variable: "true",
-            "CHAOSTHUNDRA_PROBE_PATH": path,
-            "CHAOSTHUNDRA_PROBE_MODULE": agent.parser_module,
-            "CHAOSTHUNDRA_PROBE_LOGGER": agent.logger_name,
-            "CHAOSTHUNDRA_PROBE_VARIABLE": agent.env_key("check"),
-        }
+        env = {"PATH": os.environ.get("PATH", ""), "LANG": "C.UTF-8"}
         try:
             self._proc = subprocess.Popen(
                 [sys.executable, "-I", "-S", str(PROBE)],
@@ -161,18 +189,35 @@ class _ParserProcess:
         self.pid = self._proc.pid
         self._pending = b""
 
+    def bind(self, agent: AgentProfile, path: str, now: list) -> None:
+        """Have the process serve ``agent`` imported from ``path`` (its first line)."""
+        self.key = (agent.name, path)
+        self.identity = now
+        self.what = f"the {agent.title} agent's parser (from {path})"
+        setup = {
+            "path": [path],
+            "module": agent.parser_module,
+            "logger": agent.logger_name,
+            "variable": agent.env_key("check"),
+            "environ": {agent.disable_variable: "true"},
+        }
+        with contextlib.suppress(_Died):  # the first request finds it dead and says why
+            self._send(setup)
+
+    def _send(self, message: dict) -> None:
+        try:
+            assert self._proc.stdin is not None
+            self._proc.stdin.write(json.dumps(message).encode() + b"\n")
+            self._proc.stdin.flush()
+        except OSError:
+            raise _Died(self._proc.wait(), self.served > 0) from None
+
     def alive(self) -> bool:
         return self._proc.poll() is None
 
     def ask(self, value: str, full: bool, timeout: float) -> dict:
         with self._lock:
-            request = json.dumps({"value": value, "full": full}).encode() + b"\n"
-            try:
-                assert self._proc.stdin is not None
-                self._proc.stdin.write(request)
-                self._proc.stdin.flush()
-            except OSError:
-                raise _Died(self._proc.wait(), self.served > 0) from None
+            self._send({"value": value, "full": full})
             line = self._read_line(timeout)
             self.served += 1
         answer = json.loads(line)
@@ -238,3 +283,6 @@ class _ParserProcess:
     def _cleanup(self) -> None:
         self._stderr.close()
         shutil.rmtree(self._neutral, ignore_errors=True)
+
+
+start_spare()  # at import: see the module's docstring
