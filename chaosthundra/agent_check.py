@@ -26,14 +26,13 @@ import hashlib
 import importlib.util
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Optional
 
 from chaoslib.exceptions import ActivityFailed
 
 from chaosthundra.agents import DEFAULT, PROFILES, AgentProfile, parser_process
-from chaosthundra.agents.package import cache_base
+from chaosthundra.agents.package import cache_base, keep_json
 from chaosthundra.listeners import InvalidInjection
 
 __all__ = ["check", "describe", "CHECK_TIMEOUT_S"]
@@ -93,21 +92,8 @@ def describe(value: str, agent_name: str, path: str) -> dict:
     except (OSError, ValueError):
         pass
     described = parser_process.parse(value, agent, path, CHECK_TIMEOUT_S, full)
-    _keep(kept, described)
+    keep_json(kept, described)
     return described
-
-
-def _keep(target: Path, described: dict) -> None:
-    """Write the verdict atomically; a cache that cannot be written is only slower."""
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(
-            "w", dir=target.parent, prefix=".verdict-", delete=False
-        ) as staging:
-            json.dump(described, staging)
-        os.replace(staging.name, target)
-    except OSError:
-        pass
 
 
 def _compare(asked: dict, built: dict) -> None:

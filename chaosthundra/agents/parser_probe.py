@@ -2,16 +2,20 @@
 imported. Standard library only.
 
 It may be started before anyone knows which agent it will serve (a spare, so that the
-interpreter and its imports are ready when a check comes). Its first line on stdin then
-binds it: ``{"path": [...], "module": ..., "logger": ..., "variable": ...,
-"environ": {...}}``. It puts the folders of ``path`` first on ``sys.path`` (the
-function's package, or the folder where the agent is installed), sets ``environ`` (the
-agent's off switch) and then serves requests, one JSON line each on stdin:
+interpreter and its imports are ready when a check comes). Such a spare first imports
+the standard-library modules named in ``CHAOSTHUNDRA_PROBE_WARM`` (those earlier checks
+loaded; with only the standard library on its path yet, nothing else can be imported),
+until its first line on stdin comes, which binds it:
+``{"path": [...], "module": ..., "logger": ..., "variable": ..., "environ": {...}}``.
+It puts the folders of ``path`` first on ``sys.path`` (the function's package, or the
+folder where the agent is installed), sets ``environ`` (the agent's off switch) and
+then serves requests, one JSON line each on stdin:
 ``{"value": ..., "full": false}``. For each it sets the listener variable ``variable``
 to the value, imports the agent's listener parser (``module``) afresh, which reads that
 variable as a function's agent does at import, and answers one JSON line on stdout:
-``{"described": ...}`` (the listeners the agent built, the errors it logged, the
-agent's version) or ``{"failed": traceback}``. It exits at the end of stdin, so it
+``{"described": ..., "stdlib": [...]}`` (the listeners the agent built, the errors it
+logged, the agent's version; the standard-library modules loaded) or
+``{"failed": traceback}``. It exits at the end of stdin, so it
 ends with the process that started it.
 
 The agent's modules are dropped before each request and imported again; what they
@@ -24,11 +28,13 @@ which the check disables anyway. When that lean import fails (another layout), o
 with ``"full": true``, the whole agent is imported, as a function would.
 """
 
+import contextlib
 import importlib
 import importlib.util
 import json
 import logging
 import os
+import select
 import sys
 import traceback
 
@@ -142,6 +148,37 @@ def _version():
     return None
 
 
+_NOT_WARMED = ("antigravity", "this")  # importing these does more than load them
+
+
+def _warm(names):
+    """Import what earlier checks needed from the standard library (any may fail),
+    until the first line comes: then a check waits, and imports what it needs itself."""
+    for name in names:
+        if select.select([sys.stdin], [], [], 0)[0]:
+            return
+        if name in _NOT_WARMED:
+            continue
+        with contextlib.suppress(BaseException):  # one that does not import is not needed
+            importlib.import_module(name)
+
+
+def _stdlib_loaded(folders):
+    """The public top-level standard-library modules loaded now (none from ``folders``)."""
+    stdlib = os.path.dirname(os.__file__) + os.sep
+    names = set()
+    for name, module in list(sys.modules.items()):
+        if "." in name or name.startswith("_"):
+            continue
+        where = getattr(module, "__file__", None)
+        if where is None:
+            if name in sys.builtin_module_names:
+                names.add(name)
+        elif where.startswith(stdlib) and not any(where.startswith(f) for f in folders):
+            names.add(name)
+    return sorted(names)
+
+
 def _die_with_parent():
     """Linux: be killed when the process that started this one ends, even mid-import."""
     try:
@@ -158,6 +195,7 @@ def main():
     answers = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)  # what the agent prints goes to stderr, never into an answer
     sys.stdout = sys.stderr
+    _warm([n for n in os.environ.get("CHAOSTHUNDRA_PROBE_WARM", "").split(",") if n])
     first = sys.stdin.readline()  # a spare waits here until it is bound
     if not first:
         return
@@ -179,6 +217,7 @@ def main():
         errors.clear()
         try:
             answer = {"described": _describe(request["value"], request.get("full"), errors, setup)}
+            answer["stdlib"] = _stdlib_loaded(setup["path"])
         except (Exception, SystemExit):  # noqa: BLE001 - what the agent raised is the answer
             answer = {"failed": traceback.format_exc()}
         answers.write(json.dumps(answer) + "\n")

@@ -10,7 +10,10 @@ imports (``redis`` for ``redis.ConnectionError``) stays loaded between checks.
 A spare checker, bound to no folder yet, is started when this module is imported and
 again after each one is taken: the first check of a folder finds an interpreter with its
 imports done (a chaos run imports this module when it validates the experiment, well
-before the first enable).
+before the first enable). Its imports are the standard-library modules that earlier
+checks loaded (``<cache>/checker-stdlib.json``, learnt from every answer): a folder that
+ships a module of one of those names gets a process of its own instead, so that its
+module is the one imported, as in the function.
 
 The process ends with the one that started it (end of its stdin, and on Linux a
 parent-death signal); it is started again when it died, did not answer in time, or
@@ -35,6 +38,7 @@ from typing import IO, Optional
 
 from chaoslib.exceptions import ActivityFailed
 
+from chaosthundra.agents.package import cache_base, keep_json
 from chaosthundra.agents.profile import AgentProfile
 
 __all__ = ["PROBE", "identity", "parse", "running_pid", "spare_pid", "start_spare", "stop_all"]
@@ -110,7 +114,7 @@ def start_spare() -> None:
         dead = _SPARES[:]
         _SPARES.clear()
         with contextlib.suppress(ActivityFailed):  # the check starts one and says why not
-            _SPARES.append(_ParserProcess())
+            _SPARES.append(_ParserProcess(warm=True))
     for process in dead:
         process.close()
 
@@ -144,14 +148,42 @@ def _process(agent: AgentProfile, path: str) -> _ParserProcess:
             process.close()
             process = None
         if process is None:
-            spare = _SPARES.pop() if _SPARES else None
-            if spare is not None and not spare.alive():
-                spare.close()
-                spare = None
-            process = spare or _ParserProcess()
+            spare = _SPARES[0] if _SPARES else None
+            if spare is not None and spare.alive() and not spare.warm & _provided_by(path):
+                _SPARES.clear()
+                process = spare
+            else:  # a dead spare goes in start_spare; one with a shadowed import waits
+                process = _ParserProcess()
             process.bind(agent, path, now)
             _PROCESSES[key] = process
         return process
+
+
+def _provided_by(path: str) -> set[str]:
+    """The top-level names that modules in ``path`` may have (a superset)."""
+    try:
+        return {entry.split(".", 1)[0] for entry in os.listdir(path)}
+    except OSError:
+        return set()
+
+
+def _warm_file() -> Path:
+    return cache_base() / "checker-stdlib.json"
+
+
+def _known_stdlib() -> list[str]:
+    try:
+        names = json.loads(_warm_file().read_text())
+    except (OSError, ValueError):
+        return []
+    return [n for n in names if isinstance(n, str) and n.isidentifier()]
+
+
+def _learn_stdlib(names: list[str]) -> None:
+    """Remember the standard-library modules a check loaded, for the next spares."""
+    known = _known_stdlib()
+    if not set(names) <= set(known):
+        keep_json(_warm_file(), sorted(set(known) | set(names)))
 
 
 def _forget(process: _ParserProcess) -> None:
@@ -164,7 +196,9 @@ def _forget(process: _ParserProcess) -> None:
 class _ParserProcess:
     """One running checker process and the requests it answers, one at a time."""
 
-    def __init__(self) -> None:
+    def __init__(self, warm: bool = False) -> None:
+        """``warm``: a spare, which imports the standard-library modules checks need."""
+        self.warm = set(_known_stdlib()) if warm else set()
         self.key: tuple[str, str] = ("", "")
         self.identity: list = []
         self.what = "the agent's parser"
@@ -172,7 +206,11 @@ class _ParserProcess:
         self._lock = threading.Lock()
         self._neutral = tempfile.mkdtemp(prefix="chaosthundra-check-")
         self._stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - closed in close()
-        env = {"PATH": os.environ.get("PATH", ""), "LANG": "C.UTF-8"}
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "LANG": "C.UTF-8",
+            "CHAOSTHUNDRA_PROBE_WARM": ",".join(sorted(self.warm)),
+        }
         try:
             self._proc = subprocess.Popen(
                 [sys.executable, "-I", "-S", str(PROBE)],
@@ -222,6 +260,7 @@ class _ParserProcess:
             self.served += 1
         answer = json.loads(line)
         if "described" in answer:
+            _learn_stdlib(answer.get("stdlib") or [])
             return answer["described"]
         raise ActivityFailed(self.failure(answer["failed"].strip().splitlines()[-1], answer))
 

@@ -248,6 +248,7 @@ def test_a_checker_process_ends_with_the_process_that_started_it(tmp_path, fresh
         "agent_check.check(config, encode(config))\n"
         "print(parser_process.running_pid(THUNDRA, agent_check._parser(THUNDRA, None)[1]),"
         " flush=True)\n"
+        "print(parser_process.spare_pid(), flush=True)\n"
         "sys.stdin.read()\n"  # until the test kills it
     )
     parent = subprocess.Popen(
@@ -259,8 +260,72 @@ def test_a_checker_process_ends_with_the_process_that_started_it(tmp_path, fresh
     )
     try:
         checker = int(parent.stdout.readline())
-        assert not _gone(checker)
+        spare = int(parent.stdout.readline())
+        assert not _gone(checker) and not _gone(spare)
     finally:
         parent.kill()
         parent.wait()
     _wait_until(lambda: _gone(checker), "the checker ends with its parent")
+    _wait_until(lambda: _gone(spare), "the spare checker ends with its parent")
+
+
+def _spare_waiting() -> int:
+    parser_process.start_spare()
+    pid = parser_process.spare_pid()
+    assert pid is not None
+    return pid
+
+
+def test_the_spare_checker_takes_a_new_folder_and_gives_the_same_verdicts(tmp_path, fresh_verdicts):
+    root = str(
+        _editable_copy(_unpacked({"app.py": "x = 1\n"}, THUNDRA_2_REQUIREMENTS), tmp_path / "a")
+    )
+    values = [
+        encode(_config()),
+        encode(_config("no_such_module.Error")),
+        encode(_without_filters()),
+        json.dumps(latency_listener([span_filter(tags={"aws.lambda.name": "up"})], 2500, 100)),
+    ]
+    spare = _spare_waiting()
+    by_spare = [parser_process.parse(v, THUNDRA, root, 60) for v in values]
+    assert parser_process.running_pid(THUNDRA, root) == spare  # the spare answered
+    assert parser_process.spare_pid() not in (None, spare)  # and another one waits
+    # what it learnt to import ahead is the standard library's alone
+    learnt = json.loads((fresh_verdicts.parent / "checker-stdlib.json").read_text())
+    assert "asyncio" in learnt and "json" in learnt  # redis imports asyncio
+    assert not {"redis", "thundra", "opentracing"} & set(learnt)
+    parser_process.stop_all()  # no spare now: a process of its own, warmed by nothing
+    by_own = [parser_process.parse(v, THUNDRA, root, 60) for v in values]
+    assert parser_process.running_pid(THUNDRA, root) != spare
+    assert by_own == by_spare
+
+
+def test_a_folder_shipping_a_module_the_spare_imported_ahead_gets_its_own_checker(
+    tmp_path, fresh_verdicts
+):
+    fresh_verdicts.parent.mkdir(parents=True)
+    (fresh_verdicts.parent / "checker-stdlib.json").write_text('["csv", "json"]')
+    parser_process.stop_all()
+    spare = _spare_waiting()  # imports the standard library's csv ahead
+    root = _editable_copy(_unpacked({"app.py": "x = 1\n"}, THUNDRA_2_REQUIREMENTS), tmp_path / "b")
+    (root / "csv.py").write_text("class Shipped(Exception):\n    pass\n")  # shadows csv
+    config = _config("csv.Shipped")
+    assert "thundra 2.7.4" in agent_check.check(config, encode(config), THUNDRA, root)
+    assert parser_process.running_pid(THUNDRA, str(root)) != spare
+    assert parser_process.spare_pid() == spare  # still waiting for another folder
+
+
+def test_a_spare_checker_ends_when_its_process_exits(tmp_path):
+    script = (
+        "from chaosthundra.agents import parser_process\n"
+        "print(parser_process.spare_pid(), flush=True)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    spare = int(done.stdout)
+    _wait_until(lambda: _gone(spare), "the spare ends with the process that started it")
