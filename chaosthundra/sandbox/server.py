@@ -17,6 +17,7 @@ import socket
 import threading
 from http import HTTPStatus
 from typing import Any, Callable, Iterable, Optional
+from urllib.parse import urlsplit
 
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
@@ -55,21 +56,30 @@ class SandboxApp:
         )
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
-        if environ.get("REQUEST_METHOD") == "POST":
-            path = environ.get("PATH_INFO", "")
-            match = INVOKE.match(path)
-            legacy = False
-            if match is None:
-                match = INVOKE_ASYNC.match(path)
-                legacy = match is not None
-            if match is not None:
-                result = self.invoke(environ, match.group("name"), legacy)
-                headers = dict(result.headers)
-                headers["Content-Length"] = str(len(result.body))
-                reason = _reason(result.status)
-                start_response(f"{result.status} {reason}", list(headers.items()))
-                return [result.body]
+        route = invoke_route(environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", ""))
+        if route is not None:
+            result = self.invoke(environ, *route)
+            headers = _headers(result)
+            start_response(f"{result.status} {_reason(result.status)}", list(headers.items()))
+            return [result.body]
         return self.moto(environ, start_response)
+
+
+def invoke_route(method: str, path: str) -> Optional[tuple[str, bool]]:
+    """``(function name, legacy InvokeAsync)`` for an invoke request, else None."""
+    if method != "POST":
+        return None
+    match = INVOKE.match(path)
+    if match is not None:
+        return match.group("name"), False
+    match = INVOKE_ASYNC.match(path)
+    return (match.group("name"), True) if match is not None else None
+
+
+def _headers(result: InvokeResult) -> dict[str, str]:
+    headers = dict(result.headers)
+    headers["Content-Length"] = str(len(result.body))
+    return headers
 
 
 def _reason(status: int) -> str:
@@ -81,7 +91,40 @@ def _reason(status: int) -> str:
 
 
 class _RequestHandler(MotoRequestHandler):
-    """moto's request handler, logging to our logger at debug instead of stderr."""
+    """moto's request handler, logging to our logger at debug instead of stderr.
+
+    An invoke with a Content-Length is answered here, in one write, and its connection
+    kept open for the next request (HTTP/1.1 keep-alive, as Lambda's endpoint does);
+    werkzeug, which serves every other request, closes each connection after one answer,
+    so a client would pay a new connection (and the server a new thread) per invoke.
+    An error answer closes the connection: its request body may not have been read.
+    """
+
+    def run_wsgi(self) -> None:
+        app = self.server.app  # type: ignore[attr-defined]
+        route = invoke_route(self.command, urlsplit(self.path).path)
+        if (
+            route is None
+            or not isinstance(app, SandboxApp)
+            or "Content-Length" not in self.headers
+            or "Transfer-Encoding" in self.headers
+        ):
+            super().run_wsgi()
+            return
+        result = app.invoke(self.make_environ(), *route)
+        headers = _headers(result)
+        if result.status >= 400 or self.protocol_version < "HTTP/1.1":
+            self.close_connection = True
+        if self.close_connection:
+            headers["Connection"] = "close"
+        lines = [
+            f"{self.protocol_version} {result.status} {_reason(result.status)}",
+            f"Server: {self.version_string()}",
+            f"Date: {self.date_time_string()}",
+            *(f"{key}: {value}" for key, value in headers.items()),
+        ]
+        self.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + result.body)
+        self.log_request(result.status)
 
     def log_request(self, code: Any = "-", size: Any = "-") -> None:
         logger.debug("chaosthundra sandbox: %s %s", self.requestline, code)

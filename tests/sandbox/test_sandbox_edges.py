@@ -45,6 +45,41 @@ def test_chunked_body_over_6_mb_is_refused(sandbox: Sandbox, lambda_client: Any)
     )
 
 
+def test_invokes_keep_their_connection_open_and_an_error_answer_closes_it(
+    sandbox: Sandbox, deployed: Any
+) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", int(sandbox.endpoint_url.rsplit(":")[-1]))
+    # what the sandbox reads of a signature: the key's scope names the region
+    authorization = (
+        f"AWS4-HMAC-SHA256 Credential=testing/20260101/{sandbox.region}/lambda/aws4_request, "
+        "SignedHeaders=host, Signature=0"
+    )
+
+    def post(name: str, event: dict) -> tuple[int, Any, Any]:
+        connection.request(
+            "POST",
+            f"/2015-03-31/functions/{name}/invocations",
+            body=json.dumps(event),
+            headers={"Content-Type": "application/json", "Authorization": authorization},
+        )
+        response = connection.getresponse()
+        return response.status, json.loads(response.read()), connection.sock
+
+    try:
+        answers = [post("sbx-echo", {"n": n}) for n in range(3)]
+        assert [(status, body["event"]) for status, body, _ in answers] == [
+            (200, {"n": n}) for n in range(3)
+        ]
+        assert answers[0][2] is not None
+        assert all(sock is answers[0][2] for _, _, sock in answers)  # one connection
+        status, body, sock = post("sbx-no-such-function", {})
+        assert status == 404 and "Function not found" in body["message"]
+        assert sock is None  # closed after the error answer
+        assert post("sbx-echo", {"n": 3})[:2][1]["event"] == {"n": 3}  # a new connection
+    finally:
+        connection.close()
+
+
 def _log_readers() -> set[str]:
     return {t.name for t in threading.enumerate() if t.name.startswith(LOG_READER)}
 
