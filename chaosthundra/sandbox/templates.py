@@ -192,8 +192,7 @@ class Template:
 
     def close(self) -> None:
         """End the template; the children it forked are killed with it."""
-        with contextlib.suppress(OSError):
-            self._control.shutdown(socket.SHUT_RDWR)
+        self.begin_close()
         try:
             self._proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
@@ -201,6 +200,11 @@ class Template:
             self._proc.wait()
         self._reader.join(timeout=5)
         self._control.close()
+
+    def begin_close(self) -> None:
+        """Tell the template to end, without waiting for it."""
+        with contextlib.suppress(OSError):
+            self._control.shutdown(socket.SHUT_RDWR)
 
 
 class Templates:
@@ -243,5 +247,7 @@ class Templates:
         with self._lock:
             templates = list(self._templates.values())
             self._templates.clear()
+        for template in templates:  # all end at once, then each is waited for
+            template.begin_close()
         for template in templates:
             template.close()
