@@ -92,7 +92,11 @@ def configure_control(
         region = str(configuration.get("aws_region") or "us-east-1")
         try:
             sandbox = Sandbox(
-                template=template, port=int(port), region=region, update_delay_ms=update_delay_ms
+                template=template,
+                port=int(port),
+                region=region,
+                update_delay_ms=update_delay_ms,
+                warm_templates=True,  # the experiment invokes what it deploys
             )
             sandbox.start()
         except Exception as exc:

@@ -45,6 +45,10 @@ class Sandbox:
     0 (the states still run: InProgress, then Successful on the next read). It can
     be changed while the sandbox runs; each write uses the value of its time.
 
+    ``warm_templates``: start the warm template of each deployed package as it is
+    deployed (in its own process, so on another core), rather than at the first cold
+    start of a function; for runs that will invoke what they deploy.
+
     moto's state is global to the process: sandboxes (and any other moto server) in
     one process share it, and the sandbox never resets it. Use unique names.
     """
@@ -59,7 +63,9 @@ class Sandbox:
         max_environments: int = 64,
         idle_timeout: float = 600.0,
         update_delay_ms: Optional[int] = None,
+        warm_templates: bool = False,
     ) -> None:
+        self.warm_templates = warm_templates
         self._update_delay_ms = resolve_update_delay_ms(update_delay_ms)
         self.template = Path(template) if template is not None else None
         self.port = port
@@ -186,6 +192,8 @@ class Sandbox:
         provided.update(parameters or {})
         plan = load_plan(Path(template), provided, region=self.region)
         deployment = apply_plan(plan, self.configuration(), self.redis_url)
+        if self.warm_templates and self._invoker is not None:
+            self._invoker.warm(deployment.function_arns)
         self.deployments.append(deployment)
         return deployment
 

@@ -54,6 +54,7 @@ class Deployment:
     template: Path
     tables: list[str] = field(default_factory=list)
     functions: list[str] = field(default_factory=list)
+    function_arns: list[str] = field(default_factory=list)
     seeded_items: int = 0
     seeded_keys: int = 0
 
@@ -139,7 +140,8 @@ class _CodeStore:
         return s3
 
 
-def _deploy_function(lambda_: Any, fn: FunctionPlan, role: str, store: _CodeStore) -> None:
+def _deploy_function(lambda_: Any, fn: FunctionPlan, role: str, store: _CodeStore) -> str:
+    """Create or update ``fn``; returns its ARN."""
     code, code_sha256 = store.location(_code(fn))
     settings: dict[str, Any] = {
         "FunctionName": fn.name,
@@ -152,7 +154,7 @@ def _deploy_function(lambda_: Any, fn: FunctionPlan, role: str, store: _CodeStor
         "Environment": {"Variables": fn.environment},
     }
     try:
-        lambda_.create_function(**settings, Code=code, Tags=fn.tags)
+        arn = lambda_.create_function(**settings, Code=code, Tags=fn.tags)["FunctionArn"]
         lambda_.get_waiter("function_active_v2").wait(FunctionName=fn.name, WaiterConfig=_WAIT)
         logger.debug("chaosthundra sandbox: created function %s", fn.name)
     except ClientError as exc:
@@ -176,6 +178,7 @@ def _deploy_function(lambda_: Any, fn: FunctionPlan, role: str, store: _CodeStor
         lambda_.delete_function_concurrency(FunctionName=fn.name)
     if fn.auto_publish_alias:
         _publish_alias(lambda_, fn.name, fn.auto_publish_alias)
+    return str(arn)
 
 
 def _publish_alias(lambda_: Any, name: str, alias: str) -> None:
@@ -233,7 +236,7 @@ def apply_plan(plan: Plan, configuration: dict[str, Any], redis_url: str) -> Dep
             lambda_ = client("lambda", configuration)
             store = _CodeStore(configuration)
             for fn in plan.functions:
-                _deploy_function(lambda_, fn, role, store)
+                out.function_arns.append(_deploy_function(lambda_, fn, role, store))
                 out.functions.append(fn.name)
     except ClientError as exc:
         error = exc.response.get("Error", {})
