@@ -22,6 +22,11 @@ costs nothing, in this process or the next, and a changed agent is asked again.
 
 from __future__ import annotations
 
+# First: importing parser_process starts the spare checker, which then boots while this
+# process imports chaoslib (long).
+from chaosthundra.agents import DEFAULT, PROFILES, AgentProfile, parser_process
+
+# isort: split
 import hashlib
 import importlib.util
 import json
@@ -31,8 +36,7 @@ from typing import Any, Optional
 
 from chaoslib.exceptions import ActivityFailed
 
-from chaosthundra.agents import DEFAULT, PROFILES, AgentProfile, parser_process
-from chaosthundra.agents.package import cache_base, keep_json
+from chaosthundra.agents.cache import cache_base, keep_json
 from chaosthundra.listeners import InvalidInjection
 
 __all__ = ["check", "describe", "CHECK_TIMEOUT_S"]

@@ -13,8 +13,6 @@ from __future__ import annotations
 import base64
 import binascii
 import io
-import json
-import os
 import re
 import shutil
 import tempfile
@@ -26,17 +24,10 @@ from typing import Iterable, Optional
 from urllib.parse import urlsplit
 
 from chaosthundra.agents import PROFILES
+from chaosthundra.agents.cache import cache_base
 from chaosthundra.agents.profile import AgentProfile
 
-__all__ = [
-    "Bundled",
-    "PackageUnavailable",
-    "bundled_in",
-    "cache_base",
-    "fetch",
-    "keep_json",
-    "unpack",
-]
+__all__ = ["Bundled", "PackageUnavailable", "bundled_in", "fetch", "unpack"]
 
 DOWNLOAD_TIMEOUT_S = 60
 _DIST_INFO = re.compile(r"^thundra-(\d+(?:\.\d+)*)[^/]*\.dist-info$", re.IGNORECASE)
@@ -83,26 +74,6 @@ def _agent_of(names: dict[str, bool]) -> tuple[Optional[AgentProfile], Optional[
         if by_version and by_version[0] in packages:
             return by_version[0], version
     return (packages[0], version) if packages else (None, version)
-
-
-def cache_base() -> Path:
-    """chaosthundra's cache folder: ``CHAOSTHUNDRA_CACHE_DIR`` or ~/.cache/chaosthundra."""
-    configured = os.environ.get("CHAOSTHUNDRA_CACHE_DIR")
-    return Path(configured) if configured else Path.home() / ".cache" / "chaosthundra"
-
-
-def keep_json(target: Path, data: object) -> None:
-    """Write ``data`` as JSON to ``target`` atomically; a cache that cannot be written is
-    only slower, so an OSError is ignored."""
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(
-            "w", dir=target.parent, prefix=f".{target.stem}-", delete=False
-        ) as staging:
-            json.dump(data, staging)
-        os.replace(staging.name, target)
-    except OSError:
-        pass
 
 
 def cache_root() -> Path:

@@ -36,9 +36,7 @@ import time
 from pathlib import Path
 from typing import IO, Optional
 
-from chaoslib.exceptions import ActivityFailed
-
-from chaosthundra.agents.package import cache_base, keep_json
+from chaosthundra.agents.cache import cache_base, keep_json
 from chaosthundra.agents.profile import AgentProfile
 
 __all__ = ["PROBE", "identity", "parse", "running_pid", "spare_pid", "start_spare", "stop_all"]
@@ -87,7 +85,7 @@ def parse(value: str, agent: AgentProfile, path: str, timeout: float, full: bool
             message = process.failure(f"exit {died.returncode}")
             _forget(process)
             if attempt == 2 or not died.served_before:
-                raise ActivityFailed(message) from None
+                raise _failed(message) from None
         else:
             start_spare()
             return described
@@ -113,7 +111,7 @@ def start_spare() -> None:
             return
         dead = _SPARES[:]
         _SPARES.clear()
-        with contextlib.suppress(ActivityFailed):  # the check starts one and says why not
+        with contextlib.suppress(OSError):  # the check starts one and says why not
             _SPARES.append(_ParserProcess(warm=True))
     for process in dead:
         process.close()
@@ -153,10 +151,22 @@ def _process(agent: AgentProfile, path: str) -> _ParserProcess:
                 _SPARES.clear()
                 process = spare
             else:  # a dead spare goes in start_spare; one with a shadowed import waits
-                process = _ParserProcess()
+                try:
+                    process = _ParserProcess()
+                except OSError as error:
+                    message = f"chaosthundra: could not start a checker process: {error}"
+                    raise _failed(message) from error
             process.bind(agent, path, now)
             _PROCESSES[key] = process
         return process
+
+
+def _failed(message: str) -> Exception:
+    """ActivityFailed(message); chaoslib is imported here, not with this module, so that
+    the spare starts before chaoslib's long import (see chaosthundra.agent_check)."""
+    from chaoslib.exceptions import ActivityFailed
+
+    return ActivityFailed(message)
 
 
 def _provided_by(path: str) -> set[str]:
@@ -221,9 +231,9 @@ class _ParserProcess:
                 env=env,
                 start_new_session=True,  # a Ctrl-C of the experiment is not its business
             )
-        except OSError as error:
+        except OSError:
             self._cleanup()
-            raise ActivityFailed(f"chaosthundra: could not start {self.what}: {error}") from error
+            raise
         self.pid = self._proc.pid
         self._pending = b""
 
@@ -262,7 +272,7 @@ class _ParserProcess:
         if "described" in answer:
             _learn_stdlib(answer.get("stdlib") or [])
             return answer["described"]
-        raise ActivityFailed(self.failure(answer["failed"].strip().splitlines()[-1], answer))
+        raise _failed(self.failure(answer["failed"].strip().splitlines()[-1], answer))
 
     def failure(self, error: str, answer: Optional[dict] = None) -> str:
         """The message for a parser that failed: what it said, and what to do."""
@@ -283,7 +293,7 @@ class _ParserProcess:
                 left = deadline - time.monotonic()
                 if left <= 0 or not selector.select(left):
                     _forget(self)
-                    raise ActivityFailed(
+                    raise _failed(
                         f"chaosthundra: {self.what} did not answer within {timeout:g} s while "
                         "checking the listener config. Check that the agent imports quickly "
                         "where chaosthundra runs (python -c 'import thundra'), then run the "

@@ -315,9 +315,12 @@ def test_a_folder_shipping_a_module_the_spare_imported_ahead_gets_its_own_checke
     assert parser_process.spare_pid() == spare  # still waiting for another folder
 
 
-def test_a_spare_checker_ends_when_its_process_exits(tmp_path):
+def test_a_spare_checker_starts_before_chaoslib_is_imported_and_ends_with_its_process():
+    # the spare boots while the process imports chaoslib (the agent check's first import)
     script = (
+        "import sys\n"
         "from chaosthundra.agents import parser_process\n"
+        "assert 'chaoslib' not in sys.modules, 'chaoslib imported before the spare started'\n"
         "print(parser_process.spare_pid(), flush=True)\n"
     )
     done = subprocess.run(
