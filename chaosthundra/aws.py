@@ -15,12 +15,12 @@ control sets it, or the endpoint is ``CHAOSTHUNDRA_SANDBOX_URL``): clients sign
 with the sandbox's dummy credentials and nothing else; configured secrets,
 profiles, roles and the host's credentials are never sent.
 
-No default session is created or mutated. Clients are cached for a few minutes
-(building one costs tens of milliseconds), keyed by everything that decides who
-they are: region, endpoint, the configured secrets, profile and role, and the
-credential variables of the environment (``AWS_ACCESS_KEY_ID``, ``AWS_PROFILE``...),
-so a change of any of them takes effect on the next call. Secrets are hashed in
-the key, never logged.
+No default session is created or mutated. Clients, and the sessions they come from,
+are cached for a few minutes (a new session costs tens of milliseconds), keyed by
+everything that decides who they are: region, endpoint, the configured secrets,
+profile and role, and the credential variables of the environment
+(``AWS_ACCESS_KEY_ID``, ``AWS_PROFILE``...), so a change of any of them takes effect
+on the next call. Secrets are hashed in the key, never logged.
 
 Control-plane clients retry throttling and transient errors (botocore's
 ``standard`` mode). The invoke client never retries: a retried Invoke runs the
@@ -43,7 +43,8 @@ from botocore.exceptions import ProfileNotFound
 from chaoslib.exceptions import InterruptExecution
 from chaoslib.types import Configuration, Secrets
 
-from chaosthundra.sandbox.credentials import SANDBOX_CREDENTIALS
+from chaosthundra.sandbox import credentials as sandbox_credentials
+from chaosthundra.sandbox.credentials import SANDBOX_CREDENTIALS, new_client
 
 __all__ = [
     "client",
@@ -87,6 +88,7 @@ CREDENTIAL_ENV = (
 SECRET_KEYS = ("aws_access_key_id", "aws_secret_access_key", "aws_session_token")
 
 _clients: dict[tuple, tuple[float, BaseClient]] = {}
+_sessions: dict[tuple, tuple[float, boto3.Session]] = {}
 _clients_lock = threading.Lock()
 
 
@@ -171,8 +173,8 @@ def _cached(
         if cached and now - cached[0] < CLIENT_TTL_SECONDS:
             return cached[1]
     try:
-        session = _session(configuration, secrets, region)
-        built = session.client(service, endpoint_url=endpoint_url, config=Config(**config))
+        session = _cached_session(configuration, secrets, region, key[-1], now)
+        built = new_client(session, service, endpoint_url, Config(**config))
     except ProfileNotFound as error:
         source = "aws_profile_name" if configuration.get("aws_profile_name") else "AWS_PROFILE"
         raise InterruptExecution(
@@ -182,6 +184,22 @@ def _cached(
     with _clients_lock:
         _clients[key] = (now, built)
     return built
+
+
+def _cached_session(
+    configuration: Configuration, secrets: Secrets, region: str, identity: str, now: float
+) -> boto3.Session:
+    """One session per identity and region, for as long as its clients are cached: a
+    new session loads botocore's service models again (tens of milliseconds each)."""
+    key = (region, resolve_endpoint_url(configuration), identity)
+    with _clients_lock:
+        cached = _sessions.get(key)
+        if cached and now - cached[0] < CLIENT_TTL_SECONDS:
+            return cached[1]
+    session = _session(configuration, secrets, region)
+    with _clients_lock:
+        _sessions[key] = (now, session)
+    return session
 
 
 def _identity(configuration: Configuration, secrets: Secrets) -> str:
@@ -202,7 +220,7 @@ def _session(configuration: Configuration, secrets: Secrets, region: str) -> bot
     if is_sandbox(configuration):
         if secrets.get("aws_access_key_id") or configuration.get("aws_profile_name"):
             logger.debug("chaosthundra: sandbox target; configured credentials are not used")
-        return boto3.Session(region_name=region, **SANDBOX_CREDENTIALS)
+        return sandbox_credentials.session(region)
     kwargs: dict[str, Any] = {"region_name": region}
     profile = configuration.get("aws_profile_name")
     if secrets.get("aws_access_key_id"):
@@ -218,10 +236,11 @@ def _session(configuration: Configuration, secrets: Secrets, region: str) -> bot
         return session
     session_name = configuration.get("aws_assume_role_session_name") or "chaosthundra"
     logger.debug("chaosthundra: assuming role %s as %s", role_arn, session_name)
-    sts = session.client(
+    sts = new_client(
+        session,
         "sts",
-        endpoint_url=resolve_endpoint_url(configuration),
-        config=Config(retries=dict(CONTROL_PLANE_RETRIES)),
+        resolve_endpoint_url(configuration),
+        Config(retries=dict(CONTROL_PLANE_RETRIES)),
     )
     creds = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name)["Credentials"]
     return boto3.Session(

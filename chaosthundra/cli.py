@@ -103,7 +103,13 @@ def _run_sandbox(
         stopping.set()
 
     try:
-        box = Sandbox(template=template, port=port, region=region, update_delay_ms=update_delay)
+        box = Sandbox(
+            template=template,
+            port=port,
+            region=region,
+            update_delay_ms=update_delay,
+            warm_templates=True,
+        )
     except SandboxError as exc:
         raise click.ClickException(str(exc)) from None
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}

@@ -24,6 +24,7 @@ what ``chaosthundra status`` and ``clear`` need after a run was killed.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 from typing import Any, Optional
@@ -89,10 +90,17 @@ def configure_control(
         )
         return
     if _sandbox is None:
+        # What the run has imported so far lives as long as the run: keep the cyclic
+        # GC from walking it again in every full collection (~0.1 s of each run).
+        gc.freeze()
         region = str(configuration.get("aws_region") or "us-east-1")
         try:
             sandbox = Sandbox(
-                template=template, port=int(port), region=region, update_delay_ms=update_delay_ms
+                template=template,
+                port=int(port),
+                region=region,
+                update_delay_ms=update_delay_ms,
+                warm_templates=True,  # the experiment invokes what it deploys
             )
             sandbox.start()
         except Exception as exc:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import gc
 import logging
 import os
 import shutil
@@ -9,7 +11,9 @@ import tempfile
 from pathlib import Path
 from typing import Any, Optional, Union
 
+from . import moto_state
 from .code import CodeCache
+from .credentials import session as sandbox_session
 from .deploy import Deployment, apply_plan
 from .errors import SandboxError
 from .invoke import Invoker
@@ -41,6 +45,10 @@ class Sandbox:
     0 (the states still run: InProgress, then Successful on the next read). It can
     be changed while the sandbox runs; each write uses the value of its time.
 
+    ``warm_templates``: start the warm template of each deployed package as it is
+    deployed (in its own process, so on another core), rather than at the first cold
+    start of a function; for runs that will invoke what they deploy.
+
     moto's state is global to the process: sandboxes (and any other moto server) in
     one process share it, and the sandbox never resets it. Use unique names.
     """
@@ -55,7 +63,9 @@ class Sandbox:
         max_environments: int = 64,
         idle_timeout: float = 600.0,
         update_delay_ms: Optional[int] = None,
+        warm_templates: bool = False,
     ) -> None:
+        self.warm_templates = warm_templates
         self._update_delay_ms = resolve_update_delay_ms(update_delay_ms)
         self.template = Path(template) if template is not None else None
         self.port = port
@@ -85,7 +95,9 @@ class Sandbox:
             raise SandboxError("the sandbox is already started")
         template = self._template_path()
         self._started = True
+        _skip_collection_at_exit()
         try:
+            moto_state.share_service_models(sandbox_session(self.region))
             self._workdir = Path(tempfile.mkdtemp(prefix="chaosthundra-sandbox-"))
             home = self._workdir / "home"
             home.mkdir()
@@ -180,6 +192,8 @@ class Sandbox:
         provided.update(parameters or {})
         plan = load_plan(Path(template), provided, region=self.region)
         deployment = apply_plan(plan, self.configuration(), self.redis_url)
+        if self.warm_templates and self._invoker is not None:
+            self._invoker.warm(deployment.function_arns)
         self.deployments.append(deployment)
         return deployment
 
@@ -203,6 +217,23 @@ class Sandbox:
         if not self.template.is_file():
             raise SandboxError(f"template {self.template} does not exist")
         return self.template
+
+
+_exit_hook_registered = False
+
+
+def _skip_collection_at_exit() -> None:
+    """At interpreter exit, keep the cyclic GC off what exists then (once per process).
+
+    Python's shutdown runs full collections over every object left; botocore's
+    service models and moto's state make that 0.5 s or more, paid at the end of
+    every ``chaos run``. Nothing needs those collections: the process is ending,
+    and the sandbox has stopped its processes and removed its files already.
+    """
+    global _exit_hook_registered
+    if not _exit_hook_registered:
+        atexit.register(gc.freeze)
+        _exit_hook_registered = True
 
 
 def resolve_update_delay_ms(given: Optional[int]) -> int:

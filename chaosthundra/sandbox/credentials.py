@@ -1,8 +1,9 @@
-"""The sandbox's dummy credentials, and the boto3 clients the sandbox itself uses.
+"""The sandbox's dummy credentials, and the boto3 sessions and clients signed with them.
 
 Every request to the sandbox is signed with these (never the host's credentials): its
 own deployment, the functions inside it (see :mod:`.environment`), and
-``chaosthundra.aws`` when the target is the sandbox.
+``chaosthundra.aws`` when the target is the sandbox. One session per region serves
+them all, so botocore loads each service model once per process.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import functools
 import threading
 from typing import Any
 
-__all__ = ["SANDBOX_CREDENTIALS", "client"]
+__all__ = ["SANDBOX_CREDENTIALS", "client", "new_client", "session"]
 
 SANDBOX_CREDENTIALS = {
     "aws_access_key_id": "chaosthundra-sandbox",
@@ -20,24 +21,31 @@ SANDBOX_CREDENTIALS = {
 # A local endpoint: a few retries on a throttle or conflict, no long back-off.
 _RETRIES = {"max_attempts": 4, "mode": "standard"}
 
-
+# A boto3 session is not thread-safe: every client is built under this lock.
 _lock = threading.Lock()
 
 
 @functools.lru_cache(maxsize=64)
 def client(service: str, endpoint_url: str, region: str) -> Any:
-    """A boto3 client for ``service`` of the sandbox at ``endpoint_url`` (made once:
-    boto3 clients are thread-safe; one session keeps the service models loaded)."""
+    """The sandbox's own boto3 client for ``service`` at ``endpoint_url`` (made once:
+    boto3 clients are thread-safe)."""
     from botocore.config import Config
 
-    with _lock:  # a boto3 session is not thread-safe
-        return _session(region).client(
-            service, endpoint_url=endpoint_url, config=Config(retries=_RETRIES)
-        )
+    # Checksums only where an API requires them: a loopback upload needs no CRC32 of
+    # every package on both ends (~15 ms for each 6 MB package).
+    config = Config(retries=_RETRIES, request_checksum_calculation="when_required")
+    return new_client(session(region), service, endpoint_url, config)
+
+
+def new_client(session: Any, service: str, endpoint_url: Any, config: Any) -> Any:
+    """A new client of ``session``, built under the lock that sessions need."""
+    with _lock:
+        return session.client(service, endpoint_url=endpoint_url, config=config)
 
 
 @functools.lru_cache(maxsize=8)
-def _session(region: str) -> Any:
+def session(region: str) -> Any:
+    """The one boto3 session of ``region`` signed with the sandbox's credentials."""
     import boto3
 
     return boto3.session.Session(region_name=region, **SANDBOX_CREDENTIALS)

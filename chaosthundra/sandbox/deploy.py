@@ -54,6 +54,7 @@ class Deployment:
     template: Path
     tables: list[str] = field(default_factory=list)
     functions: list[str] = field(default_factory=list)
+    function_arns: list[str] = field(default_factory=list)
     seeded_items: int = 0
     seeded_keys: int = 0
 
@@ -76,11 +77,11 @@ def client(service: str, configuration: dict[str, Any]) -> Any:
 def _role_arn(configuration: dict[str, Any]) -> str:
     iam = client("iam", configuration)
     try:
-        return str(iam.get_role(RoleName=ROLE_NAME)["Role"]["Arn"])
+        role = iam.create_role(RoleName=ROLE_NAME, AssumeRolePolicyDocument=json.dumps(_TRUST))
     except ClientError as exc:
-        if exc.response["Error"]["Code"] != "NoSuchEntity":
+        if exc.response["Error"]["Code"] != "EntityAlreadyExists":
             raise
-    role = iam.create_role(RoleName=ROLE_NAME, AssumeRolePolicyDocument=json.dumps(_TRUST))
+        role = iam.get_role(RoleName=ROLE_NAME)
     return str(role["Role"]["Arn"])
 
 
@@ -139,7 +140,8 @@ class _CodeStore:
         return s3
 
 
-def _deploy_function(lambda_: Any, fn: FunctionPlan, role: str, store: _CodeStore) -> None:
+def _deploy_function(lambda_: Any, fn: FunctionPlan, role: str, store: _CodeStore) -> str:
+    """Create or update ``fn``; returns its ARN."""
     code, code_sha256 = store.location(_code(fn))
     settings: dict[str, Any] = {
         "FunctionName": fn.name,
@@ -151,11 +153,13 @@ def _deploy_function(lambda_: Any, fn: FunctionPlan, role: str, store: _CodeStor
         "Description": fn.description,
         "Environment": {"Variables": fn.environment},
     }
+    created = True
     try:
-        lambda_.create_function(**settings, Code=code, Tags=fn.tags)
+        arn = lambda_.create_function(**settings, Code=code, Tags=fn.tags)["FunctionArn"]
         lambda_.get_waiter("function_active_v2").wait(FunctionName=fn.name, WaiterConfig=_WAIT)
         logger.debug("chaosthundra sandbox: created function %s", fn.name)
     except ClientError as exc:
+        created = False
         if exc.response["Error"]["Code"] != "ResourceConflictException":
             raise
         current = lambda_.get_function_configuration(FunctionName=fn.name)
@@ -172,20 +176,23 @@ def _deploy_function(lambda_: Any, fn: FunctionPlan, role: str, store: _CodeStor
         lambda_.put_function_concurrency(
             FunctionName=fn.name, ReservedConcurrentExecutions=fn.reserved_concurrency
         )
-    else:
+    elif not created:  # a new function has no reserved concurrency to remove
         lambda_.delete_function_concurrency(FunctionName=fn.name)
     if fn.auto_publish_alias:
-        _publish_alias(lambda_, fn.name, fn.auto_publish_alias)
+        _publish_alias(lambda_, fn.name, fn.auto_publish_alias, exists=not created)
+    return str(arn)
 
 
-def _publish_alias(lambda_: Any, name: str, alias: str) -> None:
-    """SAM's AutoPublishAlias: publish a version of what was deployed, point the alias at it."""
+def _publish_alias(lambda_: Any, name: str, alias: str, exists: bool) -> None:
+    """SAM's AutoPublishAlias: publish a version of what was deployed, point the alias
+    at it (``exists``: the function existed before, and so may its alias)."""
     version = lambda_.publish_version(FunctionName=name)["Version"]
-    try:
-        lambda_.update_alias(FunctionName=name, Name=alias, FunctionVersion=version)
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ResourceNotFoundException":
-            raise
+    if exists:
+        try:
+            lambda_.update_alias(FunctionName=name, Name=alias, FunctionVersion=version)
+        except lambda_.exceptions.ResourceNotFoundException:
+            exists = False
+    if not exists:
         lambda_.create_alias(FunctionName=name, Name=alias, FunctionVersion=version)
     logger.debug("chaosthundra sandbox: alias %s of %s points at version %s", alias, name, version)
 
@@ -233,7 +240,7 @@ def apply_plan(plan: Plan, configuration: dict[str, Any], redis_url: str) -> Dep
             lambda_ = client("lambda", configuration)
             store = _CodeStore(configuration)
             for fn in plan.functions:
-                _deploy_function(lambda_, fn, role, store)
+                out.function_arns.append(_deploy_function(lambda_, fn, role, store))
                 out.functions.append(fn.name)
     except ClientError as exc:
         error = exc.response.get("Error", {})

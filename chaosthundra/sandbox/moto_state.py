@@ -25,6 +25,8 @@ from typing import Any, Optional
 from moto.awslambda.exceptions import LambdaClientError
 from moto.awslambda.models import lambda_backends
 from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core import utils as moto_utils
+from moto.core.base_backend import AccountSpecificBackend
 from moto.iam.models import get_account_id_from
 from moto.logs.models import logs_backends
 
@@ -47,6 +49,7 @@ __all__ = [
     "published_count",
     "put_log_lines",
     "sha256_hex_of",
+    "share_service_models",
 ]
 
 PENDING_MESSAGE = (
@@ -57,6 +60,19 @@ PENDING_MESSAGE = (
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d+/([^/]+)/")
 _logs_lock = threading.Lock()
 _known_streams: set[tuple[str, str, str, str]] = set()
+
+
+def share_service_models(session: Any) -> None:
+    """Let moto read botocore's service models through ``session`` (a boto3 session).
+
+    moto keeps a boto3 session of its own to list a service's regions, and a new
+    botocore loader each time it parses a service's requests; both load the
+    service's whole model. Given the session the sandbox's clients come from,
+    botocore loads each model once per process instead of three times.
+    """
+    loader = session._session.get_component("data_loader")
+    AccountSpecificBackend.get_session = classmethod(lambda cls: session)  # type: ignore[method-assign,assignment]
+    moto_utils._load_service_model = loader.load_service_model
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,10 @@ read their variables at import as in a fresh interpreter.
 A package that brings its own boto3 or botocore, and a function whose variables are
 read by the interpreter at start (``PYTHON*``, ``LC_*``), get a fresh interpreter.
 
+A template can be started before its first cold start (``Templates.start``, when the
+sandbox warms what it deployed): its imports then run on another core while the
+deployment goes on, and a cold start waits only for what is left of them.
+
 Differences from a fresh interpreter (in the README's table): the forked
 environments share the template's string-hash seed, and the preloaded modules were
 imported before the function's variables were set (boto3 and botocore read none at
@@ -117,9 +121,19 @@ class Template:
             target=self._read, name=f"chaosthundra-template-{task_root.name[:12]}", daemon=True
         )
         self._reader.start()
-        ready = self._answer(READY_TIMEOUT_S)
-        if ready is None or "ready" not in ready:
-            self.close()
+        self._ready_lock = threading.Lock()
+        self._ready: Optional[bool] = None
+
+    def wait_ready(self) -> None:
+        """Return once the template has imported what it preloads; raises ApiError
+        (and ends it) when it did not get there."""
+        with self._ready_lock:
+            if self._ready is None:
+                answer = self._answer(READY_TIMEOUT_S)
+                self._ready = answer is not None and "ready" in answer
+                if not self._ready:
+                    self.close()
+        if not self._ready:
             raise ApiError(500, "ServiceException", "the warm template did not start")
 
     @property
@@ -192,8 +206,7 @@ class Template:
 
     def close(self) -> None:
         """End the template; the children it forked are killed with it."""
-        with contextlib.suppress(OSError):
-            self._control.shutdown(socket.SHUT_RDWR)
+        self.begin_close()
         try:
             self._proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
@@ -201,6 +214,11 @@ class Template:
             self._proc.wait()
         self._reader.join(timeout=5)
         self._control.close()
+
+    def begin_close(self) -> None:
+        """Tell the template to end, without waiting for it."""
+        with contextlib.suppress(OSError):
+            self._control.shutdown(socket.SHUT_RDWR)
 
 
 class Templates:
@@ -214,8 +232,16 @@ class Templates:
         self._templates: OrderedDict[Path, Template] = OrderedDict()
 
     def for_function(self, task_root: Path, variables: dict[str, str]) -> Optional[Template]:
-        """The template to fork this function's environment from, or None when it needs
-        a fresh interpreter (see the module's docstring)."""
+        """The ready template to fork this function's environment from, or None when it
+        needs a fresh interpreter (see the module's docstring)."""
+        template = self.start(task_root, variables)
+        if template is not None:
+            template.wait_ready()
+        return template
+
+    def start(self, task_root: Path, variables: dict[str, str]) -> Optional[Template]:
+        """The template of this function, started now unless it runs already (it may
+        still be importing), or None when the function needs a fresh interpreter."""
         if any((task_root / name).exists() for name in _OWN_PACKAGES):
             return None
         if any(k.startswith(("PYTHON", "LC_")) and k not in START_VARIABLES for k in variables):
@@ -243,5 +269,7 @@ class Templates:
         with self._lock:
             templates = list(self._templates.values())
             self._templates.clear()
+        for template in templates:  # all end at once, then each is waited for
+            template.begin_close()
         for template in templates:
             template.close()

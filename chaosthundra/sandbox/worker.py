@@ -419,8 +419,8 @@ def serve_template(control_fd: int, task_root: str) -> int:
             _report_exits(control)
         if control in ready:
             message, fds, _, _ = socket.recv_fds(control, 1 << 20, 4)
-            if not message:
-                return 0
+            if not message:  # the sandbox is stopping: end now, nothing to clean up
+                os._exit(0)
             pid = os.fork()
             if pid == 0:  # never returns into the template's loop
                 code = 1

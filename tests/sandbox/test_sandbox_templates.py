@@ -6,10 +6,11 @@ import io
 import os
 import uuid
 import zipfile
+from pathlib import Path
 from typing import Any
 
 import pytest
-from sbx_helpers import alive, invoke
+from sbx_helpers import alive, children, cmdline, invoke
 
 # Reads its variables at import, as the agent does; says where it runs and what it sees.
 SOURCE = """\
@@ -156,3 +157,47 @@ def test_a_template_with_live_environments_is_not_ended_beyond_the_limit(
         assert alive(warm["parent"])
     finally:
         templates.limit = before
+
+
+def _templates_of(pid: int) -> set[int]:
+    return {child for child in children(pid) if "--template" in cmdline(child)}
+
+
+def test_a_deployment_can_start_its_templates_before_the_first_cold_start(
+    sandbox: Any, lambda_client: Any, tmp_path: Path
+) -> None:
+    name = f"sbx-warm-{uuid.uuid4().hex[:10]}"
+    code = tmp_path / "code"
+    code.mkdir()  # a package of its own (its own CodeSha256), so a template of its own
+    (code / "forked.py").write_text(SOURCE + f"\nPACKAGE = {name!r}\n", encoding="utf-8")
+    (tmp_path / "template.yaml").write_text(
+        "Transform: AWS::Serverless-2016-10-31\n"
+        "Resources:\n"
+        "  Warm:\n"
+        "    Type: AWS::Serverless::Function\n"
+        "    Properties:\n"
+        f"      FunctionName: {name}\n"
+        "      Runtime: python3.11\n"
+        "      CodeUri: code/\n"
+        "      Handler: forked.handler\n"
+        "      Environment:\n"
+        "        Variables:\n"
+        "          COLOR: amber\n",
+        encoding="utf-8",
+    )
+    before = _templates_of(os.getpid())
+    sandbox.warm_templates = True
+    try:
+        sandbox.deploy(tmp_path / "template.yaml")
+    finally:
+        sandbox.warm_templates = False
+    try:
+        started = _templates_of(os.getpid()) - before
+        assert len(started) == 1  # started by the deployment, no invoke yet
+        out = invoke(lambda_client, name, {})["payload"]
+        assert out["parent"] in started  # the first cold start forked from it
+        assert out["color_at_import"] == "amber"  # the variables, read at import
+        assert out["imported_before_handler"] == ["boto3", "botocore"]
+        assert out["environ"]["AWS_LAMBDA_FUNCTION_NAME"] == name
+    finally:
+        lambda_client.delete_function(FunctionName=name)
