@@ -7,7 +7,7 @@ import tempfile
 import uuid
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from chaosthundra.aws import client
 
@@ -15,9 +15,10 @@ THUNDRA_2_REQUIREMENTS = "thundra==2.7.4\nredis>=5.0,<9\n"
 CATCHPOINT_REQUIREMENTS = "thundra==3.0.10\nredis>=5.0,<9\n"
 
 
-def package(files: dict[str, str], requirements: str = "") -> bytes:
+def package(files: dict[str, str], requirements: str = "", cache: Optional[Path] = None) -> bytes:
     """A deployment package (zip) holding ``files`` (path -> source), plus ``requirements``
-    installed beside them as `sam build` does (see chaosthundra.sandbox.packages)."""
+    installed beside them as `sam build` does (see chaosthundra.sandbox.packages), in the
+    package cache ``cache`` (by default the one CHAOSTHUNDRA_CACHE_DIR names now)."""
     if requirements:
         from chaosthundra.sandbox.packages import package_zip
 
@@ -25,7 +26,7 @@ def package(files: dict[str, str], requirements: str = "") -> bytes:
             for path, text in {**files, "requirements.txt": requirements}.items():
                 (Path(folder) / path).parent.mkdir(parents=True, exist_ok=True)
                 (Path(folder) / path).write_text(text)
-            return package_zip(Path(folder))
+            return package_zip(Path(folder), cache)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         for path, text in files.items():

@@ -3,10 +3,10 @@
 Started by test_agent_obeys.py in a child process (``python -S``, with the agent's
 package on PYTHONPATH), so the agent's import-time patching never touches the test
 process. The agent is the one on the path: Catchpoint (thundra 3.0.7+) or Thundra
-2.x. Arguments: handler name and a JSON list of events. The listener config under
-test comes from the environment, exactly as in a Lambda execution environment.
-Prints one JSON line per event; ``injected`` lists the spans' listener info when the
-agent prints its spans (Thundra 2.x), else null.
+2.x. Argument: a JSON list of [handler name, event] pairs, run in order in this one
+environment. The listener config under test comes from the environment, exactly as in
+a Lambda execution environment. Prints one JSON line per event; ``injected`` lists the
+spans' listener info when the agent prints its spans (Thundra 2.x), else null.
 """
 
 import contextlib
@@ -74,8 +74,8 @@ class Context:
 
 
 def main():
-    handler = globals()[sys.argv[1]]
-    for event in json.loads(sys.argv[2]):
+    for name, event in json.loads(sys.argv[1]):
+        handler = globals()[name]
         out = io.StringIO()
         result = {"error_type": None, "error_message": None, "result": None}
         with contextlib.redirect_stdout(out):

@@ -18,6 +18,7 @@ from chaoslib.exceptions import ActivityFailed
 from chaosthundra import agent_check
 from chaosthundra.agents import CATCHPOINT, THUNDRA, parser_process
 from chaosthundra.agents.package import bundled_in, unpack
+from chaosthundra.agents.package import cache_root as functions_cache
 from chaosthundra.listeners import (
     InvalidInjection,
     encode,
@@ -25,6 +26,7 @@ from chaosthundra.listeners import (
     latency_listener,
     span_filter,
 )
+from chaosthundra.sandbox.packages import cache_root as packages_cache
 from tests.sandbox_functions import CATCHPOINT_REQUIREMENTS, THUNDRA_2_REQUIREMENTS, package
 
 OWN_ERROR = "class CacheDown(Exception):\n    pass\n"
@@ -32,6 +34,11 @@ OWN_ERROR = "class CacheDown(Exception):\n    pass\n"
 
 def _config(error_type: str = "redis.ConnectionError") -> dict:
     return error_listener([span_filter(class_name="Redis")], error_type=error_type)
+
+
+# The session's cache, read before any test moves CHAOSTHUNDRA_CACHE_DIR: packages come
+# from it (built once per run), so a test with verdicts of its own builds nothing again.
+SHARED_PACKAGES, SHARED_FUNCTIONS = packages_cache(), functions_cache()
 
 
 def _without_filters() -> dict:
@@ -42,13 +49,14 @@ def _without_filters() -> dict:
 
 
 def _unpacked(files: dict, requirements: str) -> Path:
-    data = package(files, requirements)
-    return unpack(hashlib.sha256(data).hexdigest(), data)
+    data = package(files, requirements, cache=SHARED_PACKAGES)
+    return unpack(hashlib.sha256(data).hexdigest(), data, root=SHARED_FUNCTIONS)
 
 
 @pytest.fixture
 def fresh_verdicts(tmp_path, monkeypatch) -> Path:
-    """A verdict cache of this test's own, so the parser really runs."""
+    """A verdict cache of this test's own, so the parser really runs (packages still come
+    from the shared cache)."""
     monkeypatch.setenv("CHAOSTHUNDRA_CACHE_DIR", str(tmp_path / "cache"))
     return tmp_path / "cache" / "verdicts"
 
@@ -102,11 +110,11 @@ def test_a_parser_that_does_not_answer_is_an_activity_failure(tmp_path, monkeypa
     (tmp_path / "thundra" / "__init__.py").write_text(
         "import threading\nthreading.Event().wait()\n"  # blocks for ever
     )
-    monkeypatch.setattr(agent_check, "CHECK_TIMEOUT_S", 2)
+    monkeypatch.setattr(agent_check, "CHECK_TIMEOUT_S", 1)
     config = _config()
     with pytest.raises(ActivityFailed) as raised:
         agent_check.check(config, encode(config), THUNDRA, tmp_path)
-    assert "did not answer within 2 s" in str(raised.value)
+    assert "did not answer within 1 s" in str(raised.value)
 
 
 def test_a_config_without_span_filters_is_refused_cleanly(fresh_verdicts):

@@ -83,9 +83,8 @@ def _written_value(lam, name: str) -> dict:
     }
 
 
-def _run(
-    handler: str, events: list, listener_env: dict, redis_url: str, upstream: str, agent
-) -> list:
+def _run(calls: list, listener_env: dict, redis_url: str, upstream: str, agent) -> list:
+    """Run ``calls`` ((handler, event) pairs) in one new agent process; their results."""
     assert all(agent[0].reads(key) for key in listener_env)  # written for this agent
     env = {
         "PATH": os.environ.get("PATH", ""),
@@ -98,7 +97,7 @@ def _run(
         **listener_env,
     }
     proc = subprocess.run(
-        [sys.executable, "-S", str(HARNESS), handler, json.dumps(events)],
+        [sys.executable, "-S", str(HARNESS), json.dumps(calls)],
         env=env,
         capture_output=True,
         text=True,
@@ -123,16 +122,15 @@ def test_error_injection_raises_redis_connection_error_on_get_only(
         configuration=agent_configuration,
     )
     env = _written_value(lam, name)
-    (get,) = _run("redis_get", [{"key": "user:1"}], env, redis_url, upstream_endpoint, agent)
+    calls = [("redis_get", {"key": "user:1"}), ("redis_set", {"key": "user:2"})]
+    get, put = _run(calls, env, redis_url, upstream_endpoint, agent)
     assert get["error_type"] == "redis.exceptions.ConnectionError"
     assert get["error_message"] == "injected by test"
     assert get["injected"] is None or get["injected"][0]["type"] == "error_injector_span_listener"
-
-    (put,) = _run("redis_set", [{"key": "user:2"}], env, redis_url, upstream_endpoint, agent)
     assert put["error_type"] is None and put["result"] is True and not put["injected"]
 
-    clean = _run("redis_get", [{"key": "user:1"}], {}, redis_url, upstream_endpoint, agent)
-    assert clean[0]["result"] == "cached"
+    (clean,) = _run(calls[:1], {}, redis_url, upstream_endpoint, agent)
+    assert clean["result"] == "cached"
 
 
 def test_every_n_raises_on_exactly_one_call_in_n(
@@ -147,8 +145,7 @@ def test_every_n_raises_on_exactly_one_call_in_n(
         configuration=agent_configuration,
     )
     results = _run(
-        "redis_get",
-        [{"key": "user:1"}] * 9,
+        [("redis_get", {"key": "user:1"})] * 9,
         _written_value(lam, name),
         redis_url,
         upstream_endpoint,
@@ -171,11 +168,10 @@ def test_latency_injection_delays_the_upstream_invoke_by_the_configured_ms(
         configuration=agent_configuration,
     )
     env = _written_value(lam, name)
-    events = [{"target": "upstream-lambda"}] * 3 + [{"target": "other-lambda"}] * 3
-    results = _run("invoke", events, env, redis_url, upstream_endpoint, agent)
-    baseline = _run(
-        "invoke", [{"target": "upstream-lambda"}] * 3, {}, redis_url, upstream_endpoint, agent
-    )
+    upstream = [("invoke", {"target": "upstream-lambda"})] * 3
+    calls = upstream + [("invoke", {"target": "other-lambda"})] * 3
+    results = _run(calls, env, redis_url, upstream_endpoint, agent)
+    baseline = _run(upstream, {}, redis_url, upstream_endpoint, agent)
 
     slow, other = results[:3], results[3:]
     assert all(r["error_type"] is None for r in results)
@@ -205,5 +201,5 @@ def test_compressed_config_is_obeyed_too(
     )
     assert result["encoding"] == "gzip+base64"
     env = _written_value(lam, name)
-    (get,) = _run("redis_get", [{"key": "user:1"}], env, redis_url, upstream_endpoint, agent)
+    (get,) = _run([("redis_get", {"key": "user:1"})], env, redis_url, upstream_endpoint, agent)
     assert get["error_type"] == "builtins.TimeoutError"

@@ -34,6 +34,13 @@ def fast_retries(monkeypatch):
 
 
 @pytest.fixture
+def name(make_function) -> str:
+    """A function holding KEEP. List it before ``slow_updates``: it is created while
+    updates are instant (its 1 s Pending state is not what these tests wait for)."""
+    return make_function(KEEP)
+
+
+@pytest.fixture
 def log(caplog):
     caplog.set_level(logging.INFO, logger="chaostoolkit")
     return caplog
@@ -74,9 +81,8 @@ def during_merge(monkeypatch, edit) -> None:
     ids=["412-re-merged", "409-retried"],
 )
 def test_a_foreign_edit_between_read_and_write_is_detected_and_kept(
-    slow_updates, monkeypatch, log, lam, make_function, snap, configuration, foreign_waits, answer
+    name, slow_updates, monkeypatch, log, lam, snap, configuration, foreign_waits, answer
 ):
-    name = make_function(KEEP)
     foreign = {**KEEP, "ADDED": "meanwhile"}
     during_merge(monkeypatch, foreign_edit(lam, name, foreign, wait=foreign_waits))
     result = actions.enable_error_injection(name, class_name="Redis", configuration=configuration)
@@ -92,9 +98,8 @@ def test_a_foreign_edit_between_read_and_write_is_detected_and_kept(
 
 
 def test_enabling_while_an_update_is_in_progress_waits_then_succeeds(
-    slow_updates, log, lam, make_function, snap, configuration
+    name, slow_updates, log, lam, snap, configuration
 ):
-    name = make_function(KEEP)
     lam.update_function_configuration(FunctionName=name, Environment={"Variables": {"NEW": "x"}})
     assert lam.get_function_configuration(FunctionName=name)["LastUpdateStatus"] == "InProgress"
     result = actions.enable_latency_injection(
@@ -109,8 +114,7 @@ def test_enabling_while_an_update_is_in_progress_waits_then_succeeds(
     assert [i["name"] for i in list_injections(name, configuration=configuration)] == ["latency"]
 
 
-def test_function_env_update_sends_the_revision_id_it_read(slow_updates, lam, make_function, snap):
-    name = make_function(KEEP)
+def test_function_env_update_sends_the_revision_id_it_read(name, slow_updates, lam, snap):
     calls = []
 
     def merge(env):
@@ -130,9 +134,8 @@ def test_function_env_update_sends_the_revision_id_it_read(slow_updates, lam, ma
 
 
 def test_when_lambda_refuses_the_write_it_fails_with_lambdas_message_and_changes_nothing(
-    slow_updates, lam, make_function
+    name, slow_updates, lam
 ):
-    name = make_function(KEEP)
     before = lam.get_function_configuration(FunctionName=name)
     before.pop("ResponseMetadata")
 
@@ -150,9 +153,8 @@ def test_when_lambda_refuses_the_write_it_fails_with_lambdas_message_and_changes
 
 
 def test_a_foreign_variable_that_grew_meanwhile_fails_the_enable_and_changes_nothing(
-    slow_updates, monkeypatch, lam, make_function, configuration
+    name, slow_updates, monkeypatch, lam, configuration
 ):
-    name = make_function(KEEP)
     grown = {**KEEP, "GREW": "g" * (listeners.ENV_LIMIT_BYTES - 40)}
     during_merge(monkeypatch, foreign_edit(lam, name, grown, wait=True))
     with pytest.raises(ActivityFailed, match="over Lambda's 4096-byte limit") as excinfo:

@@ -13,17 +13,19 @@ EXPERIMENTS = [("redis-failure.json", "user-get-naive"), ("upstream-latency.json
 IDS = [e.split(".")[0] for e, _ in EXPERIMENTS]
 
 
+def _vars(function: str) -> list[str]:
+    """The run's --var options: the function, and a 300 ms upstream delay instead of 2.5 s
+    (these tests are about how a run ends; test_experiments runs the real 2.5 s)."""
+    return ["--var", f"function_name={function}", "--var", "delay_ms:int=300"]
+
+
 @pytest.mark.e2e
 @pytest.mark.parametrize("experiment,function", EXPERIMENTS, ids=IDS)
 def test_a_failed_run_leaves_nothing(tmp_path, run_chaos, function_state, experiment, function):
     marker = tmp_path / "method-ran"
 
     before = function_state(function)
-    run = run_chaos(
-        variant(tmp_path, experiment, break_after_method(marker)),
-        "--var",
-        f"function_name={function}",
-    )
+    run = run_chaos(variant(tmp_path, experiment, break_after_method(marker)), *_vars(function))
     run.wait()
     assert run.journal["status"] == "failed"
     assert function_state.ours(function) == []
@@ -40,9 +42,7 @@ def test_a_signalled_run_leaves_nothing(
     tmp_path, run_chaos, function_state, experiment, function, signum
 ):
     before = function_state(function)
-    run = run_chaos(
-        variant(tmp_path, experiment, pause_after_enable(60)), "--var", f"function_name={function}"
-    )
+    run = run_chaos(variant(tmp_path, experiment, pause_after_enable(60)), *_vars(function))
     run.wait_for_log(f"on '{function}'")
     assert function_state.ours(function) != []  # the fault is on
     run.signal(signum)
@@ -59,11 +59,7 @@ def test_a_signalled_run_leaves_nothing(
 def test_rollback_strategy_never_leaves_nothing(run_chaos, function_state, experiment, function):
     before = function_state(function)
     run = run_chaos(
-        REPO / "experiments" / experiment,
-        "--rollback-strategy",
-        "never",
-        "--var",
-        f"function_name={function}",
+        REPO / "experiments" / experiment, "--rollback-strategy", "never", *_vars(function)
     )
     run.wait()
     assert run.journal["rollbacks"] == []

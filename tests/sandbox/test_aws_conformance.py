@@ -99,6 +99,13 @@ def create(lam: Any, role: str) -> Callable[..., str]:
     return make
 
 
+@pytest.fixture
+def created(create: Callable[..., str]) -> str:
+    """A new Active function. List it before ``slow_updates``: it is created while
+    updates are instant (only the Pending test waits for a creation)."""
+    return create()
+
+
 def wait_updated(lam: Any, name: str) -> None:
     lam.get_waiter("function_updated_v2").wait(
         FunctionName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 30}
@@ -189,9 +196,9 @@ def test_aliases_have_revision_ids_and_update_alias_checks_them(lam, create) -> 
 
 
 def test_an_update_is_in_progress_then_successful_and_conflicts_meanwhile(
-    slow_updates, lam, create
+    created, slow_updates, lam
 ) -> None:
-    name = create()
+    name = created
     arn = lam.get_function_configuration(FunctionName=name)["FunctionArn"]
     answer = lam.update_function_configuration(
         FunctionName=name, Environment={"Variables": {"MODE": "two"}}
@@ -240,9 +247,9 @@ def test_a_new_function_is_pending_then_active(slow_updates, lam, create) -> Non
 
 
 def test_new_environments_see_an_update_only_once_it_is_successful(
-    slow_updates, lam, create
+    created, slow_updates, lam
 ) -> None:
-    name = create()
+    name = created
     assert invoke(lam, name)["payload"] == {"tag": "v1", "mode": "one"}
     lam.update_function_configuration(FunctionName=name, Environment={"Variables": {"MODE": "two"}})
     during = invoke(lam, name)
@@ -522,9 +529,9 @@ def test_cli_stale_revision_id_is_a_precondition_failure(sandbox, lam, create, t
 
 
 def test_cli_waits_for_an_update_with_function_updated_v2(
-    slow_updates, lam, create, tmp_path
+    created, slow_updates, lam, tmp_path
 ) -> None:
-    name = create()
+    name = created
     updated = aws_cli_run(
         slow_updates, tmp_path, "lambda", "update-function-configuration", "--function-name", name,
         "--environment", "Variables={MODE=cli}",

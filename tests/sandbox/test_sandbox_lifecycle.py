@@ -25,6 +25,7 @@ from sbx_helpers import (
     invoke,
     make_client,
     shared_cache,
+    wait_for_paths,
     wait_gone,
 )
 
@@ -40,7 +41,7 @@ def _port_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def test_stop_leaves_no_process_thread_port_or_file(sandbox: Sandbox) -> None:
+def test_stop_leaves_no_process_thread_port_or_file(sandbox: Sandbox, tmp_path: Path) -> None:
     threads_before = set(threading.enumerate())
     box = Sandbox(template=SMALL, port=0)
     with box:
@@ -53,8 +54,9 @@ def test_stop_leaves_no_process_thread_port_or_file(sandbox: Sandbox) -> None:
         assert all(r["StatusCode"] == 200 for r in results)
         # One request still running when stop() is called.
         running = ThreadPoolExecutor(1)
-        pending = running.submit(invoke, client, "sbx-life", {"sleep": 20})
-        time.sleep(0.5)
+        busy = tmp_path / "busy"  # held until the stop ends it
+        pending = running.submit(invoke, client, "sbx-life", {"hold": str(busy)})
+        wait_for_paths([busy.with_suffix(".in")])
         pids = box.worker_pids()
         assert len(pids) >= 4 and box.redis_pid is not None
         redis_pids = [box.redis_pid, *descendants(box.redis_pid)]  # the guard and Redis
