@@ -20,7 +20,7 @@ from .invoke import Invoker
 from .pool import EnvironmentPool
 from .redis_server import RedisServer
 from .server import SandboxApp, SandboxServer
-from .template import load_plan
+from .template import FunctionPlan, load_plan
 
 __all__ = ["DEFAULT_TEMPLATE", "DEFAULT_UPDATE_DELAY_MS", "UPDATE_DELAY_ENV", "Sandbox"]
 
@@ -191,9 +191,14 @@ class Sandbox:
         provided = {"RedisUrl": self.redis_url, "SandboxEndpoint": self.endpoint_url}
         provided.update(parameters or {})
         plan = load_plan(Path(template), provided, region=self.region)
-        deployment = apply_plan(plan, self.configuration(), self.redis_url)
+        warm = None
         if self.warm_templates and self._invoker is not None:
-            self._invoker.warm(deployment.function_arns)
+            invoker = self._invoker
+
+            def warm(zipped: bytes, fn: FunctionPlan) -> None:
+                invoker.warm(zipped, fn.environment)
+
+        deployment = apply_plan(plan, self.configuration(), self.redis_url, on_package=warm)
         self.deployments.append(deployment)
         return deployment
 

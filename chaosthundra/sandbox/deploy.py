@@ -16,7 +16,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Optional
 
 import redis
 from boto3.dynamodb.types import TypeSerializer
@@ -46,6 +46,8 @@ _TRUST = {
 _WAIT = {"Delay": 0.2, "MaxAttempts": 1500}
 CODE_BUCKET = "chaosthundra-sandbox-code"
 
+OnPackage = Callable[[bytes, FunctionPlan], None]
+
 
 @dataclass
 class Deployment:
@@ -54,7 +56,6 @@ class Deployment:
     template: Path
     tables: list[str] = field(default_factory=list)
     functions: list[str] = field(default_factory=list)
-    function_arns: list[str] = field(default_factory=list)
     seeded_items: int = 0
     seeded_keys: int = 0
 
@@ -105,16 +106,28 @@ def _create_table(dynamodb: Any, table: TablePlan) -> None:
 
 
 class _CodeStore:
-    """The packages of one deployment, each uploaded once to the sandbox's S3."""
+    """The packages of one deployment: each built, hashed and uploaded to the sandbox's
+    S3 once, however many functions share it."""
 
-    def __init__(self, configuration: dict[str, Any]) -> None:
+    def __init__(self, configuration: dict[str, Any], on_package: Optional[OnPackage]) -> None:
         self.configuration = configuration
+        self.on_package = on_package
         self._s3: Any = None
+        self._built: dict[Path, tuple[bytes, bytes]] = {}  # CodeUri -> (zip, sha256)
         self._uploaded: set[str] = set()
 
-    def location(self, zipped: bytes) -> tuple[dict[str, str], str]:
-        """Where the package is in S3 (``Code`` arguments) and its CodeSha256."""
-        digest = hashlib.sha256(zipped).digest()
+    def build(self, fn: FunctionPlan) -> tuple[bytes, bytes]:
+        """The package of ``fn`` and its SHA-256 digest (``on_package`` hears of a new one)."""
+        if fn.code not in self._built:
+            zipped = _code(fn)
+            self._built[fn.code] = zipped, hashlib.sha256(zipped).digest()
+            if self.on_package is not None:
+                self.on_package(zipped, fn)
+        return self._built[fn.code]
+
+    def location(self, fn: FunctionPlan) -> tuple[dict[str, str], str]:
+        """Where the package of ``fn`` is in S3 (``Code`` arguments) and its CodeSha256."""
+        zipped, digest = self.build(fn)
         key = f"{digest.hex()}.zip"
         if key not in self._uploaded:
             if self._s3 is None:
@@ -140,9 +153,8 @@ class _CodeStore:
         return s3
 
 
-def _deploy_function(lambda_: Any, fn: FunctionPlan, role: str, store: _CodeStore) -> str:
-    """Create or update ``fn``; returns its ARN."""
-    code, code_sha256 = store.location(_code(fn))
+def _deploy_function(lambda_: Any, fn: FunctionPlan, role: str, store: _CodeStore) -> None:
+    code, code_sha256 = store.location(fn)
     settings: dict[str, Any] = {
         "FunctionName": fn.name,
         "Role": role,
@@ -155,7 +167,7 @@ def _deploy_function(lambda_: Any, fn: FunctionPlan, role: str, store: _CodeStor
     }
     created = True
     try:
-        arn = lambda_.create_function(**settings, Code=code, Tags=fn.tags)["FunctionArn"]
+        lambda_.create_function(**settings, Code=code, Tags=fn.tags)
         lambda_.get_waiter("function_active_v2").wait(FunctionName=fn.name, WaiterConfig=_WAIT)
         logger.debug("chaosthundra sandbox: created function %s", fn.name)
     except ClientError as exc:
@@ -180,7 +192,6 @@ def _deploy_function(lambda_: Any, fn: FunctionPlan, role: str, store: _CodeStor
         lambda_.delete_function_concurrency(FunctionName=fn.name)
     if fn.auto_publish_alias:
         _publish_alias(lambda_, fn.name, fn.auto_publish_alias, exists=not created)
-    return str(arn)
 
 
 def _publish_alias(lambda_: Any, name: str, alias: str, exists: bool) -> None:
@@ -227,9 +238,21 @@ def _seed(plan: Plan, configuration: dict[str, Any], redis_url: str, out: Deploy
         out.seeded_keys += len(seed["redis"])
 
 
-def apply_plan(plan: Plan, configuration: dict[str, Any], redis_url: str) -> Deployment:
-    """Create what ``plan`` describes in the sandbox that ``configuration`` points at."""
+def apply_plan(
+    plan: Plan,
+    configuration: dict[str, Any],
+    redis_url: str,
+    on_package: Optional[OnPackage] = None,
+) -> Deployment:
+    """Create what ``plan`` describes in the sandbox that ``configuration`` points at.
+
+    ``on_package(zip, function)`` is called once for each package, as soon as it is
+    built and before anything is created (with the first function that uses it).
+    """
     out = Deployment(template=plan.path)
+    store = _CodeStore(configuration, on_package)
+    for fn in plan.functions:
+        store.build(fn)
     try:
         dynamodb = client("dynamodb", configuration)
         for table in plan.tables:
@@ -238,9 +261,8 @@ def apply_plan(plan: Plan, configuration: dict[str, Any], redis_url: str) -> Dep
         if plan.functions:
             role = _role_arn(configuration)
             lambda_ = client("lambda", configuration)
-            store = _CodeStore(configuration)
             for fn in plan.functions:
-                out.function_arns.append(_deploy_function(lambda_, fn, role, store))
+                _deploy_function(lambda_, fn, role, store)
                 out.functions.append(fn.name)
     except ClientError as exc:
         error = exc.response.get("Error", {})

@@ -58,6 +58,22 @@ def compile_worker(directory: Path) -> Path:
     return target
 
 
+def interpreter_variables(home: Path) -> dict[str, str]:
+    """The runtime's variables that the interpreter reads as it starts (the same for
+    every function: a function's own values for them do not count)."""
+    return {
+        "PATH": os.pathsep.join(
+            [os.path.dirname(sys.executable), "/usr/local/bin", "/usr/bin", "/bin"]
+        ),
+        "LANG": "C.UTF-8",
+        "TZ": ":UTC",
+        "HOME": str(home),
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONPATH": str(runtime_packages()),
+    }
+
+
 def worker_environment(
     spec: FunctionSpec,
     *,
@@ -74,17 +90,9 @@ def worker_environment(
     }
     variables.update(dict(spec.environment))
     runtime = spec.runtime or "python3.11"
+    variables.update(interpreter_variables(home))
     variables.update(
         {
-            "PATH": os.pathsep.join(
-                [os.path.dirname(sys.executable), "/usr/local/bin", "/usr/bin", "/bin"]
-            ),
-            "LANG": "C.UTF-8",
-            "TZ": ":UTC",
-            "HOME": str(home),
-            "PYTHONUNBUFFERED": "1",
-            "PYTHONDONTWRITEBYTECODE": "1",
-            "PYTHONPATH": str(runtime_packages()),
             "LAMBDA_TASK_ROOT": str(task_root),
             "LAMBDA_RUNTIME_DIR": str(runtime_dir),
             "_HANDLER": spec.handler,

@@ -16,6 +16,7 @@ on error, no destinations or DLQ); throttled events wait for a free slot for up 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import logging
 import threading
@@ -35,6 +36,7 @@ from .environment import (
     Environment,
     Outcome,
     compile_worker,
+    interpreter_variables,
     worker_environment,
 )
 from .errors import ApiError
@@ -189,28 +191,16 @@ class Invoker:
 
     # --- running --------------------------------------------------------------------
 
-    def warm(self, function_arns: list[str]) -> None:
-        """Start the warm templates of these functions' packages, without waiting for
-        them: their first cold starts then find them ready, or nearly."""
-        for arn in function_arns:
-            _, _, _, region, account_id, _, name = arn.split(":", 6)
-            try:
-                target = routing.resolve(account_id, region, name, None)
-                spec = target.spec
-                task_root = self.code.task_root(
-                    spec.code_sha256, lambda target=target: moto_state.code_bytes(target.fn)
-                )
-                variables = worker_environment(
-                    spec,
-                    task_root=task_root,
-                    log_stream="",
-                    endpoint_url=self.endpoint_url(),
-                    home=self.home,
-                    runtime_dir=self.program.parent,
-                )
-                self.templates.start(task_root, variables)
-            except ApiError as error:  # its first cold start will say why
-                logger.debug("chaosthundra sandbox: no warm template for %s: %s", arn, error)
+    def warm(self, zipped: bytes, variables: dict[str, str]) -> None:
+        """Start the warm template of a package about to be deployed (``variables``: a
+        function's own), without waiting for it: the deployment goes on meanwhile,
+        and the first cold start finds it ready, or nearly."""
+        code_sha256 = base64.b64encode(hashlib.sha256(zipped).digest()).decode()
+        try:
+            task_root = self.code.task_root(code_sha256, lambda: zipped)
+            self.templates.start(task_root, {**variables, **interpreter_variables(self.home)})
+        except ApiError as error:  # its first cold start will say why
+            logger.debug("chaosthundra sandbox: no warm template: %s", error)
 
     def run(
         self,
