@@ -45,14 +45,20 @@ def _realistic() -> list[dict]:
 def _test_suite_row() -> dict:
     started = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        [sys.executable, "-m", "pytest", "-q", "-rf", "-p", "no:cacheprovider"],
         cwd=REPO,
         capture_output=True,
         text=True,
         check=False,
     )
     elapsed = time.perf_counter() - started
-    summary = (proc.stdout.strip().splitlines() or ["?"])[-1].strip("= ")
+    lines = proc.stdout.strip().splitlines() or ["?"]
+    summary = lines[-1].strip("= ")
+    failed = [
+        line.split(" - ")[0].removeprefix("FAILED ") for line in lines if line.startswith("FAILED ")
+    ]
+    if failed:
+        summary += "; failed: " + ", ".join(failed)
     return row(
         f"make test on {os.cpu_count()} cores ({summary})",
         elapsed,
