@@ -244,10 +244,13 @@ class Environment:
             borrowed = self._owner is not None and self._owner != threading.get_ident()
         proc = self._proc
         if first and proc is not None and proc.poll() is None:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                proc.kill()
+            if isinstance(proc, ForkedProcess):
+                proc.kill()  # its group too, by the template that can tell it still exists
+            else:
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    proc.kill()
         if not borrowed:
             self._release()
 
@@ -314,8 +317,12 @@ class Environment:
 
     def _await(self, deadline: float) -> Outcome:
         started = time.monotonic()
+        # poll, not select: a sandbox with many environments has descriptors past
+        # select's limit of 1024, and select would then fail for a living worker.
+        poller = select.poll()
+        poller.register(self._resp_r, select.POLLIN)
         try:
-            ready, _, _ = select.select([self._resp_r], [], [], max(0.0, deadline - started))
+            ready = poller.poll(max(0.0, deadline - started) * 1000)
         except (OSError, ValueError):
             return self._died(started)
         if not ready:

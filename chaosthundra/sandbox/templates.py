@@ -75,8 +75,9 @@ class ForkedProcess:
         return self.returncode
 
     def kill(self) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(self.pid, 9)
+        """Kill it and its group, through the template: only its parent knows whether
+        the pid is still its own (once reaped, the pid may be another process's)."""
+        self._template.kill_child(self.pid)
 
     def ended(self, returncode: int) -> None:
         self.returncode = returncode
@@ -93,6 +94,7 @@ class Template:
         self._answers: list[dict] = []
         self._answered = threading.Condition()
         self._early_exits: dict[int, int] = {}  # children that ended before their answer
+        self._promised = 0  # forks that callers are about to ask for
         self._closed = False
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._control = ours
@@ -142,13 +144,30 @@ class Template:
 
     @property
     def forked_live(self) -> bool:
-        """Whether an environment it forked still runs (it alone can tell when it ends)."""
+        """Whether an environment it forked still runs (it alone can tell when it ends),
+        or one is about to be forked from it."""
         with self._answered:
-            return bool(self._children)
+            return bool(self._children) or self._promised > 0
+
+    def promise(self) -> None:
+        """Note that a fork will be asked for (:meth:`fork` or :meth:`unpromise` ends
+        it): until then the template is in use, and never retired."""
+        with self._answered:
+            self._promised += 1
+
+    def unpromise(self) -> None:
+        with self._answered:
+            self._promised = max(0, self._promised - 1)
 
     def fork(self, env: dict[str, str], cwd: Path, fds: tuple[int, int, int, int]) -> ForkedProcess:
         """A new child of the template running the worker with these variables, folder
-        and (request, response, lifeline, log) descriptors."""
+        and (request, response, lifeline, log) descriptors (ends a :meth:`promise`)."""
+        try:
+            return self._fork(env, cwd, fds)
+        finally:
+            self.unpromise()
+
+    def _fork(self, env: dict[str, str], cwd: Path, fds: tuple[int, ...]) -> ForkedProcess:
         with self._lock:
             message = json.dumps({"env": env, "cwd": str(cwd)}).encode()
             try:
@@ -215,6 +234,11 @@ class Template:
         self._reader.join(timeout=5)
         self._control.close()
 
+    def kill_child(self, pid: int) -> None:
+        """Ask the template to kill its child ``pid`` unless it has reaped it already."""
+        with contextlib.suppress(OSError):  # gone: it took its children with it
+            self._control.send(json.dumps({"kill": pid}).encode())
+
     def begin_close(self) -> None:
         """Tell the template to end, without waiting for it."""
         with contextlib.suppress(OSError):
@@ -234,14 +258,21 @@ class Templates:
     def for_function(self, task_root: Path, variables: dict[str, str]) -> Optional[Template]:
         """The ready template to fork this function's environment from, or None when it
         needs a fresh interpreter (see the module's docstring)."""
-        template = self.start(task_root, variables)
+        template = self.start(task_root, variables, promise=True)
         if template is not None:
-            template.wait_ready()
+            try:
+                template.wait_ready()
+            except ApiError:
+                template.unpromise()
+                raise
         return template
 
-    def start(self, task_root: Path, variables: dict[str, str]) -> Optional[Template]:
+    def start(
+        self, task_root: Path, variables: dict[str, str], promise: bool = False
+    ) -> Optional[Template]:
         """The template of this function, started now unless it runs already (it may
-        still be importing), or None when the function needs a fresh interpreter."""
+        still be importing), or None when the function needs a fresh interpreter.
+        ``promise``: the caller will fork from it (see :meth:`Template.promise`)."""
         if any((task_root / name).exists() for name in _OWN_PACKAGES):
             return None
         if any(k.startswith(("PYTHON", "LC_")) and k not in START_VARIABLES for k in variables):
@@ -250,8 +281,12 @@ class Templates:
             template = self._templates.get(task_root)
             if template is not None and template.alive:
                 self._templates.move_to_end(task_root)
+                if promise:
+                    template.promise()
                 return template
             template = Template(self.program, task_root, variables)
+            if promise:
+                template.promise()
             self._templates[task_root] = template
             idle = [
                 root

@@ -412,15 +412,25 @@ def serve_template(control_fd: int, task_root: str) -> int:
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda *_: None)
     control.send(json.dumps({"ready": sorted(_loaded_outside_stdlib())}).encode())
+    live: set = set()  # forked and not reaped yet: their pids cannot be reused meanwhile
+    # poll, not select: the control socket keeps the descriptor number it had in the
+    # sandbox, which may be past select's limit of 1024.
+    poller = select.poll()
+    poller.register(control, select.POLLIN)
+    poller.register(wake_r, select.POLLIN)
     while True:
-        ready, _, _ = select.select([control, wake_r], [], [])
+        ready = {fd for fd, _ in poller.poll()}
         if wake_r in ready:
             os.read(wake_r, 4096)
-            _report_exits(control)
-        if control in ready:
+            _report_exits(control, live)
+        if control.fileno() in ready:
             message, fds, _, _ = socket.recv_fds(control, 1 << 20, 4)
             if not message:  # the sandbox is stopping: end now, nothing to clean up
                 os._exit(0)
+            request = json.loads(message)
+            if "kill" in request:
+                _kill_child(request["kill"], live)
+                continue
             pid = os.fork()
             if pid == 0:  # never returns into the template's loop
                 code = 1
@@ -429,7 +439,7 @@ def serve_template(control_fd: int, task_root: str) -> int:
                         os.close(fd)
                     signal.set_wakeup_fd(-1)
                     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-                    code = _forked(json.loads(message), fds)
+                    code = _forked(request, fds)
                 except SystemExit as exit:
                     code = exit.code if isinstance(exit.code, int) else int(exit.code is not None)
                 except BaseException:  # a runtime failure: said in the log, exit status 1
@@ -445,10 +455,25 @@ def serve_template(control_fd: int, task_root: str) -> int:
                     os._exit(code)
             for fd in fds:
                 os.close(fd)
+            live.add(pid)
             control.send(json.dumps({"pid": pid}).encode())
 
 
-def _report_exits(control: Any) -> None:
+def _kill_child(pid: int, live: set) -> None:
+    """Kill a child and its session's group, unless it was reaped already: then its pid
+    may belong to another process by now (pids wrap around), which must live."""
+    if pid not in live:
+        return
+    try:
+        os.killpg(pid, 9)  # its own group once it ran setsid()
+    except OSError:
+        try:  # noqa: SIM105 - no contextlib import in the worker
+            os.kill(pid, 9)
+        except OSError:
+            pass
+
+
+def _report_exits(control: Any, live: set) -> None:
     while True:
         try:
             pid, status = os.waitpid(-1, os.WNOHANG)
@@ -456,6 +481,7 @@ def _report_exits(control: Any) -> None:
             return
         if pid == 0:
             return
+        live.discard(pid)
         code = os.waitstatus_to_exitcode(status)
         control.send(json.dumps({"exit": pid, "status": code}).encode())
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import io
 import os
+import subprocess
+import sys
 import uuid
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sbx_helpers import alive, children, cmdline, invoke
+from sbx_helpers import alive, children, cmdline, invoke, wait_gone
 
 # Reads its variables at import, as the agent does; says where it runs and what it sees.
 SOURCE = """\
@@ -201,3 +203,47 @@ def test_a_deployment_can_start_its_templates_before_the_first_cold_start(
         assert out["environ"]["AWS_LAMBDA_FUNCTION_NAME"] == name
     finally:
         lambda_client.delete_function(FunctionName=name)
+
+
+def test_a_template_kills_only_children_it_has_not_reaped(
+    sandbox: Any, lambda_client: Any, make_function: Any
+) -> None:
+    # Pids wrap around (32768 on this machine): once a template has reaped a child,
+    # its pid may be another process's, and a kill by pid would hit that one.
+    name = make_function({"forked.py": SOURCE}, {})
+    out = invoke(lambda_client, name, {})["payload"]
+    (template,) = [  # the sandbox's own object for the template that forked it
+        t for t in sandbox._invoker.templates._templates.values() if t._proc.pid == out["parent"]
+    ]
+    stranger = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        template.kill_child(stranger.pid)  # not its child: left alone
+        template.kill_child(out["pid"])  # its child: killed, after the request above
+        assert wait_gone([out["pid"]]) == []
+        assert stranger.poll() is None
+    finally:
+        stranger.kill()
+        stranger.wait()
+
+
+def test_cold_starts_work_with_descriptors_past_1024(
+    lambda_client: Any, make_function: Any
+) -> None:
+    # A sandbox with many environments holds many pipes: the descriptors of a new
+    # environment (and of a new template's control socket) then pass select()'s limit.
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 2048:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(2048, hard), hard))
+    filler = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        assert max(filler) > 1024
+        name = make_function({"forked.py": SOURCE + "\nFRESH_PACKAGE = True\n"}, {})
+        first = invoke(lambda_client, name, {})  # a new template, then a forked child
+        assert "FunctionError" not in first, first["payload"]
+        assert first["payload"]["parent"] != os.getpid()
+    finally:
+        for fd in filler:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
