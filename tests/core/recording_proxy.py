@@ -23,6 +23,12 @@ _INVOKE = re.compile(r"^/2015-03-31/functions/[^/]+/invocations")
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length"}
 
 
+class _Server(ThreadingHTTPServer):
+    # The tests open up to 64 connections at once; socketserver's backlog of 5 would
+    # drop some of them on the floor (the client then sees a closed connection).
+    request_queue_size = 128
+
+
 @dataclass(frozen=True)
 class Seen:
     method: str
@@ -92,7 +98,7 @@ class RecordingProxy:
 
             do_GET = do_POST = do_PUT = do_DELETE = _any
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _Server(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
