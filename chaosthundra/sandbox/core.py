@@ -195,8 +195,8 @@ class Sandbox:
         if self.warm_templates and self._invoker is not None:
             invoker = self._invoker
 
-            def warm(zipped: bytes, fn: FunctionPlan) -> None:
-                invoker.warm(zipped, fn.environment)
+            def warm(zipped: bytes, code_sha256: str, fn: FunctionPlan) -> None:
+                invoker.warm(zipped, code_sha256, fn.environment)
 
         deployment = apply_plan(plan, self.configuration(), self.redis_url, on_package=warm)
         self.deployments.append(deployment)

@@ -46,7 +46,8 @@ _TRUST = {
 _WAIT = {"Delay": 0.2, "MaxAttempts": 1500}
 CODE_BUCKET = "chaosthundra-sandbox-code"
 
-OnPackage = Callable[[bytes, FunctionPlan], None]
+# (zip, its CodeSha256, the first function that uses it)
+OnPackage = Callable[[bytes, str, FunctionPlan], None]
 
 
 @dataclass
@@ -120,9 +121,10 @@ class _CodeStore:
         """The package of ``fn`` and its SHA-256 digest (``on_package`` hears of a new one)."""
         if fn.code not in self._built:
             zipped = _code(fn)
-            self._built[fn.code] = zipped, hashlib.sha256(zipped).digest()
+            digest = hashlib.sha256(zipped).digest()
+            self._built[fn.code] = zipped, digest
             if self.on_package is not None:
-                self.on_package(zipped, fn)
+                self.on_package(zipped, base64.b64encode(digest).decode(), fn)
         return self._built[fn.code]
 
     def location(self, fn: FunctionPlan) -> tuple[dict[str, str], str]:
@@ -246,8 +248,9 @@ def apply_plan(
 ) -> Deployment:
     """Create what ``plan`` describes in the sandbox that ``configuration`` points at.
 
-    ``on_package(zip, function)`` is called once for each package, as soon as it is
-    built and before anything is created (with the first function that uses it).
+    ``on_package(zip, code_sha256, function)`` is called once for each package, as
+    soon as it is built and before anything is created (with the first function
+    that uses it).
     """
     out = Deployment(template=plan.path)
     store = _CodeStore(configuration, on_package)

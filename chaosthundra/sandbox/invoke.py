@@ -16,7 +16,6 @@ on error, no destinations or DLQ); throttled events wait for a free slot for up 
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import logging
 import threading
@@ -191,11 +190,10 @@ class Invoker:
 
     # --- running --------------------------------------------------------------------
 
-    def warm(self, zipped: bytes, variables: dict[str, str]) -> None:
+    def warm(self, zipped: bytes, code_sha256: str, variables: dict[str, str]) -> None:
         """Start the warm template of a package about to be deployed (``variables``: a
         function's own), without waiting for it: the deployment goes on meanwhile,
         and the first cold start finds it ready, or nearly."""
-        code_sha256 = base64.b64encode(hashlib.sha256(zipped).digest()).decode()
         try:
             task_root = self.code.task_root(code_sha256, lambda: zipped)
             self.templates.start(task_root, {**variables, **interpreter_variables(self.home)})
