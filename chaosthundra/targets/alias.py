@@ -11,7 +11,10 @@ carries it. :func:`update` does, for one alias:
 3. write the injections into ``$LATEST``'s environment (``function_env.update``),
    publish a version whose Description records the alias, the base version, the
    traffic percentage and the routing before the first fault, then put
-   ``$LATEST``'s variables back, touching only chaosthundra's keys;
+   ``$LATEST``'s variables back, touching only chaosthundra's keys (when
+   ``$LATEST`` holds exactly those variables already, one of ours is written in its
+   other encoding, which the agent reads alike: Lambda publishes nothing new of an
+   unchanged ``$LATEST``);
 4. route the alias: the chaos version takes over the base version's share
    (all of it at 100%, else ``AdditionalVersionWeights``), written with the
    alias's RevisionId; then delete the chaos version it replaces.
@@ -42,7 +45,14 @@ from botocore.exceptions import ClientError, WaiterError
 from chaoslib.exceptions import ActivityFailed
 
 from chaosthundra import function_env
-from chaosthundra.listeners import injection_name_of, is_ours
+from chaosthundra.listeners import (
+    ENV_LIMIT_BYTES,
+    decode,
+    encode,
+    env_size,
+    injection_name_of,
+    is_ours,
+)
 
 __all__ = [
     "DESCRIPTION_PREFIX",
@@ -314,6 +324,26 @@ def _not_ours(variables: Mapping[str, str]) -> dict[str, str]:
 
 def _ours(variables: Mapping[str, str]) -> dict[str, str]:
     return {k: v for k, v in variables.items() if is_ours(k)}
+
+
+def _reencoded(variables: Mapping[str, str]) -> Optional[dict[str, str]]:
+    """``variables`` with one of our values in its other encoding (plain JSON or
+    base64(gzip)), which the agent reads as the same config; None when none fits in
+    4 KB. When $LATEST already holds exactly what the alias's version must carry,
+    PublishVersion may publish nothing new (nothing changed since the last version,
+    which may have been a chaos version deleted since): this makes the write a change.
+    """
+    for key in sorted(_ours(variables)):
+        value = variables[key]
+        try:
+            config = decode(value)
+        except (ValueError, OSError, EOFError):
+            continue
+        other = encode(config, compress=value.lstrip().startswith("{"))
+        candidate = {**variables, key: other}
+        if other != value and env_size(candidate) <= ENV_LIMIT_BYTES:
+            return candidate
+    return None
 
 
 # ------------------------------------------------------------------- update
@@ -615,7 +645,10 @@ def _publish_with(
             )
         touched.clear()
         touched.update({k: env.get(k) for k in set(_ours(env)) | set(wanted)})
-        return _not_ours(env) | wanted
+        carried = _not_ours(env) | wanted
+        if carried == env:  # Lambda publishes nothing new of an unchanged $LATEST
+            carried = _reencoded(carried) or carried
+        return carried
 
     def put_back(env: dict[str, str]) -> dict[str, str]:
         for key, value in touched.items():

@@ -458,6 +458,17 @@ def ours(variables: dict) -> set[str]:
     percentage=100,
     split=False,
 )
+@example(  # $LATEST already holds what the alias's version must carry, after a chaos
+    # version was published and deleted: Lambda would publish nothing new of it
+    sequence=[
+        ("enable", None, "latency"),
+        ("enable", "live", "latency"),
+        ("disable", "live", "latency"),
+        ("enable", "live", "latency"),
+    ],
+    percentage=100,
+    split=False,
+)
 def test_any_sequence_on_an_alias_and_latest_restores_both_exactly(
     lam, make_function, sequence, percentage, split
 ):
