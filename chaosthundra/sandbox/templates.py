@@ -216,11 +216,12 @@ class Template:
             orphans = list(self._children.values())
             self._children.clear()
             self._answered.notify_all()
-        for child in orphans:
+        for child in orphans:  # by pid: the template that could vouch for them is gone
             try:
                 os.killpg(child.pid, 9)
             except (ProcessLookupError, PermissionError):
-                child.kill()
+                with contextlib.suppress(ProcessLookupError):  # not its own group yet
+                    os.kill(child.pid, 9)
             child.ended(-9)
 
     def close(self) -> None:
