@@ -18,7 +18,7 @@ demo: $(STAMP)
 	$(BIN)/chaosthundra gameday gameday.yaml --report reports/demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist worksteal
 
 lint: $(STAMP)
 	$(BIN)/ruff check chaosthundra tests functions benchmarks

@@ -45,7 +45,9 @@ def _realistic() -> list[dict]:
 def _test_suite_row() -> dict:
     started = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-rf", "-p", "no:cacheprovider"],
+        # The command of `make test`, quieter.
+        [sys.executable, "-m", "pytest", "-n", "auto", "--dist", "worksteal", "-q", "-rf"]
+        + ["-p", "no:cacheprovider"],
         cwd=REPO,
         capture_output=True,
         text=True,
