@@ -11,6 +11,9 @@ Declare it in an experiment::
 ``configure_control`` starts the sandbox before the experiment and points the run's
 configuration at it (``aws_endpoint_url``, ``aws_region``, ``chaosthundra_sandbox``);
 chaoslib hands that same dictionary to every activity. ``cleanup_control`` stops it.
+The functions the experiment names are deployed before it starts, the template's
+others while it runs: a request that could see one of those waits until it is
+deployed (``Sandbox(deploy_first=...)``), so the run sees the whole template.
 
 When the configuration's ``target`` is ``"aws"`` (or, with no ``target``, the
 environment variable ``CHAOSTHUNDRA_TARGET`` is ``aws``) the control does nothing and
@@ -29,11 +32,12 @@ import logging
 import os
 from typing import Any, Optional
 
+from chaoslib import substitute
 from chaoslib.types import Configuration, Experiment, Secrets, Settings
 
 from ..sandbox import Sandbox
 
-__all__ = ["cleanup_control", "configure_control"]
+__all__ = ["cleanup_control", "configure_control", "named_in"]
 
 logger = logging.getLogger("chaostoolkit")
 
@@ -101,6 +105,7 @@ def configure_control(
                 region=region,
                 update_delay_ms=update_delay_ms,
                 warm_templates=True,  # the experiment invokes what it deploys
+                deploy_first=named_in(experiment, configuration, secrets),
             )
             sandbox.start()
         except Exception as exc:
@@ -112,6 +117,31 @@ def configure_control(
         _sandbox = sandbox
     configuration.update(_sandbox.configuration())
     configuration["chaosthundra_redis_url"] = _sandbox.redis_url
+
+
+def named_in(experiment: Experiment, configuration: Configuration, secrets: Secrets) -> set[str]:
+    """Every string in the activities of ``experiment`` (hypothesis, method, rollbacks)
+    once ``${...}`` are substituted, and in ``configuration``, with the function name
+    of each Lambda ARN: the functions the run names are among them."""
+    found: set[str] = set()
+
+    def walk(value: Any) -> None:
+        if isinstance(value, str):
+            found.add(value)
+            if ":function:" in value:
+                found.add(value.split(":function:", 1)[1].split(":", 1)[0])
+        elif isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                walk(item)
+
+    experiment = experiment or {}
+    for part in ("steady-state-hypothesis", "method", "rollbacks"):
+        walk(substitute(experiment.get(part), configuration, secrets))
+    walk(dict(configuration or {}))
+    return found
 
 
 def cleanup_control() -> None:

@@ -8,14 +8,17 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any, Optional, Union
 
 from . import moto_state
 from .code import CodeCache
 from .credentials import session as sandbox_session
-from .deploy import Deployment, apply_plan
+from .deploy import Deployment, Later, apply_plan
 from .errors import SandboxError
+from .gate import DeployGate
 from .invoke import Invoker
 from .pool import EnvironmentPool
 from .redis_server import RedisServer
@@ -49,6 +52,12 @@ class Sandbox:
     deployed (in its own process, so on another core), rather than at the first cold
     start of a function; for runs that will invoke what they deploy.
 
+    ``deploy_first``: names of the functions to deploy before :meth:`start` returns
+    (with the tables, the role and the seed data, and any function whose name is the
+    value of one of their variables); the template's other functions are deployed in
+    the background, and every request that could see them waits until they are (see
+    :mod:`.gate`). None deploys everything before returning.
+
     moto's state is global to the process: sandboxes (and any other moto server) in
     one process share it, and the sandbox never resets it. Use unique names.
     """
@@ -64,8 +73,10 @@ class Sandbox:
         idle_timeout: float = 600.0,
         update_delay_ms: Optional[int] = None,
         warm_templates: bool = False,
+        deploy_first: Optional[Collection[str]] = None,
     ) -> None:
         self.warm_templates = warm_templates
+        self.deploy_first = None if deploy_first is None else frozenset(deploy_first)
         self._update_delay_ms = resolve_update_delay_ms(update_delay_ms)
         self.template = Path(template) if template is not None else None
         self.port = port
@@ -79,6 +90,9 @@ class Sandbox:
         self._server: Optional[SandboxServer] = None
         self._pool: Optional[EnvironmentPool] = None
         self._invoker: Optional[Invoker] = None
+        self._gate = DeployGate()
+        self._background: list[threading.Thread] = []
+        self._stopping = threading.Event()
         self._started = False
 
     # --- lifecycle ------------------------------------------------------------------
@@ -112,7 +126,9 @@ class Sandbox:
                 self.region,
                 runtime_dir=self._workdir / "runtime",
             )
-            app = SandboxApp(self._invoker.handle, lambda: self.update_delay_ms / 1000.0)
+            app = SandboxApp(
+                self._invoker.handle, lambda: self.update_delay_ms / 1000.0, self._gate
+            )
             self._server = SandboxServer(app, self.port)
             self._server.start()
             logger.info(
@@ -122,7 +138,7 @@ class Sandbox:
                 self.update_delay_ms,
             )
             if template is not None:
-                self.deploy(template)
+                self.deploy(template, first=self.deploy_first)
         except BaseException:
             self.stop()
             raise
@@ -132,6 +148,11 @@ class Sandbox:
         """Stop serving, kill every worker and Redis, join threads, remove files."""
         if not self._started:
             return
+        self._stopping.set()
+        for thread in self._background:
+            thread.join()
+        self._background.clear()
+        self._gate.finish("the sandbox stopped")
         if self._server is not None:
             self._server.stop_accepting()
         if self._pool is not None:
@@ -146,6 +167,8 @@ class Sandbox:
             shutil.rmtree(self._workdir, ignore_errors=True)
         self._server = self._pool = self._invoker = self._redis = None
         self._workdir = None
+        self._gate = DeployGate()
+        self._stopping.clear()
         self._started = False
         logger.info("chaosthundra sandbox: stopped")
 
@@ -182,11 +205,16 @@ class Sandbox:
             "chaosthundra_sandbox": True,
         }
 
-    def deploy(self, template: PathLike, parameters: Optional[dict[str, Any]] = None) -> Deployment:
+    def deploy(
+        self,
+        template: PathLike,
+        parameters: Optional[dict[str, Any]] = None,
+        first: Optional[Collection[str]] = None,
+    ) -> Deployment:
         """Deploy an AWS SAM template (tables, functions, seed data) into the sandbox.
 
         The template parameters ``RedisUrl`` and ``SandboxEndpoint`` get the sandbox's
-        values unless ``parameters`` gives them.
+        values unless ``parameters`` gives them. ``first``: see ``deploy_first``.
         """
         provided = {"RedisUrl": self.redis_url, "SandboxEndpoint": self.endpoint_url}
         provided.update(parameters or {})
@@ -198,9 +226,56 @@ class Sandbox:
             def warm(zipped: bytes, code_sha256: str, fn: FunctionPlan) -> None:
                 invoker.warm(zipped, code_sha256, fn.environment)
 
-        deployment = apply_plan(plan, self.configuration(), self.redis_url, on_package=warm)
+        later = () if first is None else _deferrable(plan.functions, first)
+        self._gate.hold(later)
+        try:
+            deployment, rest = apply_plan(
+                plan,
+                self.configuration(),
+                self.redis_url,
+                on_package=warm,
+                defer=later,
+                token=self._gate.token,
+            )
+        except BaseException:
+            self._gate.finish("the deployment failed")
+            raise
         self.deployments.append(deployment)
+        if rest is not None:
+            thread = threading.Thread(
+                target=self._deploy_rest,
+                args=(rest,),
+                name="chaosthundra-sandbox-deploy",
+                daemon=True,
+            )
+            self._background.append(thread)
+            thread.start()
         return deployment
+
+    def _deploy_rest(self, rest: Later) -> None:
+        gate = self._gate
+        try:
+            rest(gate.deployed, lambda: not self._stopping.is_set())
+        except Exception as exc:
+            if not self._stopping.is_set():
+                logger.error("chaosthundra sandbox: %s", exc)
+            gate.finish(str(exc))
+        else:
+            gate.finish()
+
+    @property
+    def deploying(self) -> bool:
+        """Whether functions left for later (``deploy_first``) are still being deployed."""
+        return self._gate.holding
+
+    def wait_deployed(self) -> None:
+        """Return once every function of the deployments is deployed (see
+        ``deploy_first``); SandboxError when one could not be."""
+        for thread in list(self._background):
+            thread.join()
+        refused = self._gate.admit({})
+        if refused is not None:
+            raise SandboxError(refused.message)
 
     def worker_pids(self) -> list[int]:
         """Process ids of the live execution environments."""
@@ -257,3 +332,14 @@ def resolve_update_delay_ms(given: Optional[int]) -> int:
             f"{source} must be a whole number of milliseconds, 0 or more; got {value!r}"
         )
     return delay
+
+
+def _deferrable(functions: list[FunctionPlan], first: Collection[str]) -> list[str]:
+    """The functions that can wait: all but ``first`` and the functions whose name is
+    the value of a variable of one in ``first`` (a function it calls, most likely)."""
+    wanted = set(first)
+    names = {fn.name for fn in functions}
+    for fn in functions:
+        if fn.name in first:
+            wanted.update(value for value in fn.environment.values() if value in names)
+    return [fn.name for fn in functions if fn.name not in wanted]

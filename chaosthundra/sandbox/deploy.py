@@ -11,10 +11,13 @@ bytes rather than base64 in JSON; a function whose code is unchanged keeps it.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import logging
-from dataclasses import dataclass, field
+import threading
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -23,11 +26,12 @@ from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 
 from .credentials import client as sandbox_client
-from .errors import TemplateError
+from .errors import SandboxError, TemplateError
+from .gate import HEADER
 from .packages import PackageError, package_zip
 from .template import FunctionPlan, Plan, TablePlan, load_seed
 
-__all__ = ["Deployment", "apply_plan"]
+__all__ = ["Deployment", "Later", "apply_plan"]
 
 logger = logging.getLogger("chaostoolkit")
 
@@ -48,6 +52,10 @@ CODE_BUCKET = "chaosthundra-sandbox-code"
 
 # (zip, its CodeSha256, the first function that uses it)
 OnPackage = Callable[[bytes, str, FunctionPlan], None]
+# Deploys the deferred functions: (called with each function deployed, asked before
+# each function whether to go on).
+Later = Callable[[Callable[[str], None], Callable[[], bool]], None]
+_marking = threading.local()  # .token: the gate token this thread's requests carry
 
 
 @dataclass
@@ -72,8 +80,26 @@ def _code(plan: FunctionPlan) -> bytes:
 
 def client(service: str, configuration: dict[str, Any]) -> Any:
     """A client of the sandbox that ``configuration`` (see ``Sandbox.configuration``)
-    points at."""
-    return sandbox_client(service, configuration["aws_endpoint_url"], configuration["aws_region"])
+    points at; the requests a deployment makes with it carry its gate token."""
+    shared = sandbox_client(service, configuration["aws_endpoint_url"], configuration["aws_region"])
+    shared.meta.events.register("request-created", _mark, unique_id=__name__)
+    return shared
+
+
+def _mark(request: Any, **_: Any) -> None:
+    token = getattr(_marking, "token", None)
+    if token is not None:
+        request.headers[HEADER] = token
+
+
+@contextlib.contextmanager
+def _marked(token: Optional[str]) -> Iterator[None]:
+    """Requests of this thread carry ``token`` (the sandbox's gate lets them pass)."""
+    _marking.token = token
+    try:
+        yield
+    finally:
+        _marking.token = None
 
 
 def _role_arn(configuration: dict[str, Any]) -> str:
@@ -117,13 +143,14 @@ class _CodeStore:
         self._built: dict[Path, tuple[bytes, bytes]] = {}  # CodeUri -> (zip, sha256)
         self._uploaded: set[str] = set()
 
-    def build(self, fn: FunctionPlan) -> tuple[bytes, bytes]:
-        """The package of ``fn`` and its SHA-256 digest (``on_package`` hears of a new one)."""
+    def build(self, fn: FunctionPlan, announce: bool = True) -> tuple[bytes, bytes]:
+        """The package of ``fn`` and its SHA-256 digest (``on_package`` hears of a new
+        one when ``announce``)."""
         if fn.code not in self._built:
             zipped = _code(fn)
             digest = hashlib.sha256(zipped).digest()
             self._built[fn.code] = zipped, digest
-            if self.on_package is not None:
+            if announce and self.on_package is not None:
                 self.on_package(zipped, base64.b64encode(digest).decode(), fn)
         return self._built[fn.code]
 
@@ -245,42 +272,82 @@ def apply_plan(
     configuration: dict[str, Any],
     redis_url: str,
     on_package: Optional[OnPackage] = None,
-) -> Deployment:
+    defer: Collection[str] = (),
+    token: Optional[str] = None,
+) -> tuple[Deployment, Optional[Later]]:
     """Create what ``plan`` describes in the sandbox that ``configuration`` points at.
 
-    ``on_package(zip, code_sha256, function)`` is called once for each package, as
-    soon as it is built and before anything is created (with the first function
-    that uses it).
+    ``on_package(zip, code_sha256, function)`` is called once for each package of a
+    function deployed now, as soon as it is built and before anything is created.
+
+    The functions named in ``defer`` are left out (their packages are still built,
+    so that a package error is raised here). The second value deploys them when
+    called, once, in any thread; None when nothing was deferred. See :data:`Later`.
+    Every request of the deployment carries ``token`` (see :mod:`.gate`).
     """
     out = Deployment(template=plan.path)
     store = _CodeStore(configuration, on_package)
-    for fn in plan.functions:
+    now = [fn for fn in plan.functions if fn.name not in defer]
+    later = [fn for fn in plan.functions if fn.name in defer]
+    for fn in now:
         store.build(fn)
-    try:
-        dynamodb = client("dynamodb", configuration)
-        for table in plan.tables:
-            _create_table(dynamodb, table)
-            out.tables.append(table.name)
-        if plan.functions:
-            role = _role_arn(configuration)
-            lambda_ = client("lambda", configuration)
-            for fn in plan.functions:
-                _deploy_function(lambda_, fn, role, store)
-                out.functions.append(fn.name)
-    except ClientError as exc:
-        error = exc.response.get("Error", {})
-        raise TemplateError(
-            f"{plan.path}: deployment failed: {error.get('Code')}: {error.get('Message')}"
-        ) from exc
+    for fn in later:
+        store.build(fn, announce=False)
+    with _marked(token):
+        role = _deploy(plan, configuration, store, out, now)
     if plan.seed is not None:
         _seed(plan, configuration, redis_url, out)
     logger.info(
         "chaosthundra sandbox: deployed %s (%d table(s), %d function(s), %d item(s), "
-        "%d Redis key(s))",
+        "%d Redis key(s))%s",
         plan.path,
         len(out.tables),
         len(out.functions),
         out.seeded_items,
         out.seeded_keys,
+        f"; {len(later)} more function(s) next" if later else "",
     )
-    return out
+    if not later:
+        return out, None
+
+    def deploy_later(deployed: Callable[[str], None], go_on: Callable[[], bool]) -> None:
+        with _marked(token):
+            _deploy(
+                replace(plan, tables=[]), configuration, store, out, later, role, deployed, go_on
+            )
+        logger.info("chaosthundra sandbox: deployed the other %d function(s)", len(later))
+
+    return out, deploy_later
+
+
+def _deploy(
+    plan: Plan,
+    configuration: dict[str, Any],
+    store: _CodeStore,
+    out: Deployment,
+    functions: list[FunctionPlan],
+    role: Optional[str] = None,
+    deployed: Callable[[str], None] = lambda name: None,
+    go_on: Callable[[], bool] = lambda: True,
+) -> Optional[str]:
+    """Create ``plan``'s tables and ``functions`` (while ``go_on()``); the role's ARN."""
+    try:
+        dynamodb = client("dynamodb", configuration)
+        for table in plan.tables:
+            _create_table(dynamodb, table)
+            out.tables.append(table.name)
+        if functions:
+            role = role or _role_arn(configuration)
+            lambda_ = client("lambda", configuration)
+            for fn in functions:
+                if not go_on():
+                    raise SandboxError(f"{plan.path}: deployment stopped before {fn.name}")
+                _deploy_function(lambda_, fn, role, store)
+                out.functions.append(fn.name)
+                deployed(fn.name)
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        raise TemplateError(
+            f"{plan.path}: deployment failed: {error.get('Code')}: {error.get('Message')}"
+        ) from exc
+    return role

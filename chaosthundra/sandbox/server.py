@@ -15,6 +15,7 @@ import logging
 import re
 import socket
 import threading
+import uuid
 from http import HTTPStatus
 from typing import Any, Callable, Iterable, Optional
 from urllib.parse import urlsplit
@@ -28,7 +29,8 @@ from werkzeug.serving import ThreadedWSGIServer
 
 from .control_plane import LambdaControlPlane
 from .errors import SandboxError
-from .invoke import InvokeResult
+from .gate import DeployGate
+from .invoke import InvokeResult, error_result
 
 __all__ = ["SandboxApp", "SandboxServer"]
 
@@ -44,25 +46,40 @@ class SandboxApp:
     """WSGI application: the invoke routes go to ``invoke``, everything else to moto
     (Lambda's control plane through :class:`LambdaControlPlane`).
 
-    ``update_delay_s()`` is how long a Lambda update stays InProgress.
+    ``update_delay_s()`` is how long a Lambda update stays InProgress. ``gate`` holds
+    the requests that could see a deployment still going on (see :mod:`.gate`).
     """
 
     def __init__(
-        self, invoke: InvokeHandler, update_delay_s: Callable[[], float] = lambda: 0.0
+        self,
+        invoke: InvokeHandler,
+        update_delay_s: Callable[[], float] = lambda: 0.0,
+        gate: Optional[DeployGate] = None,
     ) -> None:
-        self.invoke = invoke
+        self._invoke = invoke
+        self.gate = gate or DeployGate()
         self.moto = LambdaControlPlane(
             DomainDispatcherApplication(create_backend_app), update_delay_s
         )
+
+    def invoke(self, environ: dict[str, Any], name: str, legacy: bool) -> InvokeResult:
+        """Answer an invoke request (once the function it names is deployed)."""
+        refused = self.gate.admit(environ)
+        if refused is not None:
+            return error_result(refused, str(uuid.uuid4()))
+        return self._invoke(environ, name, legacy)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         route = invoke_route(environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", ""))
         if route is not None:
             result = self.invoke(environ, *route)
-            headers = _headers(result)
-            start_response(f"{result.status} {_reason(result.status)}", list(headers.items()))
-            return [result.body]
-        return self.moto(environ, start_response)
+        else:
+            refused = self.gate.admit(environ)
+            if refused is None:
+                return self.moto(environ, start_response)
+            result = error_result(refused, str(uuid.uuid4()))
+        start_response(f"{result.status} {_reason(result.status)}", list(_headers(result).items()))
+        return [result.body]
 
 
 def invoke_route(method: str, path: str) -> Optional[tuple[str, bool]]:
