@@ -61,6 +61,11 @@ def _test_suite_row() -> dict:
     ]
     if failed:
         summary += "; failed: " + ", ".join(failed)
+    if proc.returncode != 0:
+        kept = REPO / "reports" / "bench-test-suite.txt"
+        kept.parent.mkdir(exist_ok=True)
+        kept.write_text(proc.stdout + proc.stderr, encoding="utf-8")
+        summary += f"; output in {kept.relative_to(REPO)}"
     return row(
         f"make test on {os.cpu_count()} cores ({summary})",
         elapsed,

@@ -7,6 +7,7 @@ exists. Deploy more with ``sandbox.deploy(path)``; use unique resource names.
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,14 @@ if TYPE_CHECKING:  # imported in the fixture: moto is slow to import
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_TEMPLATE = REPO / "functions" / "template.yaml"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A shell that starts the tests in the background (``make test &``) has them ignore
+    SIGINT, and every ``chaos run`` they start inherits that: the tests that interrupt a
+    run as a user's Ctrl-C does need SIGINT handled again, here and in those children."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")
