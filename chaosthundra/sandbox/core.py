@@ -55,8 +55,8 @@ class Sandbox:
     ``deploy_first``: names of the functions to deploy before :meth:`start` returns
     (with the tables, the role and the seed data, and any function whose name is the
     value of one of their variables); the template's other functions are deployed in
-    the background, and every request that could see them waits until they are (see
-    :mod:`.gate`). None deploys everything before returning.
+    the background as soon as a request could see them, and that request waits until
+    they are (see :mod:`.gate`). None deploys everything before returning.
 
     moto's state is global to the process: sandboxes (and any other moto server) in
     one process share it, and the sandbox never resets it. Use unique names.
@@ -149,6 +149,7 @@ class Sandbox:
         if not self._started:
             return
         self._stopping.set()
+        self._gate.wanted.set()
         for thread in self._background:
             thread.join()
         self._background.clear()
@@ -254,6 +255,7 @@ class Sandbox:
 
     def _deploy_rest(self, rest: Later) -> None:
         gate = self._gate
+        gate.wanted.wait()
         try:
             rest(gate.deployed, lambda: not self._stopping.is_set())
         except Exception as exc:
@@ -265,12 +267,13 @@ class Sandbox:
 
     @property
     def deploying(self) -> bool:
-        """Whether functions left for later (``deploy_first``) are still being deployed."""
+        """Whether functions left for later (``deploy_first``) are not all deployed yet."""
         return self._gate.holding
 
     def wait_deployed(self) -> None:
         """Return once every function of the deployments is deployed (see
         ``deploy_first``); SandboxError when one could not be."""
+        self._gate.wanted.set()
         for thread in list(self._background):
             thread.join()
         refused = self._gate.admit({})

@@ -1,16 +1,18 @@
-"""Requests that wait for a deployment still going on in the background.
+"""Requests that wait for the part of a deployment left for later.
 
 A sandbox started for one experiment deploys the functions that experiment names
-first, returns, and deploys the others while the experiment runs (see
-``Sandbox(deploy_first=...)``). Nothing may tell that deployment apart from one that
-finished before the first request, so the gate holds every request that could see a
-function not deployed yet:
+first and returns; the template's other functions are deployed in the background once
+a request needs them (see ``Sandbox(deploy_first=...)``), which most runs never do.
+Nothing may tell that deployment apart from one that finished before the first
+request, so the gate holds every request that could see a function not deployed yet,
+and asks for the rest of the deployment:
 
 - a request naming a function (``/<api version>/functions/<name>...``: invoke,
   configuration, versions, aliases...) waits until that function is deployed;
 - any other request waits until the whole deployment is (ListFunctions, tags, S3,
-  IAM, CloudWatch Logs...), except DynamoDB and STS, which see nothing a function
-  deployment changes (tables and seed data are in place before the gate holds).
+  IAM...), except DynamoDB, STS and CloudWatch Logs, which see nothing a function
+  deployment changes (tables and seed data are in place before the gate holds, and a
+  function's log group appears at its first invoke, not at its deployment).
 
 The deployment's own requests carry :data:`HEADER` with the gate's token and pass.
 If the deployment fails, what waited for it is answered with that failure.
@@ -18,6 +20,7 @@ If the deployment fails, what waited for it is answered with that failure.
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 import threading
@@ -29,12 +32,14 @@ from .errors import ApiError
 
 __all__ = ["HEADER", "DeployGate", "function_named"]
 
+logger = logging.getLogger("chaostoolkit")
+
 HEADER = "X-Chaosthundra-Deployment"
 _ENVIRON_KEY = "HTTP_" + HEADER.upper().replace("-", "_")
 _FUNCTION_PATH = re.compile(r"^/\d{4}-\d{2}-\d{2}/functions/(?P<name>[^/]+)")
 _SIGNING_SERVICE = re.compile(r"Credential=[^/]*/\d{8}/[^/]*/(?P<service>[^/]+)/aws4_request")
 # Services whose answers no function deployment changes.
-_UNAFFECTED = frozenset({"dynamodb", "sts"})
+_UNAFFECTED = frozenset({"dynamodb", "logs", "sts"})
 
 
 def function_named(path: str) -> Optional[str]:
@@ -61,6 +66,7 @@ class DeployGate:
         self._pending: set[str] = set()
         self._failed: set[str] = set()
         self._failure: Optional[str] = None
+        self.wanted = threading.Event()  # set: deploy what is held, now
 
     def hold(self, names: Iterable[str]) -> None:
         """Hold requests that could see ``names`` until :meth:`deployed` or :meth:`finish`."""
@@ -99,6 +105,14 @@ class DeployGate:
         if signed is not None and signed.group("service") in _UNAFFECTED:
             return None
         name = function_named(environ.get("PATH_INFO", ""))
+        if (name is None or name in self._pending) and not self.wanted.is_set():
+            logger.debug(
+                "chaosthundra sandbox: %s %s %s waits for the rest of the deployment",
+                environ.get("REQUEST_METHOD"),
+                environ.get("PATH_INFO"),
+                environ.get("HTTP_X_AMZ_TARGET", ""),
+            )
+            self.wanted.set()
         with self._cond:
             if name is None:
                 self._cond.wait_for(lambda: not self._pending)

@@ -55,17 +55,19 @@ def _names(client: Any, prefix: str) -> list[str]:
 def test_the_named_functions_are_deployed_first_and_requests_wait_for_the_others(
     slow_updates: Sandbox, tmp_path: Path
 ) -> None:
-    # Each function stays Pending for 1 s: the other functions take seconds to come.
+    # Each function stays Pending for 1 s, so waiting for one shows in the answer's state.
     sandbox = slow_updates
     client = make_client(sandbox, "lambda", read_timeout=60)
     deployment = sandbox.deploy(_template(tmp_path, "sbx-first"), first={"sbx-first-a"})
 
-    # a, and c whose name is the value of a's variable, came before the return.
+    # a, and c whose name is the value of a's variable, came before the return; what
+    # names them needs nothing more, and the rest waits for a request that needs it.
     assert deployment.functions == ["sbx-first-a", "sbx-first-c"]
-    assert sandbox.deploying
     answer = client.invoke(FunctionName="sbx-first-a")
     assert json.loads(answer["Payload"].read()) == "sbx-first-c"
-    assert sandbox.deploying, "a request naming a deployed function must not wait"
+    client.get_function_configuration(FunctionName="sbx-first-c")
+    assert sandbox.deploying
+    assert deployment.functions == ["sbx-first-a", "sbx-first-c"]
 
     # Naming b waits for b; naming no function waits for the whole deployment.
     assert client.get_function(FunctionName="sbx-first-b")["Configuration"]["State"] == "Active"
@@ -73,6 +75,18 @@ def test_the_named_functions_are_deployed_first_and_requests_wait_for_the_others
     assert not sandbox.deploying
     sandbox.wait_deployed()
     assert sorted(deployment.functions) == ["sbx-first-a", "sbx-first-b", "sbx-first-c"]
+
+
+def test_wait_deployed_deploys_what_no_request_asked_for(tmp_path: Path) -> None:
+    with Sandbox(template=_template(tmp_path, "sbx-wait"), deploy_first={"sbx-wait-b"}) as sandbox:
+        assert sandbox.deploying
+        sandbox.wait_deployed()
+        assert not sandbox.deploying
+        assert sorted(sandbox.deployments[0].functions) == [
+            "sbx-wait-a",
+            "sbx-wait-b",
+            "sbx-wait-c",
+        ]
 
 
 def test_a_function_that_cannot_be_deployed_later_fails_what_waits_for_it(
