@@ -45,7 +45,12 @@ def new_client(session: Any, service: str, endpoint_url: Any, config: Any) -> An
 
 @functools.lru_cache(maxsize=8)
 def session(region: str) -> Any:
-    """The one boto3 session of ``region`` signed with the sandbox's credentials."""
+    """The one boto3 session of ``region`` signed with the sandbox's credentials (it
+    reads botocore's models through :mod:`.model_cache`)."""
     import boto3
 
-    return boto3.session.Session(region_name=region, **SANDBOX_CREDENTIALS)
+    from .model_cache import use_cache
+
+    made = boto3.session.Session(region_name=region, **SANDBOX_CREDENTIALS)
+    use_cache(made)
+    return made
