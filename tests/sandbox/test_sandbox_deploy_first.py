@@ -150,3 +150,41 @@ def test_the_control_deploys_first_what_the_experiment_names() -> None:
 )
 def test_the_function_a_request_names(path: str, name: str) -> None:
     assert function_named(path) == name
+
+
+def test_under_the_control_a_run_sees_the_whole_template(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chaosthundra.controls import sandbox as control
+
+    monkeypatch.delenv("CHAOSTHUNDRA_TARGET", raising=False)
+    monkeypatch.delenv("CHAOSTHUNDRA_SANDBOX_URL", raising=False)
+    experiment = {
+        "method": [
+            {
+                "type": "probe",
+                "name": "invoke",
+                "provider": {
+                    "type": "python",
+                    "module": "chaosthundra.probes",
+                    "func": "invoke_function",
+                    "arguments": {"function_name": "${function_name}"},
+                },
+            }
+        ]
+    }
+    configuration: dict[str, Any] = {"function_name": "sbx-ctl-b"}
+    control.configure_control(
+        configuration=configuration,
+        experiment=experiment,
+        template=str(_template(tmp_path, "sbx-ctl")),
+    )
+    try:
+        box = control.current()
+        assert box is not None
+        assert box.deployments[0].functions == ["sbx-ctl-b"]
+        client = make_client(box, "lambda", read_timeout=60)
+        assert _names(client, "sbx-ctl-") == ["sbx-ctl-a", "sbx-ctl-b", "sbx-ctl-c"]
+        assert not box.deploying
+    finally:
+        control.cleanup_control()
