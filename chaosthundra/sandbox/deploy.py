@@ -182,7 +182,9 @@ class _CodeStore:
         return s3
 
 
-def _deploy_function(lambda_: Any, fn: FunctionPlan, role: str, store: _CodeStore) -> None:
+def _start_function(lambda_: Any, fn: FunctionPlan, role: str, store: _CodeStore) -> bool:
+    """Create ``fn`` without waiting for it to be Active (True), or update it in place
+    when it exists (False)."""
     code, code_sha256 = store.location(fn)
     settings: dict[str, Any] = {
         "FunctionName": fn.name,
@@ -194,25 +196,30 @@ def _deploy_function(lambda_: Any, fn: FunctionPlan, role: str, store: _CodeStor
         "Description": fn.description,
         "Environment": {"Variables": fn.environment},
     }
-    created = True
     try:
         lambda_.create_function(**settings, Code=code, Tags=fn.tags)
-        lambda_.get_waiter("function_active_v2").wait(FunctionName=fn.name, WaiterConfig=_WAIT)
-        logger.debug("chaosthundra sandbox: created function %s", fn.name)
+        return True
     except ClientError as exc:
-        created = False
         if exc.response["Error"]["Code"] != "ResourceConflictException":
             raise
-        current = lambda_.get_function_configuration(FunctionName=fn.name)
-        if current.get("CodeSha256") != code_sha256:
-            lambda_.update_function_code(FunctionName=fn.name, **code)
-            lambda_.get_waiter("function_updated_v2").wait(FunctionName=fn.name, WaiterConfig=_WAIT)
-        lambda_.update_function_configuration(**settings)
+    current = lambda_.get_function_configuration(FunctionName=fn.name)
+    if current.get("CodeSha256") != code_sha256:
+        lambda_.update_function_code(FunctionName=fn.name, **code)
         lambda_.get_waiter("function_updated_v2").wait(FunctionName=fn.name, WaiterConfig=_WAIT)
-        arn = lambda_.get_function_configuration(FunctionName=fn.name)["FunctionArn"]
-        if fn.tags:
-            lambda_.tag_resource(Resource=arn, Tags=fn.tags)
-        logger.debug("chaosthundra sandbox: updated function %s", fn.name)
+    lambda_.update_function_configuration(**settings)
+    lambda_.get_waiter("function_updated_v2").wait(FunctionName=fn.name, WaiterConfig=_WAIT)
+    arn = lambda_.get_function_configuration(FunctionName=fn.name)["FunctionArn"]
+    if fn.tags:
+        lambda_.tag_resource(Resource=arn, Tags=fn.tags)
+    logger.debug("chaosthundra sandbox: updated function %s", fn.name)
+    return False
+
+
+def _finish_function(lambda_: Any, fn: FunctionPlan, created: bool) -> None:
+    """Once ``fn`` is Active: its reserved concurrency and its AutoPublishAlias."""
+    if created:
+        lambda_.get_waiter("function_active_v2").wait(FunctionName=fn.name, WaiterConfig=_WAIT)
+        logger.debug("chaosthundra sandbox: created function %s", fn.name)
     if fn.reserved_concurrency is not None:
         lambda_.put_function_concurrency(
             FunctionName=fn.name, ReservedConcurrentExecutions=fn.reserved_concurrency
@@ -339,10 +346,15 @@ def _deploy(
         if functions:
             role = role or _role_arn(configuration)
             lambda_ = client("lambda", configuration)
+            # All created first, then each waited for: new functions are Pending side by
+            # side (one update delay in all, not one each).
+            started = []
             for fn in functions:
                 if not go_on():
                     raise SandboxError(f"{plan.path}: deployment stopped before {fn.name}")
-                _deploy_function(lambda_, fn, role, store)
+                started.append((fn, _start_function(lambda_, fn, role, store)))
+            for fn, created in started:
+                _finish_function(lambda_, fn, created)
                 out.functions.append(fn.name)
                 deployed(fn.name)
     except ClientError as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,14 @@ def test_the_named_functions_are_deployed_first_and_requests_wait_for_the_others
     # a, and c whose name is the value of a's variable, came before the return; what
     # names them needs nothing more, and the rest waits for a request that needs it.
     assert deployment.functions == ["sbx-first-a", "sbx-first-c"]
+    # Both were created before either was Active (each is Pending for the whole delay).
+    created = [  # "2026-11-27T06:18:09.134...", to the millisecond
+        datetime.fromisoformat(
+            client.get_function_configuration(FunctionName=name)["LastModified"][:23]
+        )
+        for name in deployment.functions
+    ]
+    assert abs(created[1] - created[0]) < timedelta(milliseconds=sandbox.update_delay_ms)
     answer = client.invoke(FunctionName="sbx-first-a")
     assert json.loads(answer["Payload"].read()) == "sbx-first-c"
     client.get_function_configuration(FunctionName="sbx-first-c")
@@ -119,11 +128,12 @@ def test_stopping_during_the_deployment_ends_it(tmp_path: Path) -> None:
     sandbox = Sandbox(
         template=_template(tmp_path, "sbx-stop"), deploy_first={"sbx-stop-a"}, update_delay_ms=1000
     )
+    before = set(threading.enumerate())
     sandbox.start()
     assert sandbox.deploying
     sandbox.stop()
     assert not sandbox.deploying
-    assert "chaosthundra-sandbox-deploy" not in [t.name for t in threading.enumerate()]
+    assert not [t for t in set(threading.enumerate()) - before if "sandbox" in t.name]
 
 
 def test_the_control_deploys_first_what_the_experiment_names() -> None:
