@@ -12,8 +12,8 @@ Declare it in an experiment::
 configuration at it (``aws_endpoint_url``, ``aws_region``, ``chaosthundra_sandbox``);
 chaoslib hands that same dictionary to every activity. ``cleanup_control`` stops it.
 The functions the experiment names are deployed before it starts, the template's
-others while it runs: a request that could see one of those waits until it is
-deployed (``Sandbox(deploy_first=...)``), so the run sees the whole template.
+others only once a request could see one of them, and that request waits until they
+are deployed (``Sandbox(deploy_first=...)``): the run sees the whole template.
 
 When the configuration's ``target`` is ``"aws"`` (or, with no ``target``, the
 environment variable ``CHAOSTHUNDRA_TARGET`` is ``aws``) the control does nothing and

@@ -312,7 +312,7 @@ def apply_plan(
         len(out.functions),
         out.seeded_items,
         out.seeded_keys,
-        f"; {len(later)} more function(s) next" if later else "",
+        f"; {len(later)} more function(s) once a request needs them" if later else "",
     )
     if not later:
         return out, None

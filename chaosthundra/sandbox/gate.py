@@ -91,7 +91,7 @@ class DeployGate:
 
     @property
     def holding(self) -> bool:
-        """Whether functions are still being deployed."""
+        """Whether functions held back are not all deployed yet."""
         return bool(self._pending)
 
     def admit(self, environ: dict[str, Any]) -> Optional[ApiError]:
