@@ -269,6 +269,8 @@ class LambdaControlPlane:
 
     def _present(self, config: dict[str, Any], record: FunctionRecord) -> None:
         """Complete one function configuration (of ``$LATEST`` or a version)."""
+        if isinstance(config.get("LastModified"), str):
+            config["LastModified"] = lambda_time(config["LastModified"])
         version = str(config.get("Version") or "$LATEST")
         if version == "$LATEST":
             config["RevisionId"] = record.revision
@@ -430,9 +432,14 @@ class LambdaControlPlane:
             answer = self._forward(request)
             if answer.status != 200:
                 return answer
+            latest.last_modified = moto_state.timestamp()  # moto keeps its creation time
             record.update_started(stable, self.update_delay_s())
-            self._detach_published(request, answer.json())
-            return self._with_config(answer, record)
+            config = answer.json()
+            self._detach_published(request, config)
+            if str(config.get("Version") or "$LATEST") == "$LATEST":
+                config["LastModified"] = latest.last_modified
+            self._present(config, record)
+            return self._answer_json(answer, config)
 
     def _with_config(self, answer: _Answer, record: FunctionRecord) -> _Answer:
         """The answer of an update: ``$LATEST`` as the write left it, or the version
@@ -536,6 +543,16 @@ class LambdaControlPlane:
         if data is None:
             return _Answer(404, [("Content-Type", "text/plain")], b"No such deployment package.\n")
         return _Answer(200, [("Content-Type", "application/zip")], data)
+
+
+_MOTO_TIME = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.(\d{3})\d*Z$")
+
+
+def lambda_time(value: str) -> str:
+    """A time stamp as Lambda writes LastModified (``2019-08-14T22:26:11.234+0000``),
+    from moto's (``2019-08-14T22:26:11.234567000Z``); any other form is left as it is."""
+    match = _MOTO_TIME.match(value)
+    return f"{match.group(1)}.{match.group(2)}+0000" if match else value
 
 
 def _error_answer(error: ApiError) -> _Answer:

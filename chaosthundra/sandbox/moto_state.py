@@ -50,6 +50,7 @@ __all__ = [
     "put_log_lines",
     "sha256_hex_of",
     "share_service_models",
+    "timestamp",
 ]
 
 PENDING_MESSAGE = (
@@ -295,6 +296,11 @@ def sha256_hex_of(code_sha256: str) -> str:
         return base64.b64decode(code_sha256, validate=True).hex()
     except (binascii.Error, ValueError):
         return code_sha256
+
+
+def timestamp() -> str:
+    """Now, as moto writes a function's ``last_modified``."""
+    return moto_utils.iso_8601_datetime_with_nanoseconds()
 
 
 def code_bytes(fn: Any) -> bytes:

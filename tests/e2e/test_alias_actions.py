@@ -18,12 +18,16 @@ REDIS_GET = dict(
 )
 
 
+VOLATILE = ("ResponseMetadata", "RevisionId", "LastModified")
+
+
 def everything(lam, name: str) -> dict:
     """$LATEST's configuration, the aliases' routing and the versions."""
     latest = lam.get_function_configuration(FunctionName=name)
     versions = lam.list_versions_by_function(FunctionName=name)["Versions"]
     return {
-        "latest": {k: v for k, v in latest.items() if k not in ("ResponseMetadata", "RevisionId")},
+        # What every write changes, on Lambda too: RevisionId and LastModified.
+        "latest": {k: v for k, v in latest.items() if k not in VOLATILE},
         "aliases": {
             a["Name"]: Routing.of(a) for a in lam.list_aliases(FunctionName=name)["Aliases"]
         },

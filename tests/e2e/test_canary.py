@@ -45,7 +45,9 @@ def alias_state(sandbox_configuration):
                 v["Version"] for v in lam.list_versions_by_function(FunctionName=name)["Versions"]
             ),
             "latest": {
-                k: v for k, v in latest.items() if k not in ("ResponseMetadata", "RevisionId")
+                k: v
+                for k, v in latest.items()
+                if k not in ("ResponseMetadata", "RevisionId", "LastModified")
             },
         }
 

@@ -10,6 +10,7 @@ import base64
 import hashlib
 import io
 import json
+import re
 import urllib.request
 import uuid
 import zipfile
@@ -110,6 +111,32 @@ def wait_updated(lam: Any, name: str) -> None:
     lam.get_waiter("function_updated_v2").wait(
         FunctionName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 30}
     )
+
+
+# --- LastModified ---------------------------------------------------------------------
+
+LAMBDA_TIME = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+0000"
+
+
+def test_last_modified_has_lambdas_form_and_each_update_sets_it(lam, create) -> None:
+    name = create()
+    created = lam.get_function_configuration(FunctionName=name)["LastModified"]
+    answers = [created, lam.get_function(FunctionName=name)["Configuration"]["LastModified"]]
+    answers += [
+        f["LastModified"] for f in lam.list_functions()["Functions"] if f["FunctionName"] == name
+    ]
+    updated = lam.update_function_configuration(FunctionName=name, Description="changed")
+    answers.append(updated["LastModified"])
+    wait_updated(lam, name)
+    assert (
+        lam.get_function_configuration(FunctionName=name)["LastModified"] == updated["LastModified"]
+    )
+    code = lam.update_function_code(FunctionName=name, ZipFile=package("v2"))
+    answers.append(code["LastModified"])
+    answers.append(lam.publish_version(FunctionName=name)["LastModified"])
+    assert all(re.fullmatch(LAMBDA_TIME, answer) for answer in answers), answers
+    # Same form, so the strings order as the times do: each update moved it on.
+    assert created < updated["LastModified"] < code["LastModified"]
 
 
 # --- RevisionId -----------------------------------------------------------------------
