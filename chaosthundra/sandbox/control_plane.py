@@ -434,19 +434,19 @@ class LambdaControlPlane:
                 return answer
             latest.last_modified = moto_state.timestamp()  # moto keeps its creation time
             record.update_started(stable, self.update_delay_s())
-            config = answer.json()
-            self._detach_published(request, config)
-            if str(config.get("Version") or "$LATEST") == "$LATEST":
-                config["LastModified"] = latest.last_modified
-            self._present(config, record)
-            return self._answer_json(answer, config)
+            self._detach_published(request, answer.json())
+            return self._with_config(answer, record, latest.last_modified)
 
-    def _with_config(self, answer: _Answer, record: FunctionRecord) -> _Answer:
-        """The answer of an update: ``$LATEST`` as the write left it, or the version
-        it published (``Publish``)."""
+    def _with_config(
+        self, answer: _Answer, record: FunctionRecord, last_modified: Optional[str] = None
+    ) -> _Answer:
+        """The answer of an update: ``$LATEST`` as the write left it (modified at
+        ``last_modified``, when given), or the version it published (``Publish``)."""
         if answer.status != 200:
             return answer
         config = answer.json()
+        if last_modified and str(config.get("Version") or "$LATEST") == "$LATEST":
+            config["LastModified"] = last_modified
         self._present(config, record)
         return self._answer_json(answer, config)
 

@@ -6,9 +6,9 @@ endpoint data) about 0.1 s of every ``chaos run``. The sandbox's sessions read t
 through :class:`CachedFileLoader`, which keeps each file's parsed content in marshal
 form under ``<cache>/botocore``, keyed by the file's path, size and time stamp and by
 the interpreter's version: another botocore, or another Python, parses afresh (entries
-older than 30 days go when a new one is written). The
-content is botocore's, as plain dictionaries (botocore's own loader gives ordered
-ones; both keep the file's order, which is all botocore reads of them).
+older than 30 days go when a new one is written). The content is botocore's, as plain
+dictionaries (botocore's own loader gives ordered ones; both keep the file's order,
+which is all botocore reads of them).
 
 The functions' own boto3 (in their execution environments) does not use it.
 """
