@@ -272,15 +272,25 @@ def clear(functions: tuple, yes: bool, **aws: Any) -> None:
             click.echo(f"FAILED {result['function_name']}: {result['error']}", err=True)
         else:
             removed = ", ".join(result["removed"]) or "nothing"
-            routed = ""
-            if result["versions_deleted"]:
-                routed = (
-                    f"; aliases {', '.join(result['aliases_restored']) or 'none'} routed as "
-                    f"before, chaos versions {', '.join(result['versions_deleted'])} deleted"
-                )
-            click.echo(f"cleared {result['function_name']}: removed {removed}{routed}")
+            click.echo(f"cleared {result['function_name']}: removed {removed}{_routed(result)}")
     if any(result["error"] for result in results):
         sys.exit(1)
+
+
+def _routed(result: dict) -> str:
+    """What `clear` did to a function's aliases, for its one line."""
+    if not result["versions_deleted"]:
+        return ""
+    said = ""
+    if result["aliases_restored"] or not result["aliases_moved"]:
+        said += f"; aliases {', '.join(result['aliases_restored']) or 'none'} routed as before"
+    for moved in result["aliases_moved"]:
+        said += (
+            f"; alias {moved['alias']} moved since the fault (it routed {moved['found']}, the "
+            f"fault left {moved['fault_set']}): took chaos version {moved['chaos_version']} "
+            f"out and put nothing back, it routes {moved['now']}"
+        )
+    return f"{said}, chaos versions {', '.join(result['versions_deleted'])} deleted"
 
 
 @main.command()

@@ -72,9 +72,11 @@ def clear(
     """Remove chaosthundra's injections from every function that has one.
 
     One result per such function: what remove_all_injections returned for
-    $LATEST, plus ``aliases_restored`` and ``versions_deleted`` for its chaos
-    versions, with ``error`` set when that function could not be cleared; the
-    others are still cleared.
+    $LATEST, plus ``aliases_restored`` (routed exactly as before the fault),
+    ``aliases_moved`` (aliases a deploy moved since the fault: what was found, what
+    the fault had set and how the alias routes now that only the chaos version was
+    taken out) and ``versions_deleted`` for its chaos versions, with ``error`` set
+    when that function could not be cleared; the others are still cleared.
     """
     from chaosthundra.actions import remove_all_injections
 
@@ -91,7 +93,10 @@ def clear(
             {
                 "error": None,
                 **result,
-                "aliases_restored": sorted({a for c in undone for a in c.aliases}),
+                "aliases_restored": sorted(
+                    {w.alias for c in undone for w in c.withdrawals if not w.moved}
+                ),
+                "aliases_moved": [w.to_dict() for c in undone for w in c.withdrawals if w.moved],
                 "versions_deleted": [c.version for c in undone],
             }
         )

@@ -60,6 +60,7 @@ __all__ = [
     "ChaosVersion",
     "Mark",
     "Routing",
+    "Withdrawal",
     "aliases_beside_latest",
     "check_percentage",
     "check_qualifier",
@@ -233,6 +234,8 @@ class ChaosVersion:
     mark: Mark
     injections: list[str]
     aliases: list[str]
+    # how :func:`undo` took it out of each alias's routing
+    withdrawals: list[Withdrawal] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {
@@ -413,16 +416,14 @@ def update(
     if not _ours(after):
         # The last injection goes: no publish, so nothing on $LATEST can block it.
         assert replaced is not None  # nothing carried and nothing added is "unchanged"
-        routed = _route(
-            lam, function_name, alias_name, alias, lambda r: _give_back(r, replaced, base)
-        )
+        routed, withdrawal = _withdraw(lam, function_name, alias_name, alias, replaced, mark)
         # with any chaos version an earlier, killed run left for this alias
         swept = undo(lam, function_name, alias_name)
         logger.info(
-            "chaosthundra: alias '%s' of '%s' routes as before the fault again (%s); deleted "
-            "chaos versions %s",
+            "chaosthundra: alias '%s' of '%s' routes %s (%s); deleted chaos versions %s",
             alias_name,
             function_name,
+            "without the chaos version" if withdrawal.moved else "as before the fault again",
             Routing.of(routed),
             ", ".join(c.version for c in swept) or "none",
         )
@@ -533,10 +534,7 @@ def _take_over(
     percentage: Optional[float],
 ) -> Routing:
     if old in routing.versions():
-        unsplit = old == routing.function_version and not routing.weights
-        if unsplit and percentage is not None and percentage < 100:
-            return Routing(old, {new: percentage / 100})
-        return routing.replace(old, new)
+        return _taken_over(routing, old, new, percentage)
     raise ActivityFailed(
         f"chaosthundra: alias '{alias_name}' of '{function_name}' no longer routes to version "
         f"{old} ({routing}): someone changed it meanwhile. Nothing was routed to the chaos "
@@ -544,8 +542,107 @@ def _take_over(
     )
 
 
-def _give_back(routing: Routing, chaos: str, base: str) -> Routing:
-    return routing.replace(chaos, base) if chaos in routing.versions() else routing
+def _taken_over(routing: Routing, old: str, new: str, percentage: Optional[float]) -> Routing:
+    """The routing with ``new`` in ``old``'s place, or beside it with ``percentage``% of an
+    unsplit alias."""
+    unsplit = old == routing.function_version and not routing.weights
+    if unsplit and percentage is not None and percentage < 100:
+        return Routing(old, {new: percentage / 100})
+    return routing.replace(old, new)
+
+
+@dataclass(frozen=True)
+class Withdrawal:
+    """How a chaos version left an alias's routing.
+
+    ``fault_set`` is the routing the fault gave the alias; when the alias ``found``
+    routes otherwise, a deploy moved it since, and only the chaos version was taken
+    out (``moved``); else the routing before the fault was put back exactly.
+    """
+
+    alias: str
+    version: str
+    found: Routing
+    fault_set: Routing
+    now: Routing
+
+    @property
+    def moved(self) -> bool:
+        return not _same_routing(self.found, self.fault_set)
+
+    def to_dict(self) -> dict:
+        return {
+            "alias": self.alias,
+            "chaos_version": self.version,
+            "found": str(self.found),
+            "fault_set": str(self.fault_set),
+            "now": str(self.now),
+        }
+
+
+def _same_routing(one: Routing, other: Routing) -> bool:
+    return (
+        one.function_version == other.function_version
+        and set(one.weights) == set(other.weights)
+        and all(math.isclose(w, other.weights[v], abs_tol=1e-9) for v, w in one.weights.items())
+    )
+
+
+def _withdrawn(routing: Routing, alias_name: str, chaos: str, mark: Mark) -> Withdrawal:
+    """The alias's routing without the chaos version, putting back only what is still ours.
+
+    When the alias routes as the fault left it, the routing before the fault comes
+    back exactly. When a deploy moved it since (its FunctionVersion or weights),
+    the chaos version's weight is dropped and nothing is added: a version the alias
+    no longer routes to is never routed again. A chaos version still the alias's
+    FunctionVersion gives that place to its base version, whose code and settings it
+    runs (an alias must route somewhere).
+    """
+    fault_set = _taken_over(mark.before, mark.base, chaos, mark.percentage)
+    if chaos not in routing.versions():
+        now = routing
+    elif _same_routing(routing, fault_set):
+        now = mark.before
+    elif chaos in routing.weights:
+        now = Routing(
+            routing.function_version, {v: w for v, w in routing.weights.items() if v != chaos}
+        )
+    else:
+        now = routing.replace(chaos, mark.base)
+    return Withdrawal(alias_name, chaos, routing, fault_set, now)
+
+
+def _withdraw(
+    lam: BaseClient,
+    function_name: str,
+    alias_name: str,
+    alias: Mapping,
+    chaos: str,
+    mark: Mark,
+) -> tuple[dict, Withdrawal]:
+    """Take the chaos version out of the alias's routing (see :func:`_withdrawn`); returns
+    the alias as routed and what was found and done, which is logged."""
+    seen: list[Withdrawal] = []
+
+    def compute(routing: Routing) -> Routing:
+        seen.append(_withdrawn(routing, alias_name, chaos, mark))
+        return seen[-1].now
+
+    routed = _route(lam, function_name, alias_name, alias, compute)
+    done = seen[-1]
+    if done.moved:
+        logger.warning(
+            "chaosthundra: alias '%s' of '%s' moved since the fault: it routed %s, not %s as "
+            "the fault left it. Took chaos version %s out of its routing and put nothing else "
+            "back: it now routes %s",
+            alias_name,
+            function_name,
+            done.found,
+            done.fault_set,
+            chaos,
+            done.now,
+        )
+    return routed, done
 
 
 def _refuse_unreleased(
@@ -854,10 +951,12 @@ def find(lam: BaseClient, function_names: Optional[Iterable[str]] = None) -> lis
 def undo(
     lam: BaseClient, function_name: str, alias_name: Optional[str] = None
 ) -> list[ChaosVersion]:
-    """Route the function's aliases (or one) as before the fault; delete chaos versions.
+    """Take the chaos versions out of the function's aliases (or one's); delete them.
 
-    Works from the versions' Descriptions alone. Returns the chaos versions it
-    found and removed.
+    An alias routed as the fault left it is routed exactly as before the fault; one
+    a deploy moved since only loses the chaos version's share (see
+    :func:`_withdrawn`). Works from the versions' Descriptions alone. Returns the
+    chaos versions it found and removed, each with its ``withdrawals``.
     """
     chaos = [c for c in find(lam, [function_name]) if alias_name in (None, c.mark.alias)]
     for item in chaos:
@@ -865,19 +964,15 @@ def undo(
             if alias_name not in (None, name):
                 continue
             alias = _get_alias(lam, function_name, name)
-            routed = _route(
-                lam,
-                function_name,
-                name,
-                alias,
-                lambda r, c=item: _give_back(r, c.version, c.mark.base),
-            )
-            logger.info(
-                "chaosthundra: alias '%s' of '%s' routes %s again (chaos version %s removed)",
-                name,
-                function_name,
-                Routing.of(routed),
-                item.version,
-            )
+            routed, withdrawal = _withdraw(lam, function_name, name, alias, item.version, item.mark)
+            item.withdrawals.append(withdrawal)
+            if not withdrawal.moved:
+                logger.info(
+                    "chaosthundra: alias '%s' of '%s' routes %s again (chaos version %s removed)",
+                    name,
+                    function_name,
+                    Routing.of(routed),
+                    item.version,
+                )
     deleted = set(_delete_unreferenced(lam, function_name, [c.version for c in chaos]))
     return [c for c in chaos if c.version in deleted]

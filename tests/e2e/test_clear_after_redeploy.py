@@ -1,0 +1,110 @@
+"""`chaosthundra clear` after a SIGKILLed canary and a redeploy routes only what was deployed.
+
+The real `chaos` CLI enables a 20% fault on alias `live` and is killed with
+SIGKILL; a deploy then publishes a new version and points the alias at it
+without touching its RoutingConfig (as deploy tools do), so the chaos version
+keeps its 20%. `clear` must take the chaos version out and put nothing back.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from chaosthundra.targets.alias import Routing
+from tests.e2e.conftest import BIN
+from tests.sandbox_functions import create_function
+
+ENABLED = "on alias 'live' of Lambda function"
+
+
+@pytest.fixture
+def live(sandbox_configuration, lam) -> str:
+    """A function instrumented the layer way, its alias 'live' on version 1."""
+    name = create_function(
+        sandbox_configuration,
+        "redeploy",
+        {"app.py": "def handler(event, context):\n    return event\n"},
+        Handler="thundra.handler.wrapper",
+        Environment={"Variables": {"KEEP": "me", "THUNDRA_APIKEY": "dummy"}},
+    )
+    lam.publish_version(FunctionName=name)
+    lam.create_alias(FunctionName=name, Name="live", FunctionVersion="1")
+    return name
+
+
+def _experiment(tmp_path: Path, sandbox, function: str) -> Path:
+    data = {
+        "title": "A canary left behind by a killed run",
+        "description": "Enables a 20% error fault on alias live, then waits to be killed.",
+        "configuration": {
+            "aws_endpoint_url": sandbox.endpoint_url,
+            "aws_region": sandbox.region,
+            "chaosthundra_sandbox": True,
+        },
+        "method": [
+            {
+                "type": "action",
+                "name": "canary",
+                "provider": {
+                    "type": "python",
+                    "module": "chaosthundra.actions",
+                    "func": "enable_error_injection",
+                    "arguments": {
+                        "function_name": function,
+                        "class_name": "Redis",
+                        "qualifier": "live",
+                        "traffic_percentage": 20,
+                    },
+                },
+                "pauses": {"after": 120},
+            }
+        ],
+    }
+    path = tmp_path / "canary.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def _deploy(lam, function: str) -> str:
+    lam.update_function_configuration(FunctionName=function, Timeout=9)
+    lam.get_waiter("function_updated_v2").wait(FunctionName=function)
+    new = lam.publish_version(FunctionName=function)["Version"]
+    lam.update_alias(FunctionName=function, Name="live", FunctionVersion=new)
+    return new
+
+
+@pytest.mark.e2e
+def test_sigkill_redeploy_then_clear_routes_only_the_deployed_version(
+    tmp_path, sandbox, lam, live, run_chaos
+):
+    run = run_chaos(_experiment(tmp_path, sandbox, live))
+    run.wait_for_log(ENABLED)
+    run.signal(signal.SIGKILL)
+    run.wait(timeout=30)
+    chaos = next(v for v in Routing.of(lam.get_alias(FunctionName=live, Name="live")).weights)
+    new = _deploy(lam, live)
+    assert Routing.of(lam.get_alias(FunctionName=live, Name="live")) == Routing(new, {chaos: 0.2})
+
+    cleared = subprocess.run(
+        [str(BIN / "chaosthundra"), "clear", "--function", live, "--yes"]
+        + ["--sandbox-url", sandbox.endpoint_url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert cleared.returncode == 0, cleared.stderr
+    assert Routing.of(lam.get_alias(FunctionName=live, Name="live")) == Routing(new, {})
+    versions = lam.list_versions_by_function(FunctionName=live)["Versions"]
+    assert sorted(v["Version"] for v in versions) == sorted(["$LATEST", "1", new])
+    assert "routed as before" not in cleared.stdout
+    assert (
+        f"alias live moved since the fault (it routed version {new} 80%, version {chaos} 20%, "
+        f"the fault left version 1 80%, version {chaos} 20%): took chaos version {chaos} out "
+        f"and put nothing back, it routes version {new} 100%, chaos versions {chaos} deleted"
+    ) in cleared.stdout, cleared.stdout
