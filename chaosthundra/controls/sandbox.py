@@ -17,7 +17,9 @@ are deployed (``Sandbox(deploy_first=...)``): the run sees the whole template.
 
 When the configuration's ``target`` is ``"aws"`` (or, with no ``target``, the
 environment variable ``CHAOSTHUNDRA_TARGET`` is ``aws``) the control does nothing and
-the experiment runs against real AWS.
+the experiment runs against real AWS. Any other value is refused. A run whose target
+is the sandbox but that lacks this control (and ``CHAOSTHUNDRA_SANDBOX_URL``) sends
+nothing anywhere: every activity refuses (see :mod:`chaosthundra.aws`).
 
 When ``CHAOSTHUNDRA_SANDBOX_URL`` is set (for example to the endpoint printed by
 ``chaosthundra sandbox``), the control attaches to that running sandbox instead of
@@ -33,8 +35,10 @@ import os
 from typing import Any, Optional
 
 from chaoslib import substitute
+from chaoslib.exceptions import InterruptExecution
 from chaoslib.types import Configuration, Experiment, Secrets, Settings
 
+from ..aws import resolve_target
 from ..sandbox import Sandbox
 
 __all__ = ["cleanup_control", "configure_control", "named_in"]
@@ -49,10 +53,8 @@ _sandbox: Optional[Sandbox] = None
 
 
 def _target(configuration: Configuration) -> str:
-    target = (configuration or {}).get("target")
-    if target is None:
-        target = os.environ.get("CHAOSTHUNDRA_TARGET", "sandbox")
-    return str(target).strip().lower()
+    """The run's target; the sandbox when nothing says otherwise."""
+    return resolve_target(configuration) or "sandbox"
 
 
 def configure_control(
@@ -71,7 +73,12 @@ def configure_control(
     ``update_delay_ms``: how long a Lambda update stays InProgress in the sandbox
     (default: env CHAOSTHUNDRA_SANDBOX_UPDATE_DELAY_MS, else 0)."""
     global _sandbox
-    if _target(configuration) == "aws":
+    try:
+        target = _target(configuration)
+    except InterruptExecution as error:  # chaoslib would log a control's error at debug
+        logger.error("%s", error)
+        return
+    if target == "aws":
         logger.info("chaosthundra: target is aws, the sandbox is not started")
         return
     if configuration is None:
