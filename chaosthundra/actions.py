@@ -20,6 +20,7 @@ from chaoslib.types import Configuration, Secrets
 
 from chaosthundra import agent_check, ledger, targets
 from chaosthundra.aws import client, resolve_endpoint_url
+from chaosthundra.function_names import resolve as resolve_function
 from chaosthundra.guardrails import preflight
 from chaosthundra.listeners import (
     InvalidInjection,
@@ -86,8 +87,9 @@ def enable_error_injection(
     an alias name, it reaches that alias's traffic: `traffic_percentage` of it
     (0 < p <= 100) runs a published version that carries the fault; $LATEST must
     match the alias's version, or nothing is published. Undo with the same
-    `qualifier`.
+    `qualifier`. `function_name` may also be an ARN or name:alias.
     """
+    function_name, qualifier = resolve_function(function_name, qualifier, configuration, secrets)
     return _enable(
         function_name,
         injection_name,
@@ -138,8 +140,10 @@ def enable_latency_injection(
     `disable_latency_injection` (same `injection_name`) or
     `remove_all_injections`. `qualifier` (an alias name) and
     `traffic_percentage` aim the fault at that alias's traffic, as for
-    `enable_error_injection`.
+    `enable_error_injection`. Each of delay, variation and sigma is at most
+    900000 ms (Lambda's 900 s maximum timeout).
     """
+    function_name, qualifier = resolve_function(function_name, qualifier, configuration, secrets)
     return _enable(
         function_name,
         injection_name,
@@ -169,6 +173,7 @@ def disable_error_injection(
     With `qualifier` (an alias), the alias's other injections stay; removing its
     last routes the alias exactly as before and deletes the chaos version.
     """
+    function_name, qualifier = resolve_function(function_name, qualifier, configuration, secrets)
     return _disable(function_name, injection_name, "error", qualifier, configuration, secrets)
 
 
@@ -185,6 +190,7 @@ def disable_latency_injection(
     meantime is kept. Does nothing, and says so, when the injection is not there.
     With `qualifier` (an alias), as for `disable_error_injection`.
     """
+    function_name, qualifier = resolve_function(function_name, qualifier, configuration, secrets)
     return _disable(function_name, injection_name, "latency", qualifier, configuration, secrets)
 
 
@@ -201,6 +207,7 @@ def remove_all_injections(
     `qualifier` (an alias), the alias is routed exactly as before its first
     injection and chaosthundra's versions for it are deleted.
     """
+    function_name, qualifier = resolve_function(function_name, qualifier, configuration, secrets)
     _check_qualifier(function_name, qualifier)
     lam = client("lambda", configuration, secrets)
     change = targets.update(

@@ -33,7 +33,7 @@ from chaosthundra.agents.detection import Detection, detect
 from chaosthundra.aws import client
 from chaosthundra.function_env import read
 
-__all__ = ["preflight", "check_allowed", "check_account"]
+__all__ = ["preflight", "check_allowed", "check_account", "caller_account"]
 
 logger = logging.getLogger("chaostoolkit")
 
@@ -117,18 +117,21 @@ def check_account(configuration: Configuration, secrets: Secrets) -> None:
     expected = (configuration or {}).get("aws_expected_account_id")
     if not expected:
         return
-    try:
-        actual = client("sts", configuration, secrets).get_caller_identity()["Account"]
-    except ClientError as error:
-        raise InterruptExecution(
-            f"chaosthundra: could not confirm the AWS account (expected {expected}): {error}"
-        ) from error
+    actual = caller_account(configuration, secrets, f"the AWS account (expected {expected})")
     if str(actual) != str(expected):
         raise InterruptExecution(
             f"chaosthundra: the credentials in use are for AWS account {actual}, not the "
             f"expected {expected} (aws_expected_account_id); refusing to inject. Check the "
             "profile, role or credentials the experiment runs with."
         )
+
+
+def caller_account(configuration: Configuration, secrets: Secrets, what: str) -> str:
+    """The account of the credentials in use; InterruptExecution when STS cannot say."""
+    try:
+        return str(client("sts", configuration, secrets).get_caller_identity()["Account"])
+    except ClientError as error:
+        raise InterruptExecution(f"chaosthundra: could not confirm {what}: {error}") from error
 
 
 def _check_tag(lam: BaseClient, function: dict, configuration: Configuration) -> None:

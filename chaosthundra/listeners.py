@@ -28,6 +28,7 @@ from chaosthundra.agents import DEFAULT, LEGACY_NOTE, PROFILES, AgentProfile, is
 
 __all__ = [
     "ENV_LIMIT_BYTES",
+    "MAX_DELAY_MS",
     "InvalidInjection",
     "ConfigTooLarge",
     "Injection",
@@ -45,6 +46,8 @@ __all__ = [
 ]
 
 ENV_LIMIT_BYTES = 4096
+# Lambda's maximum function timeout: a longer delay could never be seen.
+MAX_DELAY_MS = 900_000
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_]{0,39}$")
 _DISTRIBUTIONS = ("uniform", "normal")
@@ -209,9 +212,9 @@ def latency_listener(
     match_all: bool = False,
 ) -> dict:
     """A FilteringSpanListener around a LatencyInjectorSpanListener (milliseconds)."""
-    delay = _positive_int("delay", delay, minimum=1)
-    variation = _positive_int("variation", variation, minimum=0)
-    sigma = _positive_int("sigma", sigma, minimum=0)
+    delay = _positive_int("delay", delay, minimum=1, maximum=MAX_DELAY_MS)
+    variation = _positive_int("variation", variation, minimum=0, maximum=MAX_DELAY_MS)
+    sigma = _positive_int("sigma", sigma, minimum=0, maximum=MAX_DELAY_MS)
     if distribution not in _DISTRIBUTIONS:
         raise InvalidInjection(
             f"distribution {distribution!r} is unknown to the agent, which would silently use "
@@ -231,6 +234,11 @@ def latency_listener(
         raise InvalidInjection(
             f"variation ({variation} ms) must not exceed delay ({delay} ms): the agent would "
             "clamp negative delays to 0 and skew the distribution."
+        )
+    if delay + variation > MAX_DELAY_MS:
+        raise InvalidInjection(
+            f"delay + variation ({delay + variation} ms) must not exceed {MAX_DELAY_MS} ms, "
+            "Lambda's maximum timeout: no invocation lives to see a longer delay."
         )
     listener = {
         "type": "LatencyInjectorSpanListener",
@@ -329,14 +337,19 @@ def _kind(config: Mapping[str, Any]) -> str:
 
 
 # -------------------------------------------------------------------- helpers
-def _positive_int(name: str, value: Any, minimum: int) -> int:
+def _positive_int(name: str, value: Any, minimum: int, maximum: Optional[int] = None) -> int:
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
         value = int(value)
     if isinstance(value, float) and value.is_integer():
         value = int(value)
+    unit = " milliseconds" if name in ("delay", "variation", "sigma") else ""
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        unit = " milliseconds" if name in ("delay", "variation", "sigma") else ""
         raise InvalidInjection(f"{name} must be a whole number >= {minimum}{unit}, got {value!r}.")
+    if maximum is not None and value > maximum:
+        raise InvalidInjection(
+            f"{name} must be at most {maximum}{unit} (Lambda's maximum timeout, 900 s), got "
+            f"{value!r}: no invocation lives long enough to see more."
+        )
     return value
 
 

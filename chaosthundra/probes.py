@@ -13,6 +13,7 @@ from chaosthundra import targets
 from chaosthundra.agent_output import injected_spans
 from chaosthundra.aws import client, invoke_client
 from chaosthundra.function_logs import lines_since
+from chaosthundra.function_names import resolve as resolve_function
 from chaosthundra.listeners import parse_injections
 from chaosthundra.targets.invoke import failed_outcome, invoke, invoke_once, payload_bytes
 
@@ -48,8 +49,10 @@ def invoke_function(
     the one its routing picked). `qualifier` is an alias or a version; none
     invokes $LATEST. The call is never retried, so the function runs at most once.
     A throttle (429) or a service error (5xx) is reported with its status, and
-    `payload` holds its `errorType` and `errorMessage`.
+    `payload` holds its `errorType` and `errorMessage`. `function_name` may also
+    be an ARN or name:qualifier.
     """
+    function_name, qualifier = resolve_function(function_name, qualifier, configuration, secrets)
     return invoke_once(function_name, payload, qualifier, configuration, secrets)
 
 
@@ -98,6 +101,7 @@ def list_injections(
     `note`: a legacy entry is in the origin's bracket syntax, which no current
     agent reads. With `qualifier` (an alias), those its faulted traffic runs with.
     """
+    function_name, qualifier = resolve_function(function_name, qualifier, configuration, secrets)
     lam = client("lambda", configuration, secrets)
     variables = targets.variables(lam, function_name, qualifier)
     return [injection.to_dict() for injection in parse_injections(variables)]
@@ -117,8 +121,10 @@ def injected_span_count(
     Catchpoint never logs its spans, so its count is 0). `kind` ("error" or
     "latency") counts only that kind of injection. Use it after the method to
     assert that the fault really fired (a range tolerance such as [1, 1000000]).
-    On AWS, log delivery can lag by a few seconds.
+    On AWS, log delivery can lag by a few seconds. A qualifier in `function_name`
+    changes nothing: every version logs to that one group.
     """
+    function_name, _ = resolve_function(function_name, None, configuration, secrets)
     if kind not in (None, "error", "latency"):
         raise ActivityFailed(
             f"chaosthundra: kind must be 'error', 'latency' or null, got {kind!r}."
@@ -152,6 +158,7 @@ def measure_invocations(
     `qualifier` (an alias or version) invokes that instead of $LATEST; the
     versions that answered are counted in `executed_versions`.
     """
+    function_name, qualifier = resolve_function(function_name, qualifier, configuration, secrets)
     count = _bounded_int("count", count, MAX_COUNT)
     concurrency = _bounded_int("concurrency", concurrency, MAX_CONCURRENCY)
     body = payload_bytes(function_name, payload)  # refuse a bad payload before any invoke
