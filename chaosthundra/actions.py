@@ -76,8 +76,11 @@ def enable_error_injection(
     "AWS-DynamoDB"), `operation_name`, `domain_name` and span `tags` (for
     example {"redis.command.type": "GET"}); at least one is required. The error
     is raised on 1 matching span in `every`. `error_type` is a builtin exception
-    or an importable dotted path such as "redis.ConnectionError". Returns once
-    new execution environments get the fault. With `verify` (a payload), the
+    or a dotted path importable in the function's runtime, such as
+    "redis.ConnectionError" (with redis in its package) or
+    "boto3.exceptions.Boto3Error" (the runtime provides boto3), that the agent can
+    build from the message alone ("botocore.exceptions.ClientError" it cannot).
+    Returns once new execution environments get the fault. With `verify` (a payload), the
     function is then invoked until a span shows the fault fired; if none does,
     the injection is removed and the action fails with the reason. Undo with
     `disable_error_injection` (same `injection_name`) or `remove_all_injections`.
@@ -277,8 +280,9 @@ def _enable(
     bundled = detection.bundled
     package = bundled.root if bundled is not None and bundled.profile is agent else None
     key = env_key(injection_name, agent)
+    runtime = function.get("Runtime")
     try:
-        checked_by = agent_check.check(config, encode(config), agent, package)
+        checked_by = agent_check.check(config, encode(config), agent, package, runtime)
     except InvalidInjection as error:
         raise ActivityFailed(f"chaosthundra: cannot {what}: {error}") from error
 
@@ -292,7 +296,7 @@ def _enable(
         others = {k: v for k, v in env.items() if k != key}
         try:
             value = fit_value(config, key, others)
-            agent_check.check(config, value, agent, package)
+            agent_check.check(config, value, agent, package, runtime)
         except InvalidInjection as error:
             raise ActivityFailed(f"chaosthundra: cannot {what}: {error}") from error
         env[key] = value

@@ -42,9 +42,10 @@ def create_function(
     requirements: str = "",
     **settings: Any,
 ) -> str:
-    """Create a python3.11 function named ``<prefix>-<random>``, wait until it is Active.
+    """Create a function named ``<prefix>-<random>``, wait until it is Active.
 
-    ``settings`` are CreateFunction parameters (Handler defaults to app.handler);
+    ``settings`` are CreateFunction parameters (Handler defaults to app.handler,
+    Runtime to python3.11);
     without ``role`` a role is created for it. ``requirements`` are installed into
     its package.
     """
@@ -56,10 +57,9 @@ def create_function(
     name = f"{prefix}-{uuid.uuid4().hex[:8]}"
     lam.create_function(
         FunctionName=name,
-        Runtime="python3.11",
         Role=role,
         Code={"ZipFile": package(files, requirements)},
-        **{"Handler": "app.handler", **settings},
+        **{"Handler": "app.handler", "Runtime": "python3.11", **settings},
     )
     lam.get_waiter("function_active_v2").wait(FunctionName=name)
     return name

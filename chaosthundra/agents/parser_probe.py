@@ -1,5 +1,6 @@
-"""The agent check's checker process (``python -I -S``, started in an empty folder): never
-imported. Standard library only.
+"""The agent check's checker process (``<python> -I -S`` on the interpreter of the function's
+Runtime, started in an empty folder): never imported. Standard library only, and no
+syntax newer than the oldest Python runtime's.
 
 It may be started before anyone knows which agent it will serve (a spare, so that the
 interpreter and its imports are ready when a check comes). Such a spare first imports
@@ -7,13 +8,15 @@ the standard-library modules named in ``CHAOSTHUNDRA_PROBE_WARM`` (those earlier
 loaded; with only the standard library on its path yet, nothing else can be imported),
 until its first line on stdin comes, which binds it:
 ``{"path": [...], "module": ..., "logger": ..., "variable": ..., "environ": {...}}``.
-It puts the folders of ``path`` first on ``sys.path`` (the function's package, or the
-folder where the agent is installed), sets ``environ`` (the agent's off switch) and
-then serves requests, one JSON line each on stdin:
+It puts the folders of ``path`` first on ``sys.path``, in Lambda's order (the function's
+package or the folder where the agent is installed, the layers, the runtime's own
+boto3 and botocore), before the interpreter's standard library, sets ``environ`` (the
+agent's off switch) and then serves requests, one JSON line each on stdin:
 ``{"value": ..., "full": false}``. For each it sets the listener variable ``variable``
 to the value, imports the agent's listener parser (``module``) afresh, which reads that
 variable as a function's agent does at import, and answers one JSON line on stdout:
-``{"described": ..., "stdlib": [...]}`` (the listeners the agent built, the errors it
+``{"described": ..., "stdlib": [...]}`` (the listeners the agent built, whether the
+error type builds from the message alone as both agents build it, the errors the agent
 logged, the agent's version; the standard-library modules loaded) or
 ``{"failed": traceback}``. It exits at the end of stdin, so it
 ends with the process that started it.
@@ -47,6 +50,7 @@ def _listener(listener):
             "type": kind,
             "error_type": f"{cls.__module__}.{cls.__qualname__}",
             "error_message": listener.error_message,
+            "unbuildable": _unbuildable(cls, listener.error_message),
             "inject_count_freq": listener.inject_count_freq,
             "inject_on_finish": bool(listener.inject_on_finish),
         }
@@ -59,6 +63,18 @@ def _listener(listener):
             "distribution": listener.distribution,
         }
     return {"type": kind}
+
+
+def _unbuildable(cls, message):
+    """None when ``cls(message)`` builds an exception, as both agents build the one they
+    raise (``error_type(error_message)``); else what goes wrong instead."""
+    try:
+        built = cls(message)
+    except Exception as error:  # noqa: BLE001 - what the agent's call would raise
+        return f"{type(error).__name__}: {error}"
+    if not isinstance(built, BaseException):
+        return f"it gives a {type(built).__name__}, which cannot be raised"
+    return None
 
 
 def _filters(span_filters):

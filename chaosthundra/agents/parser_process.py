@@ -1,19 +1,23 @@
 """The agent's parser in a checker process of its own, reused for every check.
 
-One process per agent folder (the function's unpacked package, or the folder where the
-agent is installed): ``python -I -S`` running :mod:`parser_probe` in an empty folder,
-so neither the caller's working directory nor anything installed beside chaosthundra
-can shadow a module. It imports the agent's parser afresh for every value, so each
-check reads the variable at import as a function's agent does, while what the parser
-imports (``redis`` for ``redis.ConnectionError``) stays loaded between checks.
+One process per interpreter and path: ``<python> -I -S`` running :mod:`parser_probe`
+in an empty folder, so neither the caller's working directory nor anything installed
+beside chaosthundra can shadow a module. The interpreter is the one of the function's
+Runtime, and the path holds, in Lambda's order, the agent's folder (the function's
+unpacked package, or the folder where the agent is installed), the layers and the
+runtime's own boto3 and botocore (see :mod:`chaosthundra.agent_check`). It imports the
+agent's parser afresh for every value, so each check reads the variable at import as a
+function's agent does, while what the parser imports (``redis`` for
+``redis.ConnectionError``) stays loaded between checks.
 
-A spare checker, bound to no folder yet, is started when this module is imported and
-again after each one is taken: the first check of a folder finds an interpreter with its
-imports done (a chaos run imports this module when it validates the experiment, well
-before the first enable). Its imports are the standard-library modules that earlier
-checks loaded (``<cache>/checker-stdlib.json``, learnt from every answer): a folder that
-ships a module of one of those names gets a process of its own instead, so that its
-module is the one imported, as in the function.
+A spare checker per interpreter, bound to no path yet, is started when this module is
+imported (for this process's own interpreter) and again after each one is taken: the
+first check of a path finds an interpreter with its imports done (a chaos run imports
+this module when it validates the experiment, well before the first enable). Its imports
+are the standard-library modules that earlier checks loaded
+(``<cache>/checker-stdlib.json``, learnt from every answer): a path that ships a module
+of one of those names gets a process of its own instead, so that its module is the one
+imported, as in the function.
 
 The process ends with the one that started it (end of its stdin, and on Linux a
 parent-death signal); it is started again when it died, did not answer in time, or
@@ -34,24 +38,44 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import IO, Optional
+from typing import IO, Optional, Sequence, Union
 
 from chaosthundra.agents.cache import cache_base, keep_json
 from chaosthundra.agents.profile import AgentProfile
 
-__all__ = ["PROBE", "identity", "parse", "running_pid", "spare_pid", "start_spare", "stop_all"]
+__all__ = [
+    "HOST",
+    "PROBE",
+    "identity",
+    "parse",
+    "running_pid",
+    "spare_pid",
+    "start_spare",
+    "stop_all",
+]
 
 PROBE = Path(__file__).resolve().parent / "parser_probe.py"
+# This process's own interpreter (the real file, as chaosthundra.runtimes names them).
+HOST = os.path.realpath(sys.executable)
 
-_PROCESSES: dict[tuple[str, str], _ParserProcess] = {}
-_SPARES: list[_ParserProcess] = []  # at most one, bound to no folder yet
+# The folders put on a checker's path, in order: one folder, or several.
+Folders = Union[str, Sequence[str]]
+
+_PROCESSES: dict[tuple[str, str, tuple[str, ...]], _ParserProcess] = {}
+_SPARES: dict[str, _ParserProcess] = {}  # one per interpreter, bound to no path yet
 _LOCK = threading.Lock()
 
 
-def identity(agent: AgentProfile, path: str) -> list:
-    """What tells one agent in ``path`` from another: the ``thundra`` dist-info there and
-    the time stamps and sizes of the agent package, its parser and the probe."""
-    root = Path(path)
+def _folders(path: Folders) -> tuple[str, ...]:
+    return (str(path),) if isinstance(path, (str, os.PathLike)) else tuple(map(str, path))
+
+
+def identity(agent: AgentProfile, path: Folders, python: str = HOST) -> list:
+    """What tells one check's setting from another: the interpreter (its file's time stamp
+    and size), the folders of the path, the ``thundra`` dist-info beside the agent and the
+    time stamps and sizes of the agent package, its parser and the probe."""
+    folders = _folders(path)
+    root = next((Path(f) for f in folders if (Path(f) / agent.package).is_dir()), Path(folders[0]))
     parser = root / (agent.parser_module.replace(".", "/") + ".py")
     files = [PROBE, root / agent.package / "__init__.py", parser]
     try:
@@ -60,7 +84,13 @@ def identity(agent: AgentProfile, path: str) -> list:
         )
     except OSError:
         dist_infos = []
-    return [agent.name, str(root), dist_infos, [_stamp(f) for f in files]]
+    return [
+        agent.name,
+        [python, _stamp(Path(python))],
+        list(folders),
+        dist_infos,
+        [_stamp(f) for f in files],
+    ]
 
 
 def _stamp(path: Path) -> Optional[list]:
@@ -71,14 +101,22 @@ def _stamp(path: Path) -> Optional[list]:
     return [stat.st_mtime_ns, stat.st_size]
 
 
-def parse(value: str, agent: AgentProfile, path: str, timeout: float, full: bool = False) -> dict:
-    """What ``agent``'s parser, imported from ``path``, builds from the listener variable
-    ``value``: ``{"listeners", "errors", "version"}``. ActivityFailed when it cannot say.
+def parse(
+    value: str,
+    agent: AgentProfile,
+    path: Folders,
+    timeout: float,
+    full: bool = False,
+    python: str = HOST,
+) -> dict:
+    """What ``agent``'s parser, imported on ``python`` with the folders of ``path`` first on
+    its path, builds from the listener variable ``value``: ``{"listeners", "errors",
+    "version"}``. ActivityFailed when it cannot say.
 
     ``full`` imports the whole agent rather than its parser alone.
     """
     for attempt in (1, 2):
-        process = _process(agent, path)
+        process = _process(agent, _folders(path), python)
         try:
             described = process.ask(value, full, timeout)
         except _Died as died:
@@ -87,40 +125,41 @@ def parse(value: str, agent: AgentProfile, path: str, timeout: float, full: bool
             if attempt == 2 or not died.served_before:
                 raise _failed(message) from None
         else:
-            start_spare()
+            start_spare(python)
             return described
     raise AssertionError("unreachable")
 
 
-def running_pid(agent: AgentProfile, path: str) -> Optional[int]:
-    """The id of the checker process for ``agent`` in ``path``, if one is running."""
-    process = _PROCESSES.get((agent.name, str(path)))
+def running_pid(agent: AgentProfile, path: Folders, python: str = HOST) -> Optional[int]:
+    """The id of the checker process for ``agent`` on ``python`` with ``path``, if any."""
+    process = _PROCESSES.get((agent.name, python, _folders(path)))
     return process.pid if process is not None and process.alive() else None
 
 
-def spare_pid() -> Optional[int]:
-    """The id of the spare checker process, if one is waiting."""
+def spare_pid(python: str = HOST) -> Optional[int]:
+    """The id of the spare checker process of ``python``, if one is waiting."""
     with _LOCK:
-        return _SPARES[0].pid if _SPARES and _SPARES[0].alive() else None
+        spare = _SPARES.get(python)
+        return spare.pid if spare is not None and spare.alive() else None
 
 
-def start_spare() -> None:
-    """Start a checker process bound to no folder yet, unless one is waiting."""
+def start_spare(python: str = HOST) -> None:
+    """Start a checker process on ``python`` bound to no path yet, unless one is waiting."""
     with _LOCK:
-        if _SPARES and _SPARES[0].alive():
+        dead = _SPARES.pop(python, None)
+        if dead is not None and dead.alive():
+            _SPARES[python] = dead
             return
-        dead = _SPARES[:]
-        _SPARES.clear()
         with contextlib.suppress(OSError):  # the check starts one and says why not
-            _SPARES.append(_ParserProcess(warm=True))
-    for process in dead:
-        process.close()
+            _SPARES[python] = _ParserProcess(python, warm=True)
+    if dead is not None:
+        dead.close()
 
 
 def stop_all() -> None:
-    """End every checker process, the spare too (also done at exit)."""
+    """End every checker process, the spares too (also done at exit)."""
     with _LOCK:
-        processes = list(_PROCESSES.values()) + _SPARES
+        processes = list(_PROCESSES.values()) + list(_SPARES.values())
         _PROCESSES.clear()
         _SPARES.clear()
     for process in processes:
@@ -137,26 +176,28 @@ class _Died(Exception):
         self.served_before = served_before
 
 
-def _process(agent: AgentProfile, path: str) -> _ParserProcess:
-    key = (agent.name, path)
-    now = identity(agent, path)
+def _process(agent: AgentProfile, folders: tuple[str, ...], python: str) -> _ParserProcess:
+    key = (agent.name, python, folders)
+    now = identity(agent, folders, python)
     with _LOCK:
         process = _PROCESSES.get(key)
         if process is not None and (process.identity != now or not process.alive()):
             process.close()
             process = None
         if process is None:
-            spare = _SPARES[0] if _SPARES else None
-            if spare is not None and spare.alive() and not spare.warm & _provided_by(path):
-                _SPARES.clear()
+            spare = _SPARES.get(python)
+            if spare is not None and spare.alive() and not spare.warm & _provided_by(folders):
+                del _SPARES[python]
                 process = spare
             else:  # a dead spare goes in start_spare; one with a shadowed import waits
                 try:
-                    process = _ParserProcess()
+                    process = _ParserProcess(python)
                 except OSError as error:
-                    message = f"chaosthundra: could not start a checker process: {error}"
+                    message = (
+                        f"chaosthundra: could not start a checker process on {python}: {error}"
+                    )
                     raise _failed(message) from error
-            process.bind(agent, path, now)
+            process.bind(agent, folders, now)
             _PROCESSES[key] = process
         return process
 
@@ -169,12 +210,13 @@ def _failed(message: str) -> Exception:
     return ActivityFailed(message)
 
 
-def _provided_by(path: str) -> set[str]:
-    """The top-level names that modules in ``path`` may have (a superset)."""
-    try:
-        return {entry.split(".", 1)[0] for entry in os.listdir(path)}
-    except OSError:
-        return set()
+def _provided_by(folders: tuple[str, ...]) -> set[str]:
+    """The top-level names that modules in ``folders`` may have (a superset)."""
+    names: set[str] = set()
+    for folder in folders:
+        with contextlib.suppress(OSError):
+            names.update(entry.split(".", 1)[0] for entry in os.listdir(folder))
+    return names
 
 
 def _warm_file() -> Path:
@@ -206,10 +248,11 @@ def _forget(process: _ParserProcess) -> None:
 class _ParserProcess:
     """One running checker process and the requests it answers, one at a time."""
 
-    def __init__(self, warm: bool = False) -> None:
+    def __init__(self, python: str, warm: bool = False) -> None:
         """``warm``: a spare, which imports the standard-library modules checks need."""
         self.warm = set(_known_stdlib()) if warm else set()
-        self.key: tuple[str, str] = ("", "")
+        self.python = python
+        self.key: tuple[str, str, tuple[str, ...]] = ("", python, ())
         self.identity: list = []
         self.what = "the agent's parser"
         self.served = 0
@@ -223,7 +266,7 @@ class _ParserProcess:
         }
         try:
             self._proc = subprocess.Popen(
-                [sys.executable, "-I", "-S", str(PROBE)],
+                [python, "-I", "-S", str(PROBE)],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=self._stderr,
@@ -237,13 +280,13 @@ class _ParserProcess:
         self.pid = self._proc.pid
         self._pending = b""
 
-    def bind(self, agent: AgentProfile, path: str, now: list) -> None:
-        """Have the process serve ``agent`` imported from ``path`` (its first line)."""
-        self.key = (agent.name, path)
+    def bind(self, agent: AgentProfile, folders: tuple[str, ...], now: list) -> None:
+        """Have the process serve ``agent`` with ``folders`` on its path (its first line)."""
+        self.key = (agent.name, self.python, folders)
         self.identity = now
-        self.what = f"the {agent.title} agent's parser (from {path})"
+        self.what = f"the {agent.title} agent's parser (from {folders[0]}, on {self.python})"
         setup = {
-            "path": [path],
+            "path": list(folders),
             "module": agent.parser_module,
             "logger": agent.logger_name,
             "variable": agent.env_key("check"),

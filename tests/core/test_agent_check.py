@@ -1,9 +1,11 @@
-"""The agent check: the parser of the agent the function bundles, in an isolated child."""
+"""The agent check: the parser of the agent the function bundles, in an isolated child on
+the interpreter of the function's Runtime, with what that runtime provides."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import signal
@@ -15,8 +17,9 @@ from pathlib import Path
 import pytest
 from chaoslib.exceptions import ActivityFailed
 
-from chaosthundra import agent_check
+from chaosthundra import agent_check, runtimes
 from chaosthundra.agents import CATCHPOINT, THUNDRA, parser_process
+from chaosthundra.agents.cache import cache_base
 from chaosthundra.agents.package import bundled_in, unpack
 from chaosthundra.agents.package import cache_root as functions_cache
 from chaosthundra.listeners import (
@@ -39,6 +42,8 @@ def _config(error_type: str = "redis.ConnectionError") -> dict:
 # The session's cache, read before any test moves CHAOSTHUNDRA_CACHE_DIR: packages come
 # from it (built once per run), so a test with verdicts of its own builds nothing again.
 SHARED_PACKAGES, SHARED_FUNCTIONS = packages_cache(), functions_cache()
+SHARED_RUNTIMES = cache_base() / "runtimes"  # what each runtime provides (boto3, botocore)
+HERE = agent_check.HOST_RUNTIME
 
 
 def _without_filters() -> dict:
@@ -58,6 +63,9 @@ def fresh_verdicts(tmp_path, monkeypatch) -> Path:
     """A verdict cache of this test's own, so the parser really runs (packages still come
     from the shared cache)."""
     monkeypatch.setenv("CHAOSTHUNDRA_CACHE_DIR", str(tmp_path / "cache"))
+    (tmp_path / "cache").mkdir()
+    SHARED_RUNTIMES.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "cache" / "runtimes").symlink_to(SHARED_RUNTIMES)
     return tmp_path / "cache" / "verdicts"
 
 
@@ -141,7 +149,7 @@ def test_an_error_type_of_the_functions_own_package_is_accepted(agent, requireme
     assert bundled_in(root).version == version
     config = _config("errors_of_app.CacheDown")
     who = agent_check.check(config, encode(config), agent, root)
-    assert who == f"thundra {version} from the function's package"
+    assert who.startswith(f"thundra {version} from the function's package, on {HERE} (")
     with pytest.raises(InvalidInjection, match="cannot be imported where the agent runs"):
         agent_check.check(config, encode(config), THUNDRA, None)  # the host's agent: no such type
 
@@ -158,7 +166,7 @@ def test_a_verdict_is_kept_and_asked_again_when_the_agent_changes(tmp_path, fres
     root = _editable_copy(source, tmp_path / "pkg")
     config = _config()
     value = encode(config)
-    assert agent_check.check(config, value, THUNDRA, root) == (
+    assert agent_check.check(config, value, THUNDRA, root).startswith(
         "thundra 2.7.4 from the function's package"
     )
     # a part of the agent outside the verdict's key now breaks the parser: the kept
@@ -175,7 +183,7 @@ def test_a_verdict_is_kept_and_asked_again_when_the_agent_changes(tmp_path, fres
     with pytest.raises(ActivityFailed, match="parser broken"):
         agent_check.check(config, value, THUNDRA, root)
     _rewrite(listeners, original)
-    assert agent_check.check(config, value, THUNDRA, root) == (
+    assert agent_check.check(config, value, THUNDRA, root).startswith(
         "thundra 2.7.5 from the function's package"
     )
     # the agent's parser edited in place: asked again
@@ -230,19 +238,20 @@ def _wait_until(condition, what: str, bound_s: float = 30.0) -> None:
 
 
 def test_a_checker_process_is_reused_and_replaced_when_it_crashed(fresh_verdicts):
-    installed = agent_check._parser(THUNDRA, None)[1]
+    installed = agent_check.setting(THUNDRA)
     first = _config("KeyError")
     agent_check.check(first, encode(first))
-    pid = parser_process.running_pid(THUNDRA, installed)
+    pid = parser_process.running_pid(THUNDRA, installed.folders, installed.python)
     assert pid is not None
     second = _config("ValueError")
     agent_check.check(second, encode(second))
-    assert parser_process.running_pid(THUNDRA, installed) == pid  # the same process answered
+    # the same process answered
+    assert parser_process.running_pid(THUNDRA, installed.folders, installed.python) == pid
     os.kill(pid, signal.SIGKILL)
     _wait_until(lambda: _gone(pid), "the killed checker ends")
     third = _config("LookupError")
     assert "thundra 2.7.4" in agent_check.check(third, encode(third))
-    replacement = parser_process.running_pid(THUNDRA, installed)
+    replacement = parser_process.running_pid(THUNDRA, installed.folders, installed.python)
     assert replacement is not None and replacement != pid
 
 
@@ -254,8 +263,8 @@ def test_a_checker_process_ends_with_the_process_that_started_it(tmp_path, fresh
         "from chaosthundra.listeners import encode, error_listener, span_filter\n"
         "config = error_listener([span_filter(class_name='Redis')], 'KeyError')\n"
         "agent_check.check(config, encode(config))\n"
-        "print(parser_process.running_pid(THUNDRA, agent_check._parser(THUNDRA, None)[1]),"
-        " flush=True)\n"
+        "where = agent_check.setting(THUNDRA)\n"
+        "print(parser_process.running_pid(THUNDRA, where.folders, where.python), flush=True)\n"
         "print(parser_process.spare_pid(), flush=True)\n"
         "sys.stdin.read()\n"  # until the test kills it
     )
@@ -311,7 +320,7 @@ def test_the_spare_checker_takes_a_new_folder_and_gives_the_same_verdicts(tmp_pa
 def test_a_folder_shipping_a_module_the_spare_imported_ahead_gets_its_own_checker(
     tmp_path, fresh_verdicts
 ):
-    fresh_verdicts.parent.mkdir(parents=True)
+    fresh_verdicts.parent.mkdir(parents=True, exist_ok=True)
     (fresh_verdicts.parent / "checker-stdlib.json").write_text('["csv", "json"]')
     parser_process.stop_all()
     spare = _spare_waiting()  # imports the standard library's csv ahead
@@ -319,7 +328,8 @@ def test_a_folder_shipping_a_module_the_spare_imported_ahead_gets_its_own_checke
     (root / "csv.py").write_text("class Shipped(Exception):\n    pass\n")  # shadows csv
     config = _config("csv.Shipped")
     assert "thundra 2.7.4" in agent_check.check(config, encode(config), THUNDRA, root)
-    assert parser_process.running_pid(THUNDRA, str(root)) != spare
+    where = agent_check.setting(THUNDRA, root)
+    assert parser_process.running_pid(THUNDRA, where.folders, where.python) != spare
     assert parser_process.spare_pid() == spare  # still waiting for another folder
 
 
@@ -340,3 +350,138 @@ def test_a_spare_checker_starts_before_chaoslib_is_imported_and_ends_with_its_pr
     )
     spare = int(done.stdout)
     _wait_until(lambda: _gone(spare), "the spare ends with the process that started it")
+
+
+# ------------------------------------------------- the function's runtime, as Lambda runs it
+RUNTIMES = ["python3.11", "python3.12", "python3.13"]
+AGENT_ONLY = {THUNDRA: "thundra==2.7.4\n", CATCHPOINT: "thundra==3.0.10\n"}
+DYNAMODB = [span_filter(class_name="AWS-DynamoDB")]
+
+
+def _interpreter(runtime: str) -> runtimes.Interpreter:
+    found = runtimes.interpreter(runtime)
+    if found is None:
+        pytest.skip(runtimes.missing_interpreter_message(runtime))
+    return found
+
+
+def _agent_only(agent) -> Path:
+    """A package bundling the agent and its own dependencies, and neither boto3 nor redis."""
+    root = _unpacked({"app.py": "x = 1\n"}, AGENT_ONLY[agent])
+    assert not (root / "boto3").exists() and not (root / "botocore").exists()
+    assert not (root / "redis").exists()
+    return root
+
+
+@pytest.mark.parametrize("agent", [THUNDRA, CATCHPOINT], ids=lambda a: a.name)
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_the_runtimes_boto3_error_is_accepted_on_a_package_bundling_only_the_agent(
+    runtime, agent, fresh_verdicts
+):
+    python = _interpreter(runtime)
+    root = _agent_only(agent)
+    config = error_listener(DYNAMODB, error_type="boto3.exceptions.Boto3Error")
+    who = agent_check.check(config, encode(config), agent, root, runtime)
+    assert f"from the function's package, on {runtime} ({python.path})" in who
+    # the runtime's own folder came after the package, on that runtime's interpreter
+    where = agent_check.setting(agent, root, runtime)
+    assert where.python == str(python.path)
+    assert where.folders[0] == str(root)
+    assert (Path(where.folders[-1]) / "boto3").is_dir()
+    assert len(list(fresh_verdicts.iterdir())) == 1  # the parser answered, not a kept verdict
+    # a type neither the package nor the runtime has is still refused
+    missing = error_listener(DYNAMODB, error_type="redis.ConnectionError")
+    with pytest.raises(InvalidInjection, match="cannot be imported where the agent runs"):
+        agent_check.check(missing, encode(missing), agent, root, runtime)
+
+
+UNBUILDABLE = {
+    "botocore.exceptions.ClientError": "missing 1 required positional argument",
+    "botocore.exceptions.NoRegionError": "takes 1 positional argument but 2 were given",
+    "UnicodeDecodeError": "takes exactly 5 arguments (1 given)",
+}
+
+
+@pytest.mark.parametrize("error_type", sorted(UNBUILDABLE))
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_a_type_the_agent_cannot_build_from_its_message_is_refused_and_says_why(
+    runtime, error_type, fresh_verdicts
+):
+    _interpreter(runtime)
+    config = error_listener(DYNAMODB, error_type=error_type)
+    with pytest.raises(InvalidInjection) as raised:
+        agent_check.check(config, encode(config), THUNDRA, _agent_only(THUNDRA), runtime)
+    message = str(raised.value)
+    short = error_type.rsplit(".", 1)[-1]
+    assert "cannot be built from a message alone" in message
+    assert f"{short}(error_message) fails with TypeError" in message
+    assert UNBUILDABLE[error_type] in message
+    assert "'boto3.exceptions.Boto3Error'" in message  # the suggestion
+    assert "cannot be imported" not in message  # refused for this reason, not the import
+
+
+def test_a_package_bundling_its_own_boto3_wins_over_the_runtimes(tmp_path, fresh_verdicts):
+    # the package's boto3 has a Boto3Error that needs two arguments: if the runtime's
+    # boto3 were found first, the check would accept the type
+    root = _editable_copy(_agent_only(THUNDRA), tmp_path / "own-boto3")
+    (root / "boto3").mkdir()
+    (root / "boto3" / "__init__.py").write_text("")
+    (root / "boto3" / "exceptions.py").write_text(
+        "class Boto3Error(Exception):\n    def __init__(self, first, second):\n"
+        "        super().__init__(first, second)\n"
+    )
+    config = error_listener(DYNAMODB, error_type="boto3.exceptions.Boto3Error")
+    with pytest.raises(InvalidInjection, match="missing 1 required positional argument"):
+        agent_check.check(config, encode(config), THUNDRA, root, HERE)
+
+
+def test_verdicts_and_checkers_are_kept_per_runtime(fresh_verdicts):
+    first, second = RUNTIMES[0], RUNTIMES[1]
+    pythons = {_interpreter(first).path, _interpreter(second).path}
+    assert len(pythons) == 2
+    root = _agent_only(THUNDRA)
+    config = error_listener(DYNAMODB, error_type="boto3.exceptions.Boto3Error")
+    value = encode(config)
+    for runtime in (first, second):
+        assert f"on {runtime} (" in agent_check.check(config, value, THUNDRA, root, runtime)
+    assert len(list(fresh_verdicts.iterdir())) == 2  # one verdict per runtime
+    pids = set()
+    for runtime in (first, second):
+        where = agent_check.setting(THUNDRA, root, runtime)
+        pid = parser_process.running_pid(THUNDRA, where.folders, where.python)
+        assert pid is not None
+        assert Path(f"/proc/{pid}/exe").resolve() == Path(where.python).resolve()
+        pids.add(pid)
+        # a spare of that runtime's interpreter waits for the next new folder
+        assert parser_process.spare_pid(where.python) is not None
+    assert len(pids) == 2
+
+
+def test_a_runtime_without_an_interpreter_here_is_checked_on_this_python_and_says_so(
+    monkeypatch, caplog, fresh_verdicts
+):
+    monkeypatch.setenv(runtimes.ENV_VARIABLE, "python3.12=/nonexistent/python3.12")
+    monkeypatch.setattr(agent_check, "_WARNED", set())
+    config = error_listener(DYNAMODB, error_type="boto3.exceptions.Boto3Error")
+    with caplog.at_level(logging.WARNING, logger="chaostoolkit"):
+        who = agent_check.check(config, encode(config), THUNDRA, _agent_only(THUNDRA), "python3.12")
+    here = "{}.{}".format(*sys.version_info[:2])
+    assert f"on this machine's Python {here} ({parser_process.HOST}), not on python3.12" in who
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert f"runs on this machine's Python {here} instead" in warnings[0]
+    assert runtimes.ENV_VARIABLE in warnings[0]  # and how to provide one
+
+
+def test_a_remembered_interpreter_that_is_gone_is_looked_up_again(tmp_path, fresh_verdicts):
+    python = _interpreter(HERE)
+    gone = tmp_path / "python-that-was-removed"
+    gone.write_text("")
+    kept_dir = fresh_verdicts.parent / "interpreters"
+    agent_check._interpreter(HERE)  # remembered
+    (kept,) = kept_dir.iterdir()
+    assert json.loads(kept.read_text())[0] == str(python.path)
+    kept.write_text(json.dumps([str(gone), *python.version]))
+    assert agent_check._interpreter(HERE).path == gone  # remembered: not run again
+    gone.unlink()
+    assert agent_check._interpreter(HERE).path == python.path

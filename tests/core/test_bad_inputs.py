@@ -62,6 +62,20 @@ CASES = [
         "cannot be imported",
     ),
     (
+        "error-type-not-buildable",
+        actions.enable_error_injection,
+        {**REDIS, "error_type": "botocore.exceptions.ClientError"},
+        ActivityFailed,
+        "cannot be built from a message alone",
+    ),
+    (
+        "error-type-builtin-not-buildable",
+        actions.enable_error_injection,
+        {**REDIS, "error_type": "UnicodeDecodeError"},
+        ActivityFailed,
+        "UnicodeDecodeError(error_message) fails with TypeError",
+    ),
+    (
         "error-type-not-a-name",
         actions.enable_error_injection,
         {**REDIS, "error_type": "redis ConnectionError"},

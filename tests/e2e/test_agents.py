@@ -99,7 +99,7 @@ def test_thundra_and_catchpoint_side_by_side_each_get_their_fault(sandbox_config
         assert result["agent"] == agent.name
         assert result["env_key"] == agent.env_key("side")
         assert result["verification"]["verified"] is True
-        assert result["checked_by"].endswith("from the function's package")
+        assert "from the function's package, on python3.11 (" in result["checked_by"]
     catchpoint = result
     # its configuration carries THUNDRA_* variables (template Globals): the package decides
     assert catchpoint["agent_evidence"].startswith("package: its package bundles Catchpoint")
