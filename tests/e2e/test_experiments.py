@@ -65,3 +65,55 @@ def test_experiment_outcome_and_nothing_left(
     assert rollback["status"] == "disabled"
     assert function_state.ours(function) == []
     assert function_state(function) == before
+
+
+def _exact_state(lam, function: str) -> dict:
+    """What a rollback must restore: $LATEST's configuration (without RevisionId and
+    LastModified, which every write changes and no tool can put back), the alias `live`
+    (with its RevisionId: the experiment never writes it) and the versions."""
+    configuration = lam.get_function_configuration(FunctionName=function)
+    alias = lam.get_alias(FunctionName=function, Name="live")
+    versions = lam.list_versions_by_function(FunctionName=function)["Versions"]
+    for answer in (configuration, alias):
+        answer.pop("ResponseMetadata")
+    return {
+        "configuration": {
+            k: v for k, v in configuration.items() if k not in ("RevisionId", "LastModified")
+        },
+        "alias": alias,
+        "versions": [(v["Version"], v["CodeSha256"], v.get("Environment")) for v in versions],
+    }
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("function", ["user-get", "user-get-naive", "user-get-catchpoint"])
+def test_dynamodb_failure_deviates_with_the_origins_error_type_and_is_undone_exactly(
+    run_chaos, lam, function
+):
+    before = _exact_state(lam, function)
+    run = run_chaos(
+        REPO / "experiments" / "dynamodb-failure.json", "--var", f"function_name={function}"
+    )
+    code = run.wait()
+    journal = run.journal
+    assert journal["deviated"] is True, run.output
+    assert journal["status"] == "completed" and code == 1
+    assert journal["steady_states"]["before"]["steady_state_met"] is True
+
+    enable = journal["run"][0]["output"]
+    assert enable["status"] == "enabled" and enable["verification"]["verified"] is True
+    assert "from the function's package, on python3.11 (" in enable["checked_by"]
+    exercised = journal["run"][1]["output"]
+    assert exercised["function_error"] == "Unhandled"
+    assert exercised["payload"]["errorType"] == "Boto3Error"
+    assert exercised["payload"]["errorMessage"] == (
+        "DynamoDB is unavailable (injected by chaosthundra)"
+    )
+    after = _outputs(journal, "after")
+    assert after["uncached-lookup-has-no-function-error"] is False
+    # a user the cache holds is still served while DynamoDB fails
+    cached = after["cached-lookup-finds-the-user"]
+    assert cached["function_error"] is None and cached["payload"]["source"] == "cache"
+
+    assert journal["rollbacks"][0]["output"]["status"] == "disabled"
+    assert _exact_state(lam, function) == before
