@@ -1,5 +1,7 @@
 # Thin wrappers. Everything runs from the project's own virtualenv in .venv,
-# which `make install` creates from nothing but Python 3 and pip.
+# which `make install` creates from nothing but Python 3 and pip. Another host
+# Python gets its own virtualenv: `make PYTHON=python3.12 VENV=.venv-3.12 test`
+# (.ci/run does this for 3.11, 3.12 and 3.13).
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -11,6 +13,10 @@ install: $(STAMP)
 
 $(STAMP): pyproject.toml setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -c 'import sys; print(sys.version.split()[0])' > $(VENV)/.python
+	@$(PYTHON) -c 'import sys; print(sys.version.split()[0])' | cmp -s - $(VENV)/.python || { \
+	    echo "$(VENV) holds Python $$(cat $(VENV)/.python), not $(PYTHON)'s: use another VENV= or make clean" >&2; \
+	    exit 1; }
 	$(BIN)/python -m pip install --quiet -e '.[dev]' -e ./packaging/chaosthundra
 	touch $(STAMP)
 
@@ -35,4 +41,4 @@ bench: bytecode
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis journals reports
+	rm -rf $(VENV) .venv-3.* build *.egg-info .pytest_cache .hypothesis journals reports
