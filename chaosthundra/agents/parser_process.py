@@ -11,13 +11,14 @@ function's agent does, while what the parser imports (``redis`` for
 ``redis.ConnectionError``) stays loaded between checks.
 
 A spare checker per interpreter, bound to no path yet, is started when this module is
-imported (for this process's own interpreter) and again after each one is taken: the
-first check of a path finds an interpreter with its imports done (a chaos run imports
-this module when it validates the experiment, well before the first enable). Its imports
-are the standard-library modules that earlier checks loaded
-(``<cache>/checker-stdlib.json``, learnt from every answer): a path that ships a module
-of one of those names gets a process of its own instead, so that its module is the one
-imported, as in the function.
+imported (on the interpreter the last new checker ran on,
+``<cache>/checker-python.json``: the function's runtime, which need not be this
+process's Python) and again after each one is taken: the first check of a path finds an
+interpreter with its imports done (a chaos run imports this module when it validates the
+experiment, well before the first enable). Its imports are the standard-library modules
+that earlier checks loaded (``<cache>/checker-stdlib.json``, learnt from every answer):
+a path that ships a module of one of those names gets a process of its own instead, so
+that its module is the one imported, as in the function.
 
 The process ends with the one that started it (end of its stdin, and on Linux a
 parent-death signal); it is started again when it died, did not answer in time, or
@@ -198,6 +199,7 @@ def _process(agent: AgentProfile, folders: tuple[str, ...], python: str) -> _Par
                     )
                     raise _failed(message) from error
             process.bind(agent, folders, now)
+            _remember_python(python)
             _PROCESSES[key] = process
         return process
 
@@ -217,6 +219,25 @@ def _provided_by(folders: tuple[str, ...]) -> set[str]:
         with contextlib.suppress(OSError):
             names.update(entry.split(".", 1)[0] for entry in os.listdir(folder))
     return names
+
+
+def _pythons_file() -> Path:
+    return cache_base() / "checker-python.json"
+
+
+def _last_python() -> str:
+    """The interpreter the last new checker ran on (this process's own when none, or
+    when it is gone): the one a function's next check most likely needs."""
+    try:
+        python = json.loads(_pythons_file().read_text())
+    except (OSError, ValueError):
+        return HOST
+    return python if isinstance(python, str) and os.path.isfile(python) else HOST
+
+
+def _remember_python(python: str) -> None:
+    if _last_python() != python:
+        keep_json(_pythons_file(), python)
 
 
 def _warm_file() -> Path:
@@ -377,4 +398,4 @@ class _ParserProcess:
         shutil.rmtree(self._neutral, ignore_errors=True)
 
 
-start_spare()  # at import: see the module's docstring
+start_spare(_last_python())  # at import: see the module's docstring

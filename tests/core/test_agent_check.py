@@ -339,7 +339,7 @@ def test_a_spare_checker_starts_before_chaoslib_is_imported_and_ends_with_its_pr
         "import sys\n"
         "from chaosthundra.agents import parser_process\n"
         "assert 'chaoslib' not in sys.modules, 'chaoslib imported before the spare started'\n"
-        "print(parser_process.spare_pid(), flush=True)\n"
+        "print(parser_process.spare_pid(parser_process._last_python()), flush=True)\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", script],
@@ -485,3 +485,29 @@ def test_a_remembered_interpreter_that_is_gone_is_looked_up_again(tmp_path, fres
     assert agent_check._interpreter(HERE).path == gone  # remembered: not run again
     gone.unlink()
     assert agent_check._interpreter(HERE).path == python.path
+
+
+def test_the_spare_at_import_runs_on_the_interpreter_the_last_new_checker_ran_on(
+    tmp_path, fresh_verdicts
+):
+    python = _interpreter(RUNTIMES[1])
+    root = _agent_only(THUNDRA)
+    config = error_listener(DYNAMODB, error_type="boto3.exceptions.Boto3Error")
+    agent_check.check(config, encode(config), THUNDRA, root, RUNTIMES[1])
+    assert json.loads((fresh_verdicts.parent / "checker-python.json").read_text()) == str(
+        python.path
+    )
+    script = (
+        "from chaosthundra.agents import parser_process\n"
+        f"print(parser_process.spare_pid({str(python.path)!r}), flush=True)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[2],
+        env={**os.environ},
+    )
+    spare = int(done.stdout)  # a spare of that runtime's interpreter was started at import
+    _wait_until(lambda: _gone(spare), "the spare ends with the process that started it")
