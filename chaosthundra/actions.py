@@ -13,17 +13,19 @@ through a published version that carries it (see ``chaosthundra.targets.alias``)
 
 import contextlib
 import logging
+from dataclasses import replace
 from typing import Any, Callable, Mapping, Optional
 
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
-from chaosthundra import agent_check, ledger, targets
+from chaosthundra import agent_check, ledger, owners, targets
 from chaosthundra.aws import client, resolve_endpoint_url
 from chaosthundra.function_names import resolve as resolve_function
 from chaosthundra.guardrails import preflight
 from chaosthundra.listeners import (
     InvalidInjection,
+    decode,
     encode,
     env_key,
     env_keys,
@@ -67,6 +69,7 @@ def enable_error_injection(
     verify: Any = None,
     qualifier: str = None,
     traffic_percentage: float = 100,
+    force: bool = False,
     configuration: Configuration = None,
     secrets: Secrets = None,
 ) -> dict:
@@ -91,6 +94,11 @@ def enable_error_injection(
     (0 < p <= 100) runs a published version that carries the fault; $LATEST must
     match the alias's version, or nothing is published. Undo with the same
     `qualifier`. `function_name` may also be an ARN or name:alias.
+
+    The injection is owned by this run: another run's enable of the same name
+    (names are case-insensitive) on the function is refused while this run
+    lives, and only this run's rollback removes it. `force=True` takes over a
+    name another live run holds.
     """
     function_name, qualifier = resolve_function(function_name, qualifier, configuration, secrets)
     return _enable(
@@ -109,6 +117,7 @@ def enable_error_injection(
         traffic_percentage,
         configuration,
         secrets,
+        force,
     )
 
 
@@ -126,6 +135,7 @@ def enable_latency_injection(
     verify: Any = None,
     qualifier: str = None,
     traffic_percentage: float = 100,
+    force: bool = False,
     configuration: Configuration = None,
     secrets: Secrets = None,
 ) -> dict:
@@ -144,7 +154,8 @@ def enable_latency_injection(
     `remove_all_injections`. `qualifier` (an alias name) and
     `traffic_percentage` aim the fault at that alias's traffic, as for
     `enable_error_injection`. Each of delay, variation and sigma is at most
-    900000 ms (Lambda's 900 s maximum timeout).
+    900000 ms (Lambda's 900 s maximum timeout). Owned by this run, as there;
+    `force=True` takes over a name another live run holds.
     """
     function_name, qualifier = resolve_function(function_name, qualifier, configuration, secrets)
     return _enable(
@@ -159,6 +170,7 @@ def enable_latency_injection(
         traffic_percentage,
         configuration,
         secrets,
+        force,
     )
 
 
@@ -166,6 +178,7 @@ def disable_error_injection(
     function_name: str,
     injection_name: str = "error",
     qualifier: str = None,
+    force: bool = False,
     configuration: Configuration = None,
     secrets: Secrets = None,
 ) -> dict:
@@ -173,17 +186,22 @@ def disable_error_injection(
 
     Only that injection's variable is removed; a change anyone else made in the
     meantime is kept. Does nothing, and says so, when the injection is not there.
-    With `qualifier` (an alias), the alias's other injections stay; removing its
-    last routes the alias exactly as before and deletes the chaos version.
+    It is read back until it is gone, and the action fails if it keeps coming back.
+    Another run's injection of that name is left in place (status "left"), unless
+    `force=True`. With `qualifier` (an alias), the alias's other injections stay;
+    removing its last routes the alias exactly as before and deletes the chaos version.
     """
     function_name, qualifier = resolve_function(function_name, qualifier, configuration, secrets)
-    return _disable(function_name, injection_name, "error", qualifier, configuration, secrets)
+    return _disable(
+        function_name, injection_name, "error", qualifier, configuration, secrets, force
+    )
 
 
 def disable_latency_injection(
     function_name: str,
     injection_name: str = "latency",
     qualifier: str = None,
+    force: bool = False,
     configuration: Configuration = None,
     secrets: Secrets = None,
 ) -> dict:
@@ -191,45 +209,69 @@ def disable_latency_injection(
 
     Only that injection's variable is removed; a change anyone else made in the
     meantime is kept. Does nothing, and says so, when the injection is not there.
-    With `qualifier` (an alias), as for `disable_error_injection`.
+    Another run's injection is left in place unless `force=True`. With `qualifier`
+    (an alias), as for `disable_error_injection`.
     """
     function_name, qualifier = resolve_function(function_name, qualifier, configuration, secrets)
-    return _disable(function_name, injection_name, "latency", qualifier, configuration, secrets)
+    return _disable(
+        function_name, injection_name, "latency", qualifier, configuration, secrets, force
+    )
 
 
 def remove_all_injections(
     function_name: str,
     qualifier: str = None,
+    force: bool = False,
     configuration: Configuration = None,
     secrets: Secrets = None,
 ) -> dict:
-    """Remove every chaosthundra injection from the function: the kill switch.
+    """Remove every chaosthundra injection this run made on the function.
 
     Span listeners that chaosthundra did not write (foreign Thundra listener
-    variables) and all other variables are left exactly as they are. With
-    `qualifier` (an alias), the alias is routed exactly as before its first
-    injection and chaosthundra's versions for it are deleted.
+    variables) and all other variables are left exactly as they are, and so are
+    injections another run owns (listed as "left"); `force=True` removes those too,
+    as the kill switch `chaosthundra clear` does. With `qualifier` (an alias), the
+    alias is routed exactly as before its first injection and chaosthundra's
+    versions for it are deleted.
     """
     function_name, qualifier = resolve_function(function_name, qualifier, configuration, secrets)
     _check_qualifier(function_name, qualifier)
-    lam = client("lambda", configuration, secrets)
-    change = targets.update(
-        lam, function_name, qualifier, lambda env: {k: v for k, v in env.items() if not is_ours(k)}
-    )
-    removed = sorted(injection_name_of(k) for k in change.before if is_ours(k))
-    ledger.record_cleared(
-        _ledger_entry(change.configuration, "*", configuration, secrets, qualifier)
-    )
     where = _where(function_name, qualifier)
+    lam = client("lambda", configuration, secrets)
+    me = owners.current()
+    left: dict[str, owners.Owner] = {}
+
+    def merge(env: dict[str, str]) -> dict[str, str]:
+        left.clear()
+        for key in [k for k in env if is_ours(k)]:
+            holder = _other_holder(env[key], me, force)
+            if holder is None:
+                env.pop(key)
+            else:
+                left[injection_name_of(key)] = holder
+        return env
+
+    change = _remove_proven(lam, function_name, qualifier, merge, "remove the injections on")
+    removed = sorted(injection_name_of(k) for k in change.before if is_ours(k))
+    removed = [name for name in removed if name not in left]
+    entry = _ledger_entry(change.configuration, "*", configuration, secrets, qualifier)
+    if left:
+        for name in removed:
+            ledger.record_removed(replace(entry, injection_name=name))
+    else:
+        ledger.record_cleared(entry)
+    for name, holder in sorted(left.items()):
+        _log_left(name, where, holder)
     if removed:
         logger.info("chaosthundra: removed injections %s from %s", ", ".join(removed), where)
     else:
-        logger.info("chaosthundra: no injection on %s; nothing to remove", where)
+        logger.info("chaosthundra: no injection of this run on %s; nothing to remove", where)
     return {
         "function_name": function_name,
         "qualifier": qualifier,
         "status": "removed" if removed else "absent",
         "removed": removed,
+        "left": sorted(left),
         "revision_id": change.revision_id,
     }
 
@@ -256,6 +298,7 @@ def _enable(
     traffic_percentage: Any,
     configuration: Configuration,
     secrets: Secrets,
+    force: bool = False,
 ) -> dict:
     what = f"enable an injection on {_where(function_name, qualifier)}"
     _check_qualifier(function_name, qualifier)
@@ -286,6 +329,9 @@ def _enable(
     except InvalidInjection as error:
         raise ActivityFailed(f"chaosthundra: cannot {what}: {error}") from error
 
+    me = owners.current(injection_name)
+    taken: list[str] = []  # whom this enable took the injection from, and why
+
     def merge(env: dict[str, str]) -> dict[str, str]:
         clash = [k for k in env if k != key and k.upper() == key.upper()]
         if clash:
@@ -293,9 +339,10 @@ def _enable(
                 f"chaosthundra: cannot {what}: variable {clash[0]} differs from {key} only in "
                 "case, and the agent would read both as one. Choose another injection_name."
             )
+        owner = _claim(env.get(key), me, force, what, taken)
         others = {k: v for k, v in env.items() if k != key}
         try:
-            value = fit_value(config, key, others)
+            value = fit_value(owners.stamp(config, owner), key, others)
             agent_check.check(config, value, agent, package, runtime)
         except InvalidInjection as error:
             raise ActivityFailed(f"chaosthundra: cannot {what}: {error}") from error
@@ -319,10 +366,20 @@ def _enable(
             current=function,
             wait_timeout=wait_timeout,
         )
+    except _Held:
+        ledger.record_removed(entry)  # refused before anything was written
+        raise
     except ActivityFailed:
         _settle_failed_enable(lam, entry, key)
         raise
     ledger.record_enabled(entry)
+    for why in dict.fromkeys(taken):
+        logger.warning(
+            "chaosthundra: took over injection '%s' on %s from %s",
+            injection_name.lower(),
+            _where(function_name, qualifier),
+            why,
+        )
     status = "replaced" if key in change.before else "enabled"
     if not change.changed:
         status = "unchanged"
@@ -373,9 +430,10 @@ def remove_injection(
     configuration: Configuration = None,
     secrets: Secrets = None,
     qualifier: Optional[str] = None,
+    force: bool = False,
 ) -> dict:
     """Remove one named injection whatever its kind (safeguard, kill switch, verify)."""
-    return _disable(function_name, injection_name, None, qualifier, configuration, secrets)
+    return _disable(function_name, injection_name, None, qualifier, configuration, secrets, force)
 
 
 def _disable(
@@ -385,6 +443,7 @@ def _disable(
     qualifier: Optional[str],
     configuration: Configuration,
     secrets: Secrets,
+    force: bool = False,
 ) -> dict:
     where = _where(function_name, qualifier)
     try:
@@ -395,8 +454,11 @@ def _disable(
         ) from error
     _check_qualifier(function_name, qualifier)
     lam = client("lambda", configuration, secrets)
+    me = owners.current()
+    left: list[owners.Owner] = []
 
     def merge(env: dict[str, str]) -> dict[str, str]:
+        left.clear()
         for found in parse_injections({k: env[k] for k in keys if k in env}):
             if kind is not None and found.kind not in (kind, "unreadable"):
                 raise ActivityFailed(
@@ -404,16 +466,25 @@ def _disable(
                     f"{found.kind} injection, not a {kind} one; disable it with "
                     f"disable_{found.kind}_injection or remove_all_injections."
                 )
+            holder = _other_holder(env[found.env_key], me, force)
+            if holder is not None:
+                left.append(holder)
+                continue
             env.pop(found.env_key)
         return env
 
-    change = targets.update(lam, function_name, qualifier, merge)
-    ledger.record_removed(
-        _ledger_entry(change.configuration, injection_name, configuration, secrets, qualifier)
-    )
+    change = _remove_proven(lam, function_name, qualifier, merge, "disable an injection on")
     gone = parse_injections({k: change.before[k] for k in keys if k in change.before})
     removed = gone[0].kind if gone else None
     label = kind or removed or "any"
+    if left and not change.changed:
+        _log_left(injection_name.lower(), where, left[0])
+        return _summary(function_name, injection_name.lower(), label, "left", change) | {
+            "holder": left[0].describe()
+        }
+    ledger.record_removed(
+        _ledger_entry(change.configuration, injection_name, configuration, secrets, qualifier)
+    )
     if change.changed:
         logger.info("chaosthundra: disabled %s injection '%s' on %s", label, injection_name, where)
         status = "disabled"
@@ -423,6 +494,116 @@ def _disable(
         )
         status = "absent"
     return _summary(function_name, injection_name.lower(), label, status, change)
+
+
+# ------------------------------------------------------------------ ownership
+class _Held(ActivityFailed):
+    """The injection name is held by another live owner: nothing was written."""
+
+
+def _claim(
+    value: Optional[str], me: owners.Owner, force: bool, what: str, taken: list[str]
+) -> owners.Owner:
+    """The owner to record for an enable over ``value`` (the variable as it is, if any).
+
+    Refuses (``_Held``) when another live owner holds it, or when this owner holds it
+    under another spelling; takes it over, noting why in ``taken``, when that owner is
+    provably gone or ``force`` is given. Keeps the holder's time for its own re-enable.
+    """
+    holder = _holder_of(value)
+    if holder is None:
+        return me
+    name = holder.name or me.name
+    if holder.same(me):
+        if holder.name and holder.name != me.name and not force:
+            raise _Held(
+                f"chaosthundra: cannot {what}: injection_name '{me.name}' is injection "
+                f"'{holder.name}', which this run enabled {owners.age(holder.since)} ago: names "
+                f"are case-insensitive. Use '{holder.name}' to replace it, or another name."
+            )
+        return replace(me, since=holder.since)
+    if force:
+        taken.append(f"{holder.describe()} (force=True)")
+        return me
+    why = holder.gone()
+    if why is not None:
+        taken.append(f"{holder.describe()}: {why}")
+        return me
+    raise _Held(
+        f"chaosthundra: cannot {what}: injection '{name}' (names are case-insensitive) is held "
+        f"by {holder.describe()}. Wait for that run to end, choose another injection_name, or "
+        "pass force=True to take it over (`chaosthundra clear` removes every injection)."
+    )
+
+
+def _other_holder(value: str, me: owners.Owner, force: bool) -> Optional[owners.Owner]:
+    """Another owner a removal must leave ``value`` to, or None when it may remove it
+    (its own, without owner record, or ``force``)."""
+    holder = None if force else _holder_of(value)
+    return None if holder is None or holder.same(me) else holder
+
+
+def _holder_of(value: Optional[str]) -> Optional[owners.Owner]:
+    if value is None:
+        return None
+    try:
+        return owners.owner_of(decode(value))
+    except (ValueError, OSError, EOFError):
+        return None  # unreadable: nobody's, as the faults chaosthundra wrote before owners
+
+
+def _log_left(name: str, where: str, holder: owners.Owner) -> None:
+    logger.warning(
+        "chaosthundra: left injection '%s' on %s: it belongs to %s, not to this run "
+        "(force=True removes it, and so does `chaosthundra clear`)",
+        name,
+        where,
+        holder.describe(),
+    )
+
+
+# ------------------------------------------------------------- proven removal
+REMOVE_ATTEMPTS = 5
+
+
+def _remove_proven(
+    lam: Any,
+    function_name: str,
+    qualifier: Optional[str],
+    merge: Callable[[dict[str, str]], dict[str, str]],
+    what: str,
+) -> Any:
+    """Apply a removing ``merge`` and prove it: read the target back once its updates
+    settled, and merge again while anything it removes is there (a writer without
+    RevisionId may have put it back). Returns the first change, marked changed when any
+    write was made; ActivityFailed naming what stayed after REMOVE_ATTEMPTS writes."""
+    first = change = targets.update(lam, function_name, qualifier, merge)
+    wrote = first.changed
+    for attempt in range(1, REMOVE_ATTEMPTS + 1):
+        now = targets.variables(lam, function_name, qualifier, settled=True)
+        kept = merge(dict(now))
+        stayed = sorted(k for k in now if k not in kept)
+        if not stayed:
+            first.changed = wrote
+            return first
+        if attempt == REMOVE_ATTEMPTS:
+            break
+        logger.warning(
+            "chaosthundra: %s came back on %s after it was removed (a write without "
+            "RevisionId raced the removal); removing it again (attempt %d/%d)",
+            ", ".join(stayed),
+            _where(function_name, qualifier),
+            attempt + 1,
+            REMOVE_ATTEMPTS,
+        )
+        change = targets.update(lam, function_name, qualifier, merge)
+        wrote = wrote or change.changed
+    raise ActivityFailed(
+        f"chaosthundra: could not {what} {_where(function_name, qualifier)}: "
+        f"{', '.join(stayed)} stayed after {REMOVE_ATTEMPTS} removals, each undone by another "
+        "writer (one that writes the whole environment without RevisionId). Stop that writer, "
+        f"then run `chaosthundra clear --function {function_name}`."
+    )
 
 
 def _summary(function_name: str, name: str, kind: str, status: str, change: Any) -> dict:

@@ -4,7 +4,8 @@ It reads the functions' configuration and their versions, so it works after the
 process that injected is gone (even killed with SIGKILL): injections in
 ``$LATEST``'s variables, and the versions chaosthundra published for an alias
 (their Description records how to route the alias back). It only ever removes
-chaosthundra's own variables and versions.
+chaosthundra's own variables and versions, whichever run owns them: it is the
+kill switch, and wins over every owner.
 """
 
 from __future__ import annotations
@@ -84,7 +85,9 @@ def clear(
     results = []
     for name in with_injections(configuration, secrets, function_names):
         try:
-            result = remove_all_injections(name, configuration=configuration, secrets=secrets)
+            result = remove_all_injections(
+                name, force=True, configuration=configuration, secrets=secrets
+            )
             undone = alias_target.undo(lam, name)
         except ChaosException as error:
             result = {"function_name": name, "removed": [], "error": str(error)}

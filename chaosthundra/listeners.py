@@ -13,6 +13,10 @@ foreign and never touched.
 The agent lower-cases variable names and turns ``_`` into ``.``, so names that
 differ only in case collide there. Injection names are therefore
 case-insensitive and always written upper-case.
+
+Our values also carry their owner (:mod:`chaosthundra.owners`) under the key
+``owner``, which the agents do not read; :func:`parse_injections` gives it apart
+from the listener config.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Iterable, Mapping, Optional
 
 from chaosthundra.agents import DEFAULT, LEGACY_NOTE, PROFILES, AgentProfile, is_legacy, reader_of
+from chaosthundra.owners import OWNER_KEY
 
 __all__ = [
     "ENV_LIMIT_BYTES",
@@ -74,6 +79,7 @@ class Injection:
     config: Optional[dict]
     agent: str = ""  # the profile name of the agent that reads it; "" for legacy
     note: str = ""
+    owner: Optional[dict] = None  # its owner record (chaosthundra.owners), apart from config
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -322,7 +328,10 @@ def parse_injections(variables: Mapping[str, str]) -> list[Injection]:
         except (ValueError, OSError, EOFError):
             found.append(Injection(name, "unreadable", key, ours, encoding, None, agent.name))
             continue
-        found.append(Injection(name, _kind(config), key, ours, encoding, config, agent.name))
+        owner = config.pop(OWNER_KEY, None) if ours else None
+        found.append(
+            Injection(name, _kind(config), key, ours, encoding, config, agent.name, owner=owner)
+        )
     return found
 
 

@@ -18,6 +18,7 @@ from chaoslib.control import load_global_controls
 from chaoslib.experiment import ensure_experiment_is_valid, run_experiment
 from chaoslib.loader import load_experiment
 
+from chaosthundra import owners
 from chaosthundra.gameday.plan import Plan, PlannedRun
 
 __all__ = ["RunResult", "run_plan", "outcome_of", "SAFEGUARD_SETTINGS"]
@@ -96,9 +97,10 @@ def _run_one(index: int, planned: PlannedRun, journals: Path) -> RunResult:
         ensure_experiment_is_valid(experiment)
         settings = json.loads(json.dumps(SAFEGUARD_SETTINGS))
         load_global_controls(settings)
-        journal = run_experiment(
-            experiment, settings=settings, experiment_vars=(dict(planned.vars), {})
-        )
+        with owners.scope(f"gameday run {index} {planned.name}"):
+            journal = run_experiment(
+                experiment, settings=settings, experiment_vars=(dict(planned.vars), {})
+            )
     except Exception as error:  # noqa: BLE001 - a broken run must not stop the gameday
         logger.error("gameday: run %d (%s) could not run: %s", index, planned.name, error)
         return RunResult(

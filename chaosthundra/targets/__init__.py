@@ -40,8 +40,12 @@ def update(
     return alias.update(lam, function_name, qualifier, merge, percentage, wait_timeout)
 
 
-def variables(lam: BaseClient, function_name: str, qualifier: Optional[str]) -> dict[str, str]:
-    """The variables the target's traffic runs with, injections included."""
+def variables(
+    lam: BaseClient, function_name: str, qualifier: Optional[str], settled: bool = False
+) -> dict[str, str]:
+    """The variables the target's traffic runs with, injections included; with
+    ``settled``, those of ``$LATEST`` once no update is in progress."""
     if qualifier is None:
-        return function_env.variables_of(function_env.read(lam, function_name))
+        read = function_env.read_settled if settled else function_env.read
+        return function_env.variables_of(read(lam, function_name))
     return alias.variables(lam, function_name, qualifier)

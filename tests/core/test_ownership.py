@@ -1,0 +1,307 @@
+"""Every injection has an owner; only its owner, force=True or the kill switch removes it.
+
+Against the embedded sandbox (its Lambda control plane: RevisionIds, 409s while an
+update is InProgress). The other owner is a real second process using the Python
+API, which holds its fault until the test closes its stdin; the real `chaos run`
+pair is in tests/e2e/test_owned_runs.py.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from chaoslib.exceptions import ActivityFailed
+
+from chaosthundra import actions, function_env, killswitch, ledger, owners
+from chaosthundra.listeners import decode, env_key, parse_injections
+from tests.core import on_sandbox
+
+configuration, lam, role_arn = on_sandbox.configuration, on_sandbox.lam, on_sandbox.role_arn
+
+REPO = Path(__file__).resolve().parents[2]
+REDIS = {"class_name": "Redis"}
+KEY = env_key("shared")
+
+# A second owner: enables, prints the result, holds the fault until stdin closes.
+HOLDER = """
+import json, sys
+from chaosthundra.actions import enable_error_injection
+configuration, function_name, injection_name = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3]
+result = enable_error_injection(
+    function_name, class_name="Redis", injection_name=injection_name, configuration=configuration
+)
+print(json.dumps({"status": result["status"]}), flush=True)
+sys.stdin.read()
+"""
+
+
+@pytest.fixture(autouse=True)
+def empty_ledger() -> Iterator[None]:
+    ledger.clear()
+    yield
+    ledger.clear()
+
+
+class Holder:
+    """Another process that enabled ``injection_name`` on the function and still runs."""
+
+    def __init__(self, configuration: dict, function_name: str, injection_name: str = "shared"):
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                HOLDER,
+                json.dumps(configuration),
+                function_name,
+                injection_name,
+            ],
+            cwd=REPO,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        line = self.proc.stdout.readline()  # the event: its enable returned
+        assert json.loads(line)["status"] == "enabled", line
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.stdin.close()
+            self.proc.wait(timeout=30)
+
+
+@pytest.fixture
+def holder(configuration, make_function) -> Iterator[tuple[str, Holder]]:
+    name = make_function({"KEEP": "me"})
+    held = Holder(configuration, name)
+    yield name, held
+    held.close()
+
+
+def _value(lam, name: str) -> str:
+    return function_env.variables_of(lam.get_function_configuration(FunctionName=name))[KEY]
+
+
+def test_a_second_owners_enable_is_refused_naming_the_holder_and_its_age(
+    holder, configuration, lam
+):
+    name, held = holder
+    before = _value(lam, name)
+    with pytest.raises(ActivityFailed) as refused:
+        actions.enable_error_injection(
+            name, class_name="HTTP", injection_name="shared", configuration=configuration
+        )
+    message = str(refused.value)
+    assert f"pid {held.proc.pid}" in message and "process" in message
+    assert "enabled 0 s ago" in message or " s ago" in message
+    assert "force=True" in message and "chaosthundra clear" in message
+    assert _value(lam, name) == before  # untouched
+    assert ledger.active() == []  # nothing of ours to sweep
+
+
+def test_names_differing_only_in_case_are_the_same_injection(holder, configuration, lam):
+    name, held = holder
+    before = _value(lam, name)
+    with pytest.raises(ActivityFailed, match=f"pid {held.proc.pid}"):
+        actions.enable_error_injection(
+            name, injection_name="SHARED", configuration=configuration, **REDIS
+        )
+    assert _value(lam, name) == before
+
+
+def test_one_owner_spelling_a_name_two_ways_is_refused(make_function, configuration, lam, snap):
+    name = make_function({"KEEP": "me"})
+    actions.enable_error_injection(name, injection_name="abc", configuration=configuration, **REDIS)
+    value = _value_of(lam, name, "abc")
+    with pytest.raises(ActivityFailed, match="case-insensitive"):
+        actions.enable_error_injection(
+            name, injection_name="ABC", configuration=configuration, **REDIS
+        )
+    assert _value_of(lam, name, "abc") == value
+    # the same spelling replaces it, as before; the disable takes any spelling
+    again = actions.enable_error_injection(
+        name, injection_name="abc", configuration=configuration, class_name="HTTP"
+    )
+    assert again["status"] == "replaced"
+    assert actions.disable_error_injection(name, "ABC", configuration=configuration)["status"] == (
+        "disabled"
+    )
+
+
+def _value_of(lam, name: str, injection: str) -> str:
+    return function_env.variables_of(lam.get_function_configuration(FunctionName=name))[
+        env_key(injection)
+    ]
+
+
+def test_a_rollback_leaves_another_owners_fault_in_place(holder, configuration, lam, caplog):
+    name, held = holder
+    before = _value(lam, name)
+    with caplog.at_level(logging.INFO, logger="chaostoolkit"):
+        result = actions.disable_error_injection(name, "shared", configuration=configuration)
+        everything = actions.remove_all_injections(name, configuration=configuration)
+    assert result["status"] == "left"
+    assert f"pid {held.proc.pid}" in result["holder"]
+    assert everything["status"] == "absent" and everything["left"] == ["shared"]
+    assert _value(lam, name) == before
+    assert f"left injection 'shared' on Lambda function '{name}'" in caplog.text
+
+
+def test_a_dead_owners_injection_is_taken_over_with_a_log_line(holder, configuration, lam, caplog):
+    name, held = holder
+    held.kill()
+    with caplog.at_level(logging.INFO, logger="chaostoolkit"):
+        result = actions.enable_error_injection(
+            name, injection_name="shared", configuration=configuration, class_name="HTTP"
+        )
+    assert result["status"] == "replaced"
+    assert "took over injection 'shared'" in caplog.text
+    assert f"process {held.proc.pid}" in caplog.text and "has exited" in caplog.text
+    (mine,) = parse_injections({KEY: _value(lam, name)})
+    assert mine.owner["id"] == owners.current().id
+    assert mine.config["config"]["filters"] == [{"className": "HTTP"}]
+    assert (
+        actions.disable_error_injection(name, "shared", configuration=configuration)["status"]
+        == "disabled"
+    )
+
+
+def test_a_reused_pid_does_not_keep_a_dead_owners_injection(make_function, configuration, lam):
+    """The record names this machine and a live PID (this test's own), but a start time
+    that process never had: the PID was reused, its owner is gone."""
+    name = make_function({"KEEP": "me"})
+    actions.enable_error_injection(
+        name, injection_name="shared", configuration=configuration, **REDIS
+    )
+    config = decode(_value(lam, name))
+    me = owners.current()
+    config["owner"] = {**config["owner"], "id": "someone-else", "p": os.getpid(), "s": 1.0}
+    lam.update_function_configuration(
+        FunctionName=name,
+        Environment={"Variables": {"KEEP": "me", KEY: json.dumps(config)}},
+    )
+    function_env.wait_until_updated(lam, name)
+    assert owners.Owner.from_json(config["owner"]).gone() is not None
+    result = actions.enable_error_injection(
+        name, injection_name="shared", configuration=configuration, **REDIS
+    )
+    assert result["status"] == "replaced"
+    assert decode(_value(lam, name))["owner"]["id"] == me.id
+    # the same record with this process's real start time is alive: refused
+    config["owner"]["s"] = me.started
+    assert owners.Owner.from_json(config["owner"]).gone() is None
+
+
+def test_force_takes_over_and_removes_a_live_owners_injection(holder, configuration, lam):
+    name, held = holder
+    taken = actions.enable_error_injection(
+        name, injection_name="shared", configuration=configuration, force=True, class_name="HTTP"
+    )
+    assert taken["status"] == "replaced"
+    assert decode(_value(lam, name))["owner"]["id"] == owners.current().id
+    held.close()
+
+
+def test_force_disable_removes_a_live_owners_injection(holder, configuration, lam):
+    name, _ = holder
+    result = actions.disable_error_injection(
+        name, "shared", configuration=configuration, force=True
+    )
+    assert result["status"] == "disabled"
+    assert function_env.variables_of(lam.get_function_configuration(FunctionName=name)) == {
+        "KEEP": "me"
+    }
+
+
+def test_clear_removes_a_live_owners_injection(holder, configuration, lam):
+    name, _ = holder
+    (result,) = killswitch.clear(configuration, function_names=[name])
+    assert result["removed"] == ["shared"] and result["error"] is None
+    assert function_env.variables_of(lam.get_function_configuration(FunctionName=name)) == {
+        "KEEP": "me"
+    }
+
+
+def test_the_owner_record_is_small_and_in_the_variable(make_function, configuration, lam):
+    name = make_function({"KEEP": "me"})
+    actions.enable_error_injection(
+        name, injection_name="shared", configuration=configuration, **REDIS
+    )
+    value = _value(lam, name)
+    record = json.dumps(decode(value)["owner"], separators=(",", ":"))
+    assert len(record) <= 200, record
+    (injection,) = parse_injections({KEY: value})
+    assert "owner" not in injection.config  # what the agent reads is the listener alone
+    assert injection.owner["by"].startswith("process ")
+
+
+# ------------------------------------------------------------- a disable proves itself
+def test_a_disable_raced_by_a_blind_writer_never_reports_disabled_with_the_variable_there(
+    make_function, configuration, lam, slow_updates, monkeypatch, caplog
+):
+    """A console-like writer read the configuration while the fault was on, and writes
+    it back whole, without RevisionId, as soon as Lambda lets it (409 while our
+    update is InProgress). Its write lands right after ours settled: the disable
+    must see the variable back and remove it again."""
+    name = make_function({"KEEP": "me"})
+    actions.enable_error_injection(
+        name, injection_name="shared", configuration=configuration, **REDIS
+    )
+    stale = function_env.variables_of(lam.get_function_configuration(FunctionName=name))
+    assert KEY in stale
+    from chaosthundra.aws import client
+
+    writer = client("lambda", configuration)
+    ours_in_flight, blind_written = threading.Event(), threading.Event()
+    conflicts = []
+
+    def blind_writer() -> None:
+        ours_in_flight.wait(60)
+        while True:
+            try:
+                writer.update_function_configuration(
+                    FunctionName=name, Environment={"Variables": stale}
+                )
+            except writer.exceptions.ResourceConflictException:
+                conflicts.append(1)  # our update is InProgress: retry as consoles do
+                time.sleep(0.02)  # the writer's own retry pace, not a synchronisation
+                continue
+            blind_written.set()
+            return
+
+    real_wait = function_env.wait_until_updated
+    calls = []
+
+    def wait_then_let_the_writer_in(lam_, function_name, timeout=function_env.WAIT_TIMEOUT_SECONDS):
+        calls.append(function_name)
+        if len(calls) == 1:  # our disable's write was accepted and is InProgress
+            ours_in_flight.set()
+        real_wait(lam_, function_name, timeout)
+        if len(calls) == 1:
+            assert blind_written.wait(60)  # the writer got in right after ours settled
+
+    monkeypatch.setattr(function_env, "wait_until_updated", wait_then_let_the_writer_in)
+    thread = threading.Thread(target=blind_writer)
+    thread.start()
+    with caplog.at_level(logging.INFO, logger="chaostoolkit"):
+        result = actions.disable_error_injection(name, "shared", configuration=configuration)
+    thread.join(60)
+    assert f"{KEY} came back on Lambda function '{name}'" in caplog.text
+    assert conflicts, "the writer never met our update InProgress"
+    settled = function_env.read_settled(lam, name)
+    assert result["status"] == "disabled"
+    assert KEY not in function_env.variables_of(settled)
+    assert function_env.variables_of(settled) == {"KEEP": "me"}
