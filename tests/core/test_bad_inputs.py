@@ -379,6 +379,12 @@ def test_every_case_is_documented():
         "alias-split-share",
         "alias-on-latest",
         "alias-percentage-differs",
+        # tests/core/test_ownership.py
+        "owner-held",
+        "owner-held-other-case",
+        "owner-name-spelling",
+        "owner-left",
+        "removal-undone",
         # tests/core/test_function_names.py
         "function-name-empty",
         "function-name-invalid",

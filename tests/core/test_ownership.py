@@ -305,3 +305,39 @@ def test_a_disable_raced_by_a_blind_writer_never_reports_disabled_with_the_varia
     assert result["status"] == "disabled"
     assert KEY not in function_env.variables_of(settled)
     assert function_env.variables_of(settled) == {"KEEP": "me"}
+
+
+def test_a_disable_undone_again_and_again_fails_naming_what_stayed(
+    make_function, configuration, lam, slow_updates, monkeypatch
+):
+    """The writer puts its stale environment back each time it sees the variable gone:
+    the disable gives up after REMOVE_ATTEMPTS removals and says what stayed."""
+    name = make_function({"KEEP": "me"})
+    actions.enable_error_injection(
+        name, injection_name="shared", configuration=configuration, **REDIS
+    )
+    stale = function_env.variables_of(lam.get_function_configuration(FunctionName=name))
+    from chaosthundra.aws import client
+
+    writer = client("lambda", configuration)
+    real_wait = function_env.wait_until_updated
+    put_back = []
+
+    def wait_then_put_it_back(lam_, function_name, timeout=function_env.WAIT_TIMEOUT_SECONDS):
+        real_wait(lam_, function_name, timeout)
+        now = function_env.variables_of(writer.get_function_configuration(FunctionName=name))
+        if KEY not in now:  # our removal is live: the writer writes its old copy back
+            writer.update_function_configuration(
+                FunctionName=name, Environment={"Variables": stale}
+            )
+            put_back.append(1)
+
+    monkeypatch.setattr(function_env, "wait_until_updated", wait_then_put_it_back)
+    with pytest.raises(ActivityFailed) as failed:
+        actions.disable_error_injection(name, "shared", configuration=configuration)
+    monkeypatch.undo()
+    assert len(put_back) == actions.REMOVE_ATTEMPTS
+    assert f"{KEY} stayed after {actions.REMOVE_ATTEMPTS} removals" in str(failed.value)
+    assert f"chaosthundra clear --function {name}" in str(failed.value)
+    (result,) = killswitch.clear(configuration, function_names=[name])
+    assert result["removed"] == ["shared"]
