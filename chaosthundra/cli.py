@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shlex
 import signal
 import sys
 import threading
@@ -91,10 +92,27 @@ def sandbox_up(
     _run_sandbox(template, port, region, update_delay)
 
 
+def shell_exports(endpoint_url: str, region: str, redis_url: str) -> dict[str, str]:
+    """What another shell exports to use a running sandbox: `chaos run` (through the
+    sandbox control) and `chaosthundra status/clear` attach to it rather than start
+    their own, and boto3 and the AWS CLI reach it with its dummy credentials."""
+    from .aws import SANDBOX_CREDENTIALS
+
+    return {
+        "CHAOSTHUNDRA_SANDBOX_URL": endpoint_url,
+        "CHAOSTHUNDRA_TARGET": "sandbox",
+        "AWS_ENDPOINT_URL": endpoint_url,
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_ACCESS_KEY_ID": SANDBOX_CREDENTIALS["aws_access_key_id"],
+        "AWS_SECRET_ACCESS_KEY": SANDBOX_CREDENTIALS["aws_secret_access_key"],
+        "CHAOSTHUNDRA_REDIS_URL": redis_url,
+    }
+
+
 def _run_sandbox(
     template: Optional[Path], port: int, region: str, update_delay: Optional[int]
 ) -> None:
-    from .aws import SANDBOX_CREDENTIALS
     from .sandbox import Sandbox, SandboxError
 
     stopping = threading.Event()
@@ -126,12 +144,8 @@ def _run_sandbox(
             click.echo(f"Functions:    {', '.join(functions)}")
         click.echo("")
         click.echo("# To use it from another shell:")
-        click.echo(f"export AWS_ENDPOINT_URL={box.endpoint_url}")
-        click.echo(f"export AWS_REGION={region}")
-        click.echo(f"export AWS_DEFAULT_REGION={region}")
-        click.echo(f"export AWS_ACCESS_KEY_ID={SANDBOX_CREDENTIALS['aws_access_key_id']}")
-        click.echo(f"export AWS_SECRET_ACCESS_KEY={SANDBOX_CREDENTIALS['aws_secret_access_key']}")
-        click.echo(f"export CHAOSTHUNDRA_REDIS_URL={box.redis_url}")
+        for name, value in shell_exports(box.endpoint_url, region, box.redis_url).items():
+            click.echo(f"export {name}={shlex.quote(value)}")
         click.echo("")
         click.echo("Press Ctrl-C to stop.", err=True)
         sys.stdout.flush()

@@ -21,10 +21,11 @@ the experiment runs against real AWS. Any other value is refused. A run whose ta
 is the sandbox but that lacks this control (and ``CHAOSTHUNDRA_SANDBOX_URL``) sends
 nothing anywhere: every activity refuses (see :mod:`chaosthundra.aws`).
 
-When ``CHAOSTHUNDRA_SANDBOX_URL`` is set (for example to the endpoint printed by
-``chaosthundra sandbox``), the control attaches to that running sandbox instead of
-starting one, and leaves it running: its functions then outlive the run, which is
-what ``chaosthundra status`` and ``clear`` need after a run was killed.
+When ``CHAOSTHUNDRA_SANDBOX_URL`` is set (``chaosthundra sandbox up`` prints it with
+the other exports a shell needs), the control attaches to that running sandbox
+instead of starting one, in the configuration's region, else ``AWS_REGION``, and
+leaves it running: its functions then outlive the run, which is what ``chaosthundra
+status`` and ``clear`` need after a run was killed.
 """
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ def configure_control(
         configuration.update(
             {
                 "aws_endpoint_url": attach_url,
-                "aws_region": str(configuration.get("aws_region") or "us-east-1"),
+                "aws_region": _attached_region(configuration),
                 "chaosthundra_sandbox": True,
             }
         )
@@ -124,6 +125,17 @@ def configure_control(
         _sandbox = sandbox
     configuration.update(_sandbox.configuration())
     configuration["chaosthundra_redis_url"] = _sandbox.redis_url
+
+
+def _attached_region(configuration: Configuration) -> str:
+    """The region of a running sandbox's functions: the configuration's, else the
+    shell's (``chaosthundra sandbox up`` exports ``AWS_REGION``), else us-east-1."""
+    return str(
+        configuration.get("aws_region")
+        or os.environ.get("AWS_REGION")
+        or os.environ.get("AWS_DEFAULT_REGION")
+        or "us-east-1"
+    )
 
 
 def named_in(experiment: Experiment, configuration: Configuration, secrets: Secrets) -> set[str]:
