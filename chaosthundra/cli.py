@@ -230,6 +230,17 @@ def _scope(config: Optional[dict]) -> str:
     )
 
 
+def _owner(record: Any) -> str:
+    """Who holds an injection, and whether it provably no longer runs."""
+    from .owners import Owner
+
+    owner = Owner.from_json(record)
+    if owner is None:
+        return "none recorded"
+    gone = owner.gone()
+    return owner.describe() + (f" (gone: {gone})" if gone else "")
+
+
 @main.command()
 @click.option("--function", "functions", multiple=True, help="Only this function (repeatable).")
 @_aws_options
@@ -248,7 +259,7 @@ def status(functions: tuple, **aws: Any) -> None:
     for name, injection in found:
         click.echo(
             f"{name:<32} {injection['name']:<20} {injection['kind']:<8} "
-            f"{_scope(injection['config'])}"
+            f"{_scope(injection['config'])}; owner: {_owner(injection.get('owner'))}"
         )
     if versions:
         click.echo(f"{'FUNCTION':<32} {'ALIAS':<16} {'VERSION':<8} {'SHARE':<6} INJECTIONS")

@@ -341,3 +341,12 @@ def test_a_disable_undone_again_and_again_fails_naming_what_stayed(
     assert f"chaosthundra clear --function {name}" in str(failed.value)
     (result,) = killswitch.clear(configuration, function_names=[name])
     assert result["removed"] == ["shared"]
+
+
+def test_a_gameday_run_is_an_owner_of_its_own():
+    process = owners.current()
+    with owners.scope("gameday run 2 redis failure"):
+        run = owners.current("x")
+        assert run.by == "gameday run 2 redis failure" and not run.same(process)
+        assert run.pid == process.pid  # same process, another owner
+    assert owners.current().same(process)

@@ -83,6 +83,11 @@ def test_sigkill_then_clear_restores_the_function(tmp_path, run_chaos, function_
     status = subprocess.run(cli + ["status"] + url, capture_output=True, text=True, timeout=60)
     assert status.returncode == 0, status.stderr
     assert function in status.stdout and "redis_get" in status.stdout
+    # who holds it: the killed run, which provably no longer runs
+    assert f"owner: chaos run variant-redis-failure.json (pid {run.proc.pid} on host" in (
+        status.stdout
+    )
+    assert f"(gone: its process {run.proc.pid} on host" in status.stdout
 
     refused = subprocess.run(
         cli + ["clear"] + url, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL
