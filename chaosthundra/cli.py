@@ -337,5 +337,49 @@ def gameday(plan: str, report_dir: str) -> None:
     sys.exit(run_gameday(plan, report_dir))
 
 
+@main.command("load-worker")
+@click.option(
+    "--master-host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Host of the Locust master (the machine running measure_load).",
+)
+@click.option(
+    "--master-port",
+    type=click.IntRange(1, 65535),
+    default=5557,
+    show_default=True,
+    help="Port of the Locust master.",
+)
+@click.option(
+    "--processes",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Worker processes to run (Locust forks them).",
+)
+@_aws_options
+@click.pass_context
+def load_worker(
+    ctx: click.Context, master_host: str, master_port: int, processes: int, **aws: Any
+) -> None:
+    """Run a Locust worker for measure_load: it invokes with this machine's credentials.
+
+    It joins the master, runs the users the master gives it, and exits when the
+    master quits. With --sandbox-url (or when the run targets the sandbox) it signs
+    with the sandbox's dummy credentials only.
+    """
+    from .load.worker import exec_worker
+
+    verbose = ctx.parent is not None and ctx.parent.params.get("verbose")
+    exec_worker(
+        master_host,
+        master_port,
+        processes,
+        _configuration(**aws),
+        "DEBUG" if verbose else "INFO",
+    )
+
+
 if __name__ == "__main__":
     main()

@@ -33,6 +33,7 @@ def load_exported_activities() -> list[DiscoveredActivities]:
     activities: list[DiscoveredActivities] = []
     activities.extend(discover_actions("chaosthundra.actions"))
     activities.extend(discover_probes("chaosthundra.probes"))
+    activities.extend(discover_probes("chaosthundra.load.probes"))
     return activities
 
 

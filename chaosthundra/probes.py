@@ -3,8 +3,10 @@
 import logging
 import math
 import time
+from collections import Counter
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Optional
 
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
@@ -15,7 +17,7 @@ from chaosthundra.aws import client, invoke_client
 from chaosthundra.function_logs import lines_since
 from chaosthundra.function_names import resolve as resolve_function
 from chaosthundra.listeners import parse_injections
-from chaosthundra.targets.invoke import failed_outcome, invoke, invoke_once, payload_bytes
+from chaosthundra.targets.invoke import attempt, invoke_once, payload_bytes, verdict
 
 __all__ = [
     "invoke_function",
@@ -152,64 +154,79 @@ def measure_invocations(
     invokes that got no answer), `throttled` (429) and `service_errors` (5xx);
     `timeouts` counts the timeouts among the errors. Also returns `count`,
     `error_ratio` (everything not ok, over count), `p50_ms`, `p95_ms`,
-    `p99_ms`, `max_ms` (round trip), `throughput_per_s` and `duration_s`, plus
+    `p99_ms`, `max_ms` (round trip), `rps` (also as `throughput_per_s`) and
+    `duration_s`, plus
     `durations_ms` and `outcomes` per invoke for charts. Judge it with
     tolerances, for example jsonpath "$.error_ratio" or a range on a target.
     `qualifier` (an alias or version) invokes that instead of $LATEST; the
     versions that answered are counted in `executed_versions`.
     """
     function_name, qualifier = resolve_function(function_name, qualifier, configuration, secrets)
-    count = _bounded_int("count", count, MAX_COUNT)
-    concurrency = _bounded_int("concurrency", concurrency, MAX_CONCURRENCY)
+    count = bounded_int("count", count, MAX_COUNT)
+    concurrency = bounded_int("concurrency", concurrency, MAX_CONCURRENCY)
     body = payload_bytes(function_name, payload)  # refuse a bad payload before any invoke
     lam = invoke_client(configuration, secrets, concurrency)
 
     def one(_: int) -> dict:
-        started = time.perf_counter()
-        try:
-            return invoke(lam, function_name, body, qualifier)
-        except ActivityFailed as error:  # one failed invoke is one outcome, not the end
-            return failed_outcome(error, started)
+        return attempt(lam, function_name, body, qualifier)
 
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=min(concurrency, count)) as pool:
         results = list(pool.map(one, range(count)))
     elapsed = time.perf_counter() - started
-    outcomes = [_verdict(r) for r in results]
+    outcomes = [verdict(r) for r in results]
     durations = [r["duration_ms"] for r in results]
-    ordered = sorted(durations)
-    ok = outcomes.count("ok")
     summary = {
-        "count": count,
+        **figures(Counter(outcomes), Counter(durations), elapsed),
         "concurrency": concurrency,
-        "ok": ok,
-        "errors": outcomes.count("error") + outcomes.count("timeout"),
-        "timeouts": outcomes.count("timeout"),
-        "throttled": outcomes.count("throttled"),
-        "service_errors": outcomes.count("service_error"),
-        "error_ratio": round((count - ok) / count, 6),
-        "p50_ms": _percentile(ordered, 50),
-        "p95_ms": _percentile(ordered, 95),
-        "p99_ms": _percentile(ordered, 99),
-        "max_ms": ordered[-1],
-        "throughput_per_s": round(count / elapsed, 2) if elapsed > 0 else None,
-        "duration_s": round(elapsed, 3),
         "executed_versions": _counts(r["executed_version"] for r in results),
         "durations_ms": durations,
         "outcomes": outcomes,
     }
+    log_figures(function_name, summary)
+    return summary
+
+
+def figures(verdicts: Mapping[str, int], durations_ms: Mapping[float, int], elapsed: float) -> dict:
+    """The figures of a measurement, from how many outcomes fell in each verdict and a
+    histogram of their round trips (milliseconds -> how many): `count`, `ok`,
+    `errors` (timeouts included), `timeouts`, `throttled`, `service_errors`,
+    `error_ratio`, nearest-rank `p50_ms`, `p95_ms`, `p99_ms`, `max_ms`, `rps` (also
+    as `throughput_per_s`) and `duration_s`."""
+    count = sum(verdicts.values())
+    ok = verdicts.get("ok", 0)
+    rate = round(count / elapsed, 2) if elapsed > 0 else None
+    return {
+        "count": count,
+        "ok": ok,
+        "errors": verdicts.get("error", 0) + verdicts.get("timeout", 0),
+        "timeouts": verdicts.get("timeout", 0),
+        "throttled": verdicts.get("throttled", 0),
+        "service_errors": verdicts.get("service_error", 0),
+        "error_ratio": round((count - ok) / count, 6) if count else None,
+        "p50_ms": _percentile(durations_ms, 50),
+        "p95_ms": _percentile(durations_ms, 95),
+        "p99_ms": _percentile(durations_ms, 99),
+        "max_ms": max(durations_ms) if durations_ms else None,
+        "rps": rate,
+        "throughput_per_s": rate,
+        "duration_s": round(elapsed, 3),
+    }
+
+
+def log_figures(function_name: str, summary: dict) -> None:
+    """One info line of a measurement's figures."""
     logger.info(
         "chaosthundra: %d invokes of '%s': error ratio %.3f (%d throttled, %d service errors), "
         "p95 %.0f ms, %.1f/s",
-        count,
+        summary["count"],
         function_name,
-        summary["error_ratio"],
+        summary["error_ratio"] or 0,
         summary["throttled"],
         summary["service_errors"],
-        summary["p95_ms"],
-        summary["throughput_per_s"] or 0,
+        summary["p95_ms"] or 0,
+        summary["rps"] or 0,
     )
-    return summary
 
 
 # ------------------------------------------------------------------ internals
@@ -221,26 +238,22 @@ def _counts(values: Any) -> dict:
     return counted
 
 
-def _verdict(outcome: dict) -> str:
-    status = outcome["status_code"]
-    if status == 429:
-        return "throttled"
-    if status is not None and status >= 500:
-        return "service_error"
-    if outcome["timed_out"]:
-        return "timeout"
-    if status != 200 or outcome["function_error"]:
-        return "error"
-    return "ok"
+def _percentile(histogram: Mapping[float, int], q: int) -> Optional[float]:
+    """Nearest-rank percentile of a histogram (value -> how many)."""
+    total = sum(histogram.values())
+    if not total:
+        return None
+    rank = max(1, math.ceil(q / 100 * total))
+    seen = 0
+    for value in sorted(histogram):
+        seen += histogram[value]
+        if seen >= rank:
+            return value
+    raise AssertionError("unreachable: the ranks add up to the total")
 
 
-def _percentile(ordered: list, q: int) -> float:
-    """Nearest-rank percentile of an ascending list."""
-    rank = max(1, math.ceil(q / 100 * len(ordered)))
-    return ordered[rank - 1]
-
-
-def _bounded_int(name: str, value: Any, maximum: int) -> int:
+def bounded_int(name: str, value: Any, maximum: int) -> int:
+    """``value`` when it is a whole number from 1 to ``maximum``; else ActivityFailed."""
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= maximum:
         raise ActivityFailed(
             f"chaosthundra: {name} must be a whole number from 1 to {maximum}, got {value!r}."

@@ -22,7 +22,18 @@ from chaoslib.types import Configuration, Secrets
 from chaosthundra import function_env
 from chaosthundra.aws import INVOKE_READ_TIMEOUT, invoke_client
 
-__all__ = ["failed_outcome", "invoke", "invoke_once", "payload_bytes"]
+__all__ = [
+    "attempt",
+    "error_type",
+    "failed_outcome",
+    "invoke",
+    "invoke_once",
+    "payload_bytes",
+    "verdict",
+]
+
+# Every outcome falls in exactly one of these (see verdict).
+VERDICTS = ("ok", "error", "timeout", "throttled", "service_error")
 
 logger = logging.getLogger("chaostoolkit")
 
@@ -95,6 +106,41 @@ def invoke(lam: Any, function_name: str, body: bytes, qualifier: Optional[str]) 
         result["duration_ms"],
     )
     return result
+
+
+def attempt(lam: Any, function_name: str, body: bytes, qualifier: Optional[str]) -> dict:
+    """One invoke as one outcome: an invoke that got no answer at all is a failed
+    outcome (counted, never retried), not the end of a measurement."""
+    started = time.perf_counter()
+    try:
+        return invoke(lam, function_name, body, qualifier)
+    except ActivityFailed as error:
+        return failed_outcome(error, started)
+
+
+def verdict(outcome: dict) -> str:
+    """The one class of an outcome: ok, error (a function error, or no answer),
+    timeout, throttled (429) or service_error (5xx)."""
+    status = outcome["status_code"]
+    if status == 429:
+        return "throttled"
+    if status is not None and status >= 500:
+        return "service_error"
+    if outcome["timed_out"]:
+        return "timeout"
+    if status != 200 or outcome["function_error"]:
+        return "error"
+    return "ok"
+
+
+def error_type(outcome: dict) -> Optional[str]:
+    """What went wrong, by name: the answer's ``errorType`` (a function error, a
+    throttle's or service error's code, InvokeFailed), else the status; None when ok."""
+    if verdict(outcome) == "ok":
+        return None
+    payload = outcome["payload"]
+    named = payload.get("errorType") if isinstance(payload, dict) else None
+    return str(named or outcome["function_error"] or outcome["status_code"] or "Unknown")
 
 
 def failed_outcome(error: ActivityFailed, started: float) -> dict:

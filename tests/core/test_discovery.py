@@ -9,6 +9,7 @@ from pathlib import Path
 
 from chaosthundra import actions, probes
 from chaosthundra.discovery import discover, discover_system
+from chaosthundra.load import probes as load_probes
 
 ACTIONS = {
     "enable_error_injection": [
@@ -117,6 +118,26 @@ PROBES = {
         ("secrets", "mapping"),
     ],
 }
+LOAD_PROBES = {
+    "measure_load": [
+        ("function_name", "string"),
+        ("payload", "object"),
+        ("users", "integer"),
+        ("spawn_rate", "number"),
+        ("duration", "integer"),
+        ("qualifier", "string"),
+        ("expect_workers", "integer"),
+        ("master_host", "string"),
+        ("master_port", "integer"),
+        ("rps", "number"),
+        ("processes", "integer"),
+        ("workers_wait", "integer"),
+        ("stop_timeout", "integer"),
+        ("web_port", "integer"),
+        ("configuration", "mapping"),
+        ("secrets", "mapping"),
+    ],
+}
 
 
 def _by_name(activities, kind):
@@ -130,12 +151,13 @@ def _by_name(activities, kind):
 def test_all_is_pinned():
     assert sorted(actions.__all__) == sorted(ACTIONS)
     assert sorted(probes.__all__) == sorted(PROBES)
+    assert sorted(load_probes.__all__) == sorted(LOAD_PROBES)
 
 
 def test_discovered_activities_arguments_and_types():
     found = discover(discover_system=False)["activities"]
     assert _by_name(found, "action") == ACTIONS
-    assert _by_name(found, "probe") == PROBES
+    assert _by_name(found, "probe") == {**PROBES, **LOAD_PROBES}
     for activity in found:
         assert activity["doc"] and activity["doc"].split("\n")[0].endswith("."), activity["name"]
     docs = {a["name"]: a["doc"] for a in found}
@@ -174,4 +196,4 @@ def test_chaos_discover_cli(tmp_path: Path):
     assert proc.returncode == 0, proc.stderr
     found = json.loads(out.read_text())["activities"]
     assert set(_by_name(found, "action")) == set(ACTIONS)
-    assert set(_by_name(found, "probe")) == set(PROBES)
+    assert set(_by_name(found, "probe")) == set(PROBES) | set(LOAD_PROBES)
