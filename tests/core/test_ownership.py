@@ -24,6 +24,7 @@ from chaoslib.exceptions import ActivityFailed
 
 from chaosthundra import actions, function_env, killswitch, ledger, owners
 from chaosthundra.listeners import decode, env_key, parse_injections
+from chaosthundra.targets.alias import Routing
 from tests.core import on_sandbox
 
 configuration, lam, role_arn = on_sandbox.configuration, on_sandbox.lam, on_sandbox.role_arn
@@ -350,3 +351,46 @@ def test_a_gameday_run_is_an_owner_of_its_own():
         assert run.by == "gameday run 2 redis failure" and not run.same(process)
         assert run.pid == process.pid  # same process, another owner
     assert owners.current().same(process)
+
+
+def test_on_an_alias_another_owners_fault_is_refused_left_and_forced_out(
+    make_function, configuration, lam, snap
+):
+    """The owner rides in the chaos version with the fault. Run A is a scope of its own
+    in this process (alive, so never taken over); this process is the other owner."""
+    name = make_function({"KEEP": "me"})
+    lam.publish_version(FunctionName=name)
+    lam.create_alias(FunctionName=name, Name="live", FunctionVersion="1")
+    latest, alias = snap(name), lam.get_alias(FunctionName=name, Name="live")
+    alias_target = dict(qualifier="live", traffic_percentage=20, configuration=configuration)
+    with owners.scope("chaos run A"):
+        held = actions.enable_error_injection(
+            name, injection_name="shared", **alias_target, **REDIS
+        )
+    chaos = held["version"]
+    carried = lam.get_function_configuration(FunctionName=name, Qualifier=chaos)
+    (injection,) = parse_injections(function_env.variables_of(carried))
+    assert injection.owner["by"] == "chaos run A"
+
+    with pytest.raises(ActivityFailed, match="is held by chaos run A"):
+        actions.enable_latency_injection(
+            name, delay=10, injection_name="SHARED", **alias_target, class_name="HTTP"
+        )
+    left = actions.disable_error_injection(
+        name, "shared", qualifier="live", configuration=configuration
+    )
+    assert left["status"] == "left" and "chaos run A" in left["holder"]
+    assert lam.get_alias(FunctionName=name, Name="live")["RoutingConfig"] == (
+        {"AdditionalVersionWeights": {chaos: 0.2}}
+    )
+    forced = actions.disable_error_injection(
+        name, "shared", qualifier="live", force=True, configuration=configuration
+    )
+    assert forced["status"] == "disabled"
+    # routed exactly as before (compared as routing: the sandbox still answers moto's empty
+    # RoutingConfig where Lambda answers none, docs/moto-notes.md note 6)
+    now = lam.get_alias(FunctionName=name, Name="live")
+    assert Routing.of(now) == Routing.of(alias) == Routing("1", {})
+    assert snap(name) == latest
+    versions = lam.list_versions_by_function(FunctionName=name)["Versions"]
+    assert [v["Version"] for v in versions] == ["$LATEST", "1"]
