@@ -289,7 +289,12 @@ class LambdaControlPlane:
             config["LastUpdateStatus"] = "Successful"
 
     def _present_alias(self, alias: dict[str, Any], record: FunctionRecord) -> None:
+        """An alias as Lambda answers it: its RevisionId, and no ``RoutingConfig`` at all
+        when it has no weights (AWS stores nothing for ``{"AdditionalVersionWeights":
+        {}}``, where moto answers it back)."""
         alias["RevisionId"] = record.alias_revision(str(alias.get("Name")))
+        if not (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights"):
+            alias.pop("RoutingConfig", None)
 
     def _read(self, request: _Request, present: Callable[[Any, FunctionRecord], None]) -> _Answer:
         """Forward a read to moto; complete its answer with ``present(data, record)``."""

@@ -16,7 +16,6 @@ import re
 import socket
 import threading
 import uuid
-from http import HTTPStatus
 from typing import Any, Callable, Iterable, Optional
 from urllib.parse import urlsplit
 
@@ -99,12 +98,32 @@ def _headers(result: InvokeResult) -> dict[str, str]:
     return headers
 
 
+# The reason phrases Lambda's endpoint sends (RFC 7231's): fixed here, not taken from
+# http.HTTPStatus, whose phrases follow the host's Python (3.13 calls 413 "Content
+# Too Large").
+REASONS = {
+    200: "OK",
+    201: "Created",
+    202: "Accepted",
+    204: "No Content",
+    400: "Bad Request",
+    403: "Forbidden",
+    404: "Not Found",
+    409: "Conflict",
+    412: "Precondition Failed",
+    413: "Request Entity Too Large",
+    415: "Unsupported Media Type",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
+
+
 def _reason(status: int) -> str:
-    """The standard reason phrase (413 "Request Entity Too Large", 429...)."""
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Error"
+    """Lambda's reason phrase for ``status`` (:data:`REASONS`; "Error" for another)."""
+    return REASONS.get(status, "Error")
 
 
 class _RequestHandler(MotoRequestHandler):
