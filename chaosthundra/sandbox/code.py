@@ -3,8 +3,17 @@
 Environments of the same code share one directory (their ``LAMBDA_TASK_ROOT``). The
 directories are kept between sandboxes (``~/.cache/chaosthundra/code``, moved by
 ``CHAOSTHUNDRA_CACHE_DIR``), so a package already unpacked by an earlier run is not
-unpacked again; one not used for :data:`KEEP_DAYS` days is removed. As on Lambda the
-directory is meant to be read-only; unlike Lambda nothing enforces it.
+unpacked again; one not used for :data:`KEEP_DAYS` days is removed.
+
+The cache is shared by every sandbox (and test worker) of the user, so it trusts only
+content: a directory is named by the SHA-256 of the zip it was unpacked from, computed
+here (a package whose bytes do not match the CodeSha256 it came with goes under its
+own digest, never over another's), unpacked in a staging directory of its own and
+renamed into place in one step, so no reader sees half a package; a stale directory
+is renamed away before it is removed.
+
+Differences from AWS: as on Lambda the directory is meant to be read-only; unlike
+Lambda nothing enforces it.
 """
 
 from __future__ import annotations
@@ -12,6 +21,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import hashlib
 import io
 import os
 import shutil
@@ -58,8 +68,11 @@ class CodeCache:
                 stale = entry.stat().st_mtime < cutoff
             except OSError:
                 continue
-            if stale:
-                shutil.rmtree(entry, ignore_errors=True)
+            if stale:  # out of the way in one step, then removed: never half a package
+                trash = self.root / f".stale-{os.getpid()}-{entry.name}"
+                with contextlib.suppress(OSError):
+                    entry.rename(trash)
+                    shutil.rmtree(trash, ignore_errors=True)
 
     def _touch(self, target: Path) -> Path:
         if target not in self._used:
@@ -92,6 +105,11 @@ class CodeCache:
                     "InvalidParameterValueException",
                     "The sandbox runs only functions deployed as a zip archive.",
                 )
+            actual = hashlib.sha256(data).hexdigest()
+            if actual != target.name:  # not the package its CodeSha256 names: key it by its own
+                target = self.root / actual
+                if target.is_dir():
+                    return self._touch(target)
             self.root.mkdir(parents=True, exist_ok=True)
             staging = Path(tempfile.mkdtemp(dir=self.root, prefix=".unpack-"))
             try:

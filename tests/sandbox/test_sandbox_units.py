@@ -139,26 +139,36 @@ def test_code_not_used_for_long_is_removed(tmp_path: Path) -> None:
     assert not old.exists() and recent.is_dir()
 
 
-def test_the_sandbox_imports_nothing_of_the_rest_of_chaosthundra() -> None:
+def _imports_outside(sources: list[Path], allowed: tuple[str, ...]) -> list[str]:
     import ast
 
-    import chaosthundra.sandbox as package
-
     outside = []
-    for source in Path(package.__file__).parent.glob("*.py"):
+    for source in sources:
         for node in ast.walk(ast.parse(source.read_text())):
             if isinstance(node, ast.ImportFrom):
-                names = [("." * node.level) + (node.module or "")]
+                module = ("." * node.level) + (node.module or "")
+                joint = "." if node.module else ""
+                names = [f"{module}{joint}{alias.name}" for alias in node.names]
             elif isinstance(node, ast.Import):
                 names = [alias.name for alias in node.names]
             else:
                 continue
             for name in names:
                 if name.startswith("..") or (
-                    name.startswith("chaosthundra") and not name.startswith("chaosthundra.sandbox")
+                    name.startswith("chaosthundra") and not name.startswith(allowed)
                 ):
                     outside.append(f"{source.name}: {name}")
-    assert outside == []
+    return outside
+
+
+def test_the_sandbox_imports_nothing_of_the_rest_of_chaosthundra_but_the_runtimes() -> None:
+    import chaosthundra.runtimes as runtimes
+    import chaosthundra.sandbox as package
+
+    sources = list(Path(package.__file__).parent.glob("*.py"))
+    allowed = ("chaosthundra.sandbox", "chaosthundra.runtimes")
+    assert _imports_outside(sources, allowed) == []
+    assert _imports_outside([Path(runtimes.__file__)], ("chaosthundra.runtimes",)) == []  # a leaf
 
 
 def test_the_sandbox_credentials_come_without_moto() -> None:
@@ -173,3 +183,81 @@ def test_the_sandbox_credentials_come_without_moto() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_a_package_unlike_its_code_sha256_never_takes_another_packages_place(
+    tmp_path: Path,
+) -> None:
+    import hashlib
+
+    from chaosthundra.sandbox.code import CodeCache
+
+    right = _zip_of({"app.py": "x = 'right'\n"})
+    wrong = _zip_of({"app.py": "x = 'wrong'\n"})
+    sha = base64.b64encode(hashlib.sha256(right).digest()).decode()
+    misnamed = CodeCache(tmp_path).task_root(sha, lambda: wrong)  # first, under right's sha
+    assert (misnamed / "app.py").read_text() == "x = 'wrong'\n"
+    assert misnamed.name == hashlib.sha256(wrong).hexdigest()
+    rightful = CodeCache(tmp_path).task_root(sha, lambda: right)
+    assert (rightful / "app.py").read_text() == "x = 'right'\n"
+    assert rightful.name == hashlib.sha256(right).hexdigest()
+
+
+def test_many_sandboxes_unpacking_one_package_at_once_all_get_it_whole(tmp_path: Path) -> None:
+    import hashlib
+    import threading
+
+    from chaosthundra.sandbox.code import CodeCache
+
+    files = {f"pkg/m{i}.py": f"value = {i}\n" * 200 for i in range(50)}
+    data = _zip_of(files)
+    sha = base64.b64encode(hashlib.sha256(data).digest()).decode()
+    start = threading.Barrier(8)
+    roots: list[Path] = []
+
+    def unpack() -> None:
+        cache = CodeCache(tmp_path)  # each its own: only the file system is shared
+        start.wait()
+        root = cache.task_root(sha, lambda: data)
+        assert {p: (root / p).read_text() for p in files} == files
+        roots.append(root)
+
+    threads = [threading.Thread(target=unpack) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(roots) == 8 and len(set(roots)) == 1
+    assert [p.name for p in tmp_path.iterdir()] == [roots[0].name]  # no staging left
+
+
+def test_one_package_built_by_threads_at_once_is_cached_whole(tmp_path: Path) -> None:
+    import threading
+
+    from chaosthundra.sandbox.packages import cache_root, package_zip
+
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "app.py").write_text("def handler(event, context):\n    return 1\n")
+    (code / "requirements.txt").write_text("redis>=5.0,<9\n")
+    root = cache_root()  # the shared cache: the requirements are built once per run
+    package_zip(code, root)
+    zips = root / "zips"
+    built = {p: p.stat().st_mtime_ns for p in zips.iterdir()}
+    start = threading.Barrier(6)
+    answers: list[bytes] = []
+
+    def build() -> None:
+        start.wait()
+        answers.append(package_zip(code, root))
+
+    cached = next(p for p in zips.iterdir() if p.read_bytes() == package_zip(code, root))
+    cached.unlink()  # each thread builds and writes it again
+    threads = [threading.Thread(target=build) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(answers) == 6 and len(set(answers)) == 1
+    assert cached.read_bytes() == answers[0]
+    assert not [p for p in zips.iterdir() if p.suffix == ".part" and p not in built]
