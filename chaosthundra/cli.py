@@ -33,6 +33,15 @@ def main(verbose: bool) -> None:
     _setup_logging(verbose)
 
 
+def _python_mapping(ctx: click.Context, param: click.Parameter, value: Any) -> dict[str, str]:
+    from .runtimes import parse_mapping
+
+    try:
+        return parse_mapping(",".join(value or ()))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 def _sandbox_options(func: Any) -> Any:
     """The options of `chaosthundra sandbox` and `chaosthundra sandbox up`."""
     options = [
@@ -61,6 +70,15 @@ def _sandbox_options(func: Any) -> Any:
             help="Milliseconds a Lambda update stays InProgress (and a new function "
             "Pending) [default: env CHAOSTHUNDRA_SANDBOX_UPDATE_DELAY_MS, else 0].",
         ),
+        click.option(
+            "--python",
+            "pythons",
+            multiple=True,
+            metavar="python3.X=PATH",
+            callback=_python_mapping,
+            help="The interpreter of a Python Runtime (repeatable, or comma-separated), "
+            "before env CHAOSTHUNDRA_PYTHONS, PATH, pyenv and uv are searched.",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -76,20 +94,25 @@ def sandbox(
     port: int,
     region: str,
     update_delay: Optional[int],
+    pythons: dict[str, str],
 ) -> None:
     """Run the embedded sandbox in the foreground until Ctrl-C or SIGTERM
     (the same as `chaosthundra sandbox up`)."""
     if ctx.invoked_subcommand is None:
-        _run_sandbox(template, port, region, update_delay)
+        _run_sandbox(template, port, region, update_delay, pythons)
 
 
 @sandbox.command("up")
 @_sandbox_options
 def sandbox_up(
-    template: Optional[Path], port: int, region: str, update_delay: Optional[int]
+    template: Optional[Path],
+    port: int,
+    region: str,
+    update_delay: Optional[int],
+    pythons: dict[str, str],
 ) -> None:
     """Run the embedded sandbox in the foreground until Ctrl-C or SIGTERM."""
-    _run_sandbox(template, port, region, update_delay)
+    _run_sandbox(template, port, region, update_delay, pythons)
 
 
 def shell_exports(endpoint_url: str, region: str, redis_url: str) -> dict[str, str]:
@@ -111,7 +134,11 @@ def shell_exports(endpoint_url: str, region: str, redis_url: str) -> dict[str, s
 
 
 def _run_sandbox(
-    template: Optional[Path], port: int, region: str, update_delay: Optional[int]
+    template: Optional[Path],
+    port: int,
+    region: str,
+    update_delay: Optional[int],
+    pythons: dict[str, str],
 ) -> None:
     from .sandbox import Sandbox, SandboxError
 
@@ -127,6 +154,7 @@ def _run_sandbox(
             region=region,
             update_delay_ms=update_delay,
             warm_templates=True,
+            pythons=pythons,
         )
     except SandboxError as exc:
         raise click.ClickException(str(exc)) from None
@@ -142,6 +170,8 @@ def _run_sandbox(
         click.echo(f"Update delay: {box.update_delay_ms} ms")
         if functions:
             click.echo(f"Functions:    {', '.join(functions)}")
+        for name, reason in box.not_runnable().items():
+            click.echo(f"Not runnable: {name}: {reason}")
         click.echo("")
         click.echo("# To use it from another shell:")
         for name, value in shell_exports(box.endpoint_url, region, box.redis_url).items():

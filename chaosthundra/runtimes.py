@@ -204,7 +204,8 @@ def provided_packages(python: Interpreter, cache: Path) -> Path:
     """
     version = python.version
     pins = [f"{name}=={_installed(name)}" for name in PROVIDED_PINS]
-    key = hashlib.sha256(" ".join(pins).encode()).hexdigest()[:12]
+    # The interpreter is part of the key: markers can name a patch version.
+    key = hashlib.sha256(" ".join([*pins, str(python.path)]).encode()).hexdigest()[:12]
     target = cache / "runtime-packages" / f"py{version[0]}{version[1]}-{key}"
     if (target / ".complete").is_file():
         return target
@@ -272,11 +273,12 @@ def _installed(name: str) -> str:
         raise RuntimeError(f"{name} is not installed beside chaosthundra") from missing
 
 
-def compile_for(folder: Path, python: Path) -> None:
+def compile_for(folder: Path, python: Path, stamp: bool = True) -> None:
     """Byte-compile ``folder`` with ``python`` (hash-based pycs: copies keep no mtimes),
-    once per folder and interpreter version; a failure only costs speed."""
-    stamp = folder / f".compiled-{hashlib.sha256(str(python).encode()).hexdigest()[:12]}"
-    if stamp.is_file():
+    once per folder and interpreter version (``stamp``: a marker file in ``folder``
+    remembers it; without, the caller does); a failure only costs speed."""
+    marker = folder / f".compiled-{hashlib.sha256(str(python).encode()).hexdigest()[:12]}"
+    if stamp and marker.is_file():
         return
     result = subprocess.run(
         [
@@ -292,5 +294,5 @@ def compile_for(folder: Path, python: Path) -> None:
         timeout=600,
         check=False,
     )
-    if result.returncode == 0:
-        stamp.write_text(str(python))
+    if stamp and result.returncode == 0:
+        marker.write_text(str(python))

@@ -15,18 +15,27 @@ THUNDRA_2_REQUIREMENTS = "thundra==2.7.4\nredis>=5.0,<9\n"
 CATCHPOINT_REQUIREMENTS = "thundra==3.0.10\nredis>=5.0,<9\n"
 
 
-def package(files: dict[str, str], requirements: str = "", cache: Optional[Path] = None) -> bytes:
+def package(
+    files: dict[str, str],
+    requirements: str = "",
+    cache: Optional[Path] = None,
+    runtime: str = "",
+) -> bytes:
     """A deployment package (zip) holding ``files`` (path -> source), plus ``requirements``
     installed beside them as `sam build` does (see chaosthundra.sandbox.packages), in the
-    package cache ``cache`` (by default the one CHAOSTHUNDRA_CACHE_DIR names now)."""
+    package cache ``cache`` (by default the one CHAOSTHUNDRA_CACHE_DIR names now), by the
+    pip of ``runtime``'s interpreter (this Python's by default)."""
     if requirements:
+        from chaosthundra.runtimes import interpreter
         from chaosthundra.sandbox.packages import package_zip
+
+        python = interpreter(runtime) if runtime else None
 
         with tempfile.TemporaryDirectory(prefix="chaosthundra-code-") as folder:
             for path, text in {**files, "requirements.txt": requirements}.items():
                 (Path(folder) / path).parent.mkdir(parents=True, exist_ok=True)
                 (Path(folder) / path).write_text(text)
-            return package_zip(Path(folder), cache)
+            return package_zip(Path(folder), cache, python)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         for path, text in files.items():

@@ -11,16 +11,20 @@ import tempfile
 import threading
 from collections.abc import Collection
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Mapping, Optional, Union
+
+from chaosthundra.runtimes import version_of
 
 from . import moto_state
 from .code import CodeCache
 from .credentials import session as sandbox_session
 from .deploy import Deployment, Later, apply_plan
+from .environment import WORKER
 from .errors import SandboxError
 from .gate import DeployGate
 from .invoke import Invoker
 from .pool import EnvironmentPool
+from .pythons import Pythons, unavailable_error
 from .redis_server import RedisServer
 from .server import SandboxApp, SandboxServer
 from .template import FunctionPlan, load_plan
@@ -60,6 +64,12 @@ class Sandbox:
 
     moto's state is global to the process: sandboxes (and any other moto server) in
     one process share it, and the sandbox never resets it. Use unique names.
+
+    ``pythons``: the interpreter of a ``python3.X`` Runtime, ``{"python3.12":
+    "/path/to/python3.12"}``, before ``CHAOSTHUNDRA_PYTHONS``, ``PATH``, pyenv and uv
+    are searched (:mod:`chaosthundra.runtimes`). Each function runs on its Runtime's
+    interpreter; a function whose Runtime has none here (or is not Python) is deployed
+    and listed but never run (see :meth:`not_runnable`).
     """
 
     def __init__(
@@ -74,7 +84,9 @@ class Sandbox:
         update_delay_ms: Optional[int] = None,
         warm_templates: bool = False,
         deploy_first: Optional[Collection[str]] = None,
+        pythons: Optional[Mapping[str, str]] = None,
     ) -> None:
+        self.pythons = dict(pythons or {})
         self.warm_templates = warm_templates
         self.deploy_first = None if deploy_first is None else frozenset(deploy_first)
         self._update_delay_ms = resolve_update_delay_ms(update_delay_ms)
@@ -90,6 +102,7 @@ class Sandbox:
         self._server: Optional[SandboxServer] = None
         self._pool: Optional[EnvironmentPool] = None
         self._invoker: Optional[Invoker] = None
+        self._pythons = Pythons(self.pythons, source=WORKER)
         self._gate = DeployGate()
         self._background: list[threading.Thread] = []
         self._stopping = threading.Event()
@@ -118,13 +131,15 @@ class Sandbox:
             self._redis = RedisServer(self._workdir / "redis", self.redis_server)
             self._redis.start()
             self._pool = EnvironmentPool(self.max_environments, self.idle_timeout)
+            self._pythons = Pythons(self.pythons, self._workdir / "runtime", WORKER)
+            self._check_pythons()
             self._invoker = Invoker(
                 self._pool,
                 CodeCache(),
                 home,
                 lambda: self.endpoint_url,
                 self.region,
-                runtime_dir=self._workdir / "runtime",
+                pythons=self._pythons,
             )
             app = SandboxApp(
                 self._invoker.handle, lambda: self.update_delay_ms / 1000.0, self._gate
@@ -225,7 +240,7 @@ class Sandbox:
             invoker = self._invoker
 
             def warm(zipped: bytes, code_sha256: str, fn: FunctionPlan) -> None:
-                invoker.warm(zipped, code_sha256, fn.environment)
+                invoker.warm(zipped, code_sha256, fn.runtime, fn.environment)
 
         later = () if first is None else _deferrable(plan.functions, first)
         self._gate.hold(later)
@@ -237,11 +252,15 @@ class Sandbox:
                 on_package=warm,
                 defer=later,
                 token=self._gate.token,
+                interpreter=self._pythons.interpreter,
             )
         except BaseException:
             self._gate.finish("the deployment failed")
             raise
         self.deployments.append(deployment)
+        for name, reason in self.not_runnable().items():
+            if name in deployment.functions:
+                logger.info("chaosthundra sandbox: %s is deployed, never run: %s", name, reason)
         if rest is not None:
             thread = threading.Thread(
                 target=self._deploy_rest,
@@ -280,6 +299,16 @@ class Sandbox:
         if refused is not None:
             raise SandboxError(refused.message)
 
+    def not_runnable(self) -> dict[str, str]:
+        """The deployed functions this sandbox cannot run (a non-Python Runtime, or one
+        with no interpreter here): name -> what to do about it."""
+        found: dict[str, str] = {}
+        for deployment in self.deployments:
+            for name, runtime in deployment.runtimes.items():
+                if not self._pythons.runs(runtime):
+                    found[name] = unavailable_error(runtime).message
+        return found
+
     def worker_pids(self) -> list[int]:
         """Process ids of the live execution environments."""
         if self._pool is None:
@@ -289,6 +318,18 @@ class Sandbox:
     @property
     def redis_pid(self) -> Optional[int]:
         return self._redis.pid if self._redis is not None else None
+
+    def _check_pythons(self) -> None:
+        """An interpreter named explicitly must be the Python its Runtime says."""
+        for runtime, path in self.pythons.items():
+            if version_of(runtime) is None:
+                raise SandboxError(f"pythons: {runtime!r} is not a python3.X Runtime")
+            if not self._pythons.runs(runtime):
+                major, minor = version_of(runtime)  # type: ignore[misc]
+                raise SandboxError(
+                    f"pythons: {runtime}={path} is not a Python {major}.{minor} interpreter "
+                    "that runs here; name the right one or leave the Runtime out"
+                )
 
     def _template_path(self) -> Optional[Path]:
         if self.template is None:

@@ -6,6 +6,11 @@ deployment tool would: an IAM role for the functions, the tables, the functions
 does, each package is uploaded once to S3 (a bucket of the sandbox) and the functions
 name it there, so a package shared by several functions crosses the wire once, as
 bytes rather than base64 in JSON; a function whose code is unchanged keeps it.
+
+A package's requirements are installed by the pip of its function's Runtime's
+interpreter (:mod:`.packages`): one CodeUri shared by a python3.11 and a python3.12
+function makes two packages. A function whose Runtime has no interpreter here, or is
+not Python, is deployed all the same (its invokes are refused, see :mod:`.pythons`).
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ from typing import Any, Callable, Optional
 import redis
 from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
+
+from chaosthundra import runtimes
 
 from .credentials import client as sandbox_client
 from .errors import SandboxError, TemplateError
@@ -52,6 +59,8 @@ CODE_BUCKET = "chaosthundra-sandbox-code"
 
 # (zip, its CodeSha256, the first function that uses it)
 OnPackage = Callable[[bytes, str, FunctionPlan], None]
+# The interpreter of a Runtime, or None (not Python, or none here).
+FindPython = Callable[[str], Optional[runtimes.Interpreter]]
 # Deploys the deferred functions: (called with each function deployed, asked before
 # each function whether to go on).
 Later = Callable[[Callable[[str], None], Callable[[], bool]], None]
@@ -60,20 +69,21 @@ _marking = threading.local()  # .token: the gate token this thread's requests ca
 
 @dataclass
 class Deployment:
-    """What a deployment created or updated (names)."""
+    """What a deployment created or updated (names; the Runtime of each function)."""
 
     template: Path
     tables: list[str] = field(default_factory=list)
     functions: list[str] = field(default_factory=list)
+    runtimes: dict[str, str] = field(default_factory=dict)
     seeded_items: int = 0
     seeded_keys: int = 0
 
 
-def _code(plan: FunctionPlan) -> bytes:
+def _code(plan: FunctionPlan, python: Optional[runtimes.Interpreter]) -> bytes:
     if plan.code.is_file():
         return plan.code.read_bytes()
     try:
-        return package_zip(plan.code)
+        return package_zip(plan.code, python=python)
     except PackageError as exc:
         raise TemplateError(f"function {plan.name}: cannot build its package: {exc}") from None
 
@@ -136,23 +146,34 @@ class _CodeStore:
     """The packages of one deployment: each built, hashed and uploaded to the sandbox's
     S3 once, however many functions share it."""
 
-    def __init__(self, configuration: dict[str, Any], on_package: Optional[OnPackage]) -> None:
+    def __init__(
+        self,
+        configuration: dict[str, Any],
+        on_package: Optional[OnPackage],
+        find_python: FindPython = runtimes.interpreter,
+    ) -> None:
         self.configuration = configuration
         self.on_package = on_package
+        self.find_python = find_python
         self._s3: Any = None
-        self._built: dict[Path, tuple[bytes, bytes]] = {}  # CodeUri -> (zip, sha256)
+        # (CodeUri, the Python that builds it) -> (zip, sha256)
+        self._built: dict[tuple[Path, Optional[Path]], tuple[bytes, bytes]] = {}
+        self._announced: set[tuple[bytes, str]] = set()  # (sha256, Runtime)
         self._uploaded: set[str] = set()
 
     def build(self, fn: FunctionPlan, announce: bool = True) -> tuple[bytes, bytes]:
         """The package of ``fn`` and its SHA-256 digest (``on_package`` hears of a new
-        one when ``announce``)."""
-        if fn.code not in self._built:
-            zipped = _code(fn)
-            digest = hashlib.sha256(zipped).digest()
-            self._built[fn.code] = zipped, digest
-            if announce and self.on_package is not None:
-                self.on_package(zipped, base64.b64encode(digest).decode(), fn)
-        return self._built[fn.code]
+        package and Runtime when ``announce``)."""
+        python = self.find_python(fn.runtime)
+        key = (fn.code, python.path if python is not None else None)
+        if key not in self._built:
+            zipped = _code(fn, python)
+            self._built[key] = zipped, hashlib.sha256(zipped).digest()
+        zipped, digest = self._built[key]
+        if announce and self.on_package is not None and (digest, fn.runtime) not in self._announced:
+            self._announced.add((digest, fn.runtime))
+            self.on_package(zipped, base64.b64encode(digest).decode(), fn)
+        return zipped, digest
 
     def location(self, fn: FunctionPlan) -> tuple[dict[str, str], str]:
         """Where the package of ``fn`` is in S3 (``Code`` arguments) and its CodeSha256."""
@@ -281,6 +302,7 @@ def apply_plan(
     on_package: Optional[OnPackage] = None,
     defer: Collection[str] = (),
     token: Optional[str] = None,
+    interpreter: FindPython = runtimes.interpreter,
 ) -> tuple[Deployment, Optional[Later]]:
     """Create what ``plan`` describes in the sandbox that ``configuration`` points at.
 
@@ -291,9 +313,10 @@ def apply_plan(
     so that a package error is raised here). The second value deploys them when
     called, once, in any thread; None when nothing was deferred. See :data:`Later`.
     Every request of the deployment carries ``token`` (see :mod:`.gate`).
+    ``interpreter(runtime)`` names the Python whose pip builds a function's package.
     """
     out = Deployment(template=plan.path)
-    store = _CodeStore(configuration, on_package)
+    store = _CodeStore(configuration, on_package, interpreter)
     now = [fn for fn in plan.functions if fn.name not in defer]
     later = [fn for fn in plan.functions if fn.name in defer]
     for fn in now:
@@ -356,6 +379,7 @@ def _deploy(
             for fn, created in started:
                 _finish_function(lambda_, fn, created)
                 out.functions.append(fn.name)
+                out.runtimes[fn.name] = fn.runtime
                 deployed(fn.name)
     except ClientError as exc:
         error = exc.response.get("Error", {})

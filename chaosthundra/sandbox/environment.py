@@ -2,17 +2,18 @@
 
 The environment variables of the worker are built from scratch (never copied from
 the host): the function's own variables, the Lambda runtime's variables, dummy
-credentials, the sandbox endpoint and a minimal PATH/LANG. The worker runs with the
-sandbox's own interpreter (``sys.executable``) without its site-packages (``-S``): as on
-Lambda, a function imports from its own package (``LAMBDA_TASK_ROOT``), then from the
-runtime's boto3 and botocore (``PYTHONPATH``, see :mod:`.packages`), then the standard
-library. Most environments are forked from a warm template of their package that has
-already imported the runtime's boto3 (:mod:`.templates`); the rest are spawned.
+credentials, the sandbox endpoint and a minimal PATH/LANG. The worker runs on the
+interpreter of the function's Runtime (:mod:`.pythons`) without its site-packages
+(``-S``). Its ``sys.path`` is Lambda's: the function's package (``LAMBDA_TASK_ROOT``),
+then the runtime's own folder with boto3 and botocore (``PYTHONPATH``), then that
+interpreter's standard library; a package that bundles boto3 wins. Most environments
+are forked from a warm template of their package and runtime that has already
+imported the runtime's boto3 (:mod:`.templates`); the rest are spawned.
 
-Differences from AWS: the runtime is this interpreter whatever the function's
-``Runtime`` says, memory is not limited (MemorySize is only reported), ``/tmp`` is the
-host's, and the function's variables cannot override the runtime, credential or
-endpoint variables (AWS rejects reserved keys; the sandbox silently wins).
+Differences from AWS: no layers (the sandbox deploys none), memory is not limited
+(MemorySize is only reported), ``/tmp`` is the host's, and the function's variables
+cannot override the runtime, credential or endpoint variables (AWS rejects reserved
+keys; the sandbox silently wins).
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ import os
 import select
 import signal
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -36,10 +36,10 @@ from . import worker
 from .credentials import SANDBOX_CREDENTIALS
 from .errors import ApiError
 from .moto_state import FunctionSpec
-from .packages import runtime_packages
+from .pythons import PythonRuntime
 from .templates import ForkedProcess, Template
 
-__all__ = ["Environment", "Outcome", "compile_worker", "worker_environment"]
+__all__ = ["Environment", "Outcome", "worker_environment"]
 
 WORKER = Path(worker.__file__).resolve()
 INIT_LIMIT_S = 10.0
@@ -47,41 +47,28 @@ MAX_LOG_BYTES = 1024 * 1024
 _ids = itertools.count(1)
 
 
-def compile_worker(directory: Path) -> Path:
-    """Byte-compile the worker script into ``directory``: a script run from source is
-    compiled at every start, a ``.pyc`` is not (a millisecond per cold start)."""
-    import py_compile
-
-    directory.mkdir(parents=True, exist_ok=True)
-    target = directory / "worker.pyc"
-    py_compile.compile(str(WORKER), cfile=str(target), doraise=True)
-    return target
-
-
-def interpreter_variables(home: Path) -> dict[str, str]:
+def interpreter_variables(home: Path, runtime: PythonRuntime) -> dict[str, str]:
     """The runtime's variables that the interpreter reads as it starts (the same for
-    every function: a function's own values for them do not count)."""
+    every function of ``runtime``: a function's own values for them do not count)."""
     return {
-        "PATH": os.pathsep.join(
-            [os.path.dirname(sys.executable), "/usr/local/bin", "/usr/bin", "/bin"]
-        ),
+        "PATH": os.pathsep.join([str(runtime.python.parent), "/usr/local/bin", "/usr/bin", "/bin"]),
         "LANG": "C.UTF-8",
         "TZ": ":UTC",
         "HOME": str(home),
         "PYTHONUNBUFFERED": "1",
         "PYTHONDONTWRITEBYTECODE": "1",
-        "PYTHONPATH": str(runtime_packages()),
+        "PYTHONPATH": str(runtime.provided),
     }
 
 
 def worker_environment(
     spec: FunctionSpec,
+    runtime: PythonRuntime,
     *,
     task_root: Path,
     log_stream: str,
     endpoint_url: str,
     home: Path,
-    runtime_dir: Path = WORKER.parent,
 ) -> dict[str, str]:
     """The complete environment of a worker process for ``spec``."""
     variables = {
@@ -89,14 +76,13 @@ def worker_environment(
         "THUNDRA_APIKEY": "chaosthundra-sandbox",
     }
     variables.update(dict(spec.environment))
-    runtime = spec.runtime or "python3.11"
-    variables.update(interpreter_variables(home))
+    variables.update(interpreter_variables(home, runtime))
     variables.update(
         {
             "LAMBDA_TASK_ROOT": str(task_root),
-            "LAMBDA_RUNTIME_DIR": str(runtime_dir),
+            "LAMBDA_RUNTIME_DIR": str(runtime.provided),
             "_HANDLER": spec.handler,
-            "AWS_EXECUTION_ENV": f"AWS_Lambda_{runtime}",
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{runtime.name}",
             "AWS_LAMBDA_FUNCTION_NAME": spec.name,
             "AWS_LAMBDA_FUNCTION_VERSION": spec.version,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_size),
@@ -156,9 +142,9 @@ def _exit_reason(returncode: int) -> str:
 class Environment:
     """A worker process serving one request at a time for one function revision."""
 
-    def __init__(self, spec: FunctionSpec, log_stream: str, program: Path = WORKER) -> None:
+    def __init__(self, spec: FunctionSpec, log_stream: str, runtime: PythonRuntime) -> None:
         self.spec = spec
-        self.program = program
+        self.runtime = runtime
         self.id = f"env-{next(_ids)}-{uuid.uuid4().hex[:8]}"
         self.log_stream = log_stream
         self.created = time.monotonic()
@@ -204,7 +190,12 @@ class Environment:
                     self._proc = template.fork(env, cwd, (req_r, resp_w, life_r, log_w))
                 else:
                     self._proc = subprocess.Popen(
-                        [sys.executable, "-S", str(self.program), *map(str, child_fds)],
+                        [
+                            str(self.runtime.python),
+                            "-S",
+                            str(self.runtime.program),
+                            *map(str, child_fds),
+                        ],
                         stdin=subprocess.DEVNULL,
                         stdout=log_w,
                         stderr=log_w,

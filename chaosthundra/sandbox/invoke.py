@@ -34,13 +34,13 @@ from .environment import (
     WORKER,
     Environment,
     Outcome,
-    compile_worker,
     interpreter_variables,
     worker_environment,
 )
 from .errors import ApiError
 from .logs import InvocationLog, new_stream_name, tail, timestamp
 from .pool import EnvironmentPool, Throttled
+from .pythons import Pythons
 from .templates import Templates
 
 __all__ = ["Invoker", "InvokeResult"]
@@ -101,10 +101,10 @@ class Invoker:
         home: Path,
         endpoint_url: Callable[[], str],
         default_region: str,
-        runtime_dir: Optional[Path] = None,
+        pythons: Optional[Pythons] = None,
     ) -> None:
-        self.program = compile_worker(runtime_dir) if runtime_dir is not None else WORKER
-        self.templates = Templates(self.program)
+        self.pythons = pythons if pythons is not None else Pythons(source=WORKER)
+        self.templates = Templates()
         self.pool = pool
         self.code = code
         self.home = home
@@ -190,13 +190,20 @@ class Invoker:
 
     # --- running --------------------------------------------------------------------
 
-    def warm(self, zipped: bytes, code_sha256: str, variables: dict[str, str]) -> None:
+    def warm(
+        self, zipped: bytes, code_sha256: str, runtime_name: str, variables: dict[str, str]
+    ) -> None:
         """Start the warm template of a package about to be deployed (``variables``: a
         function's own), without waiting for it: the deployment goes on meanwhile,
-        and the first cold start finds it ready, or nearly."""
+        and the first cold start finds it ready, or nearly. Nothing for a Runtime that
+        the sandbox cannot run."""
+        if not self.pythons.runs(runtime_name):
+            return
         try:
+            runtime = self.pythons.get(runtime_name)
             task_root = self.code.task_root(code_sha256, lambda: zipped)
-            self.templates.start(task_root, {**variables, **interpreter_variables(self.home)})
+            variables = {**variables, **interpreter_variables(self.home, runtime)}
+            self.templates.start(runtime, task_root, variables)
         except ApiError as error:  # its first cold start will say why
             logger.debug("chaosthundra sandbox: no warm template: %s", error)
 
@@ -210,23 +217,24 @@ class Invoker:
         """Run one request on an environment of ``target``'s version; raises
         :class:`Throttled`."""
         spec, invoked_arn = target.spec, target.invoked_arn
+        runtime = self.pythons.get(spec.runtime)  # before anything runs: it may be refused
         task_root = self.code.task_root(spec.code_sha256, lambda: moto_state.code_bytes(target.fn))
         log = InvocationLog(request_id, spec.version)
 
         def new_environment() -> Environment:
-            return Environment(spec, new_stream_name(spec.version), self.program)
+            return Environment(spec, new_stream_name(spec.version), runtime)
 
         def start(env: Environment) -> Outcome:
             variables = worker_environment(
                 spec,
+                runtime,
                 task_root=task_root,
                 log_stream=env.log_stream,
                 endpoint_url=self.endpoint_url(),
                 home=self.home,
-                runtime_dir=self.program.parent,
             )
             try:
-                template = self.templates.for_function(task_root, variables)
+                template = self.templates.for_function(runtime, task_root, variables)
             except ApiError as error:  # a fresh interpreter still does it
                 logger.debug("chaosthundra sandbox: no warm template: %s", error)
                 template = None
@@ -243,7 +251,7 @@ class Invoker:
             init_ms = None
             if init is not None:
                 init_ms = env.init_ms
-                log.init(init.log)
+                log.init(init.log, runtime.version)
             log.start()
             if init is not None and init.status != "ok":
                 outcome = init  # the init error answers this request

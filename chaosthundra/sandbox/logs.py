@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import math
-import platform
 import time
 import uuid
 from datetime import datetime, timezone
@@ -48,8 +47,10 @@ class InvocationLog:
         self.version = version
         self._parts: list[str] = []
 
-    def init(self, output: bytes) -> None:
-        runtime = f"python:{platform.python_version()}.sandbox"
+    def init(self, output: bytes, python: tuple[int, int]) -> None:
+        """The cold start's lines: ``INIT_START Runtime Version: python:3.12.sandbox``
+        (the function's runtime; Lambda adds a build number and an ARN), its output."""
+        runtime = f"python:{python[0]}.{python[1]}.sandbox"
         self._parts.append(f"INIT_START Runtime Version: {runtime}\n")
         self.output(output)
 

@@ -1,25 +1,26 @@
 """Deployment packages built as ``sam build`` builds them, and the runtime's boto3.
 
 A function's package is its CodeUri folder plus the distributions its
-``requirements.txt`` lists, installed with ``pip install --target``. The installed
-dependencies are cached by the hash of the requirements (and the Python version),
-and so is the finished zip (by the hash of the code as well), under
+``requirements.txt`` lists, installed with ``pip install --target`` by the pip of the
+function's Runtime's interpreter (as ``sam build`` uses that runtime's Python), so a
+python3.9 function gets the wheels for 3.9. The installed dependencies are cached by
+the hash of the requirements and the interpreter (two builds of 3.11 can resolve
+differently), and so is the finished zip (by the hash of the code as well), under
 ``~/.cache/chaosthundra/packages`` (``CHAOSTHUNDRA_CACHE_DIR`` moves it). pip first
 tries the cache's own wheelhouse with ``--no-index``; only what is missing there is
 downloaded once (``pip wheel``), so a second build works offline.
 
-The runtime's boto3 is built the same way: a separate directory holding boto3,
-botocore and their dependencies, like the one the Lambda Python runtime provides.
+The runtime's own boto3 is :func:`chaosthundra.runtimes.provided_packages`.
 
-Differences from AWS: pip installs wheels for this machine's platform and Python,
-not for the function's ``Runtime`` and Lambda's Amazon Linux.
+Differences from AWS: pip installs wheels for this machine's platform, not Lambda's
+Amazon Linux; a Runtime with no interpreter here (python3.14 on a machine without it)
+is built with the sandbox's own pip, as it is never run here.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
-import functools
 import hashlib
 import io
 import logging
@@ -27,10 +28,13 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import zipfile
 from pathlib import Path
 from typing import Iterable, Iterator, Optional
+
+from chaosthundra import runtimes
 
 from .cache import cache_dir
 
@@ -62,8 +66,13 @@ def cache_root() -> Path:
     return cache_dir("packages")
 
 
-def _python_tag() -> str:
-    return f"py{sys.version_info.major}{sys.version_info.minor}"
+def host_python() -> runtimes.Interpreter:
+    """The sandbox's own interpreter (what builds when no other is named)."""
+    return runtimes.Interpreter(Path(sys.executable), tuple(sys.version_info[:2]))
+
+
+def _python_tag(python: runtimes.Interpreter) -> str:
+    return "py{}{}".format(*python.version)
 
 
 def _digest(*parts: bytes) -> str:
@@ -74,10 +83,10 @@ def _digest(*parts: bytes) -> str:
     return digest.hexdigest()[:24]
 
 
-def _pip(args: list[str]) -> subprocess.CompletedProcess:
+def _pip(args: list[str], python: runtimes.Interpreter) -> subprocess.CompletedProcess:
     env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PYTHONNOUSERSITE": "1"}
     return subprocess.run(
-        [sys.executable, "-m", "pip", *args],
+        [str(python.path), "-m", "pip", *args],
         capture_output=True,
         text=True,
         timeout=PIP_TIMEOUT_S,
@@ -98,10 +107,20 @@ def _building(root: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def install_requirements(requirements: str, root: Optional[Path] = None) -> Path:
-    """The directory holding ``requirements`` installed with ``pip --target`` (cached)."""
+def install_requirements(
+    requirements: str,
+    root: Optional[Path] = None,
+    python: Optional[runtimes.Interpreter] = None,
+) -> Path:
+    """The directory holding ``requirements`` installed with ``pip --target`` by
+    ``python``'s pip (the sandbox's own by default), cached per Python version."""
     root = root or cache_root()
-    target = root / "deps" / f"{_python_tag()}-{_digest(BUILD_FORMAT, requirements.encode())}"
+    python = python or host_python()
+    # Keyed by the interpreter itself, not only its X.Y: markers such as redis's
+    # ``python_full_version < "3.11.3"`` differ between two builds of one 3.11.
+    identity = str(python.path.resolve()).encode()
+    digest = _digest(BUILD_FORMAT, requirements.encode(), identity)
+    target = root / "deps" / f"{_python_tag(python)}-{digest}"
     if target.is_dir():
         return target
     with _building(root):
@@ -116,54 +135,35 @@ def install_requirements(requirements: str, root: Optional[Path] = None) -> Path
         install = ["install", "--quiet", "--no-compile", "--target", str(staging)]  # see _compile
         install += ["--find-links", str(wheelhouse), "--requirement", str(spec)]
         _remove(staging)
-        result = _pip([*install, "--no-index"])
+        result = _pip([*install, "--no-index"], python)
         if result.returncode != 0:  # something is not in the wheelhouse yet: fetch it once
             logger.info("chaosthundra sandbox: downloading the wheels of %s", spec)
-            fetched = _pip(["wheel", "--quiet", "--wheel-dir", str(wheelhouse), "-r", str(spec)])
+            fetch = ["wheel", "--quiet", "--wheel-dir", str(wheelhouse), "-r", str(spec)]
+            fetched = _pip(fetch, python)
             if fetched.returncode != 0:
                 raise PackageError(
                     f"pip could not fetch the requirements {requirements.split()}: "
                     f"{fetched.stderr.strip()[-800:]}"
                 )
             _remove(staging)
-            result = _pip([*install, "--no-index"])
+            result = _pip([*install, "--no-index"], python)
         if result.returncode != 0:
             raise PackageError(
                 f"pip could not install the requirements {requirements.split()}: "
                 f"{result.stderr.strip()[-800:]}"
             )
-        _compile(staging)
+        # Byte-compiled once, as pip does for ``sam build``, but with pycs that hold a
+        # hash instead of the source's mtime (unzipping does not keep mtimes), so every
+        # cold start uses them. A module that does not compile is the package's business.
+        runtimes.compile_for(staging, python.path, stamp=False)
         staging.rename(target)
     return target
 
 
-@functools.cache
-def _compile(folder: Path) -> None:
-    """Byte-compile the dependencies once, as pip does for ``sam build``, but with pycs
-    that hold a hash instead of the source's mtime (unzipping does not keep mtimes), so
-    every cold start uses them instead of compiling again."""
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "compileall",
-            "-q",
-            "--invalidation-mode",
-            "unchecked-hash",
-            str(folder),
-        ],
-        capture_output=True,
-        timeout=PIP_TIMEOUT_S,
-        check=False,
-    )  # a module that does not compile is the package's own business, as with pip
-
-
 def runtime_packages(root: Optional[Path] = None) -> Path:
-    """The runtime's boto3 and botocore (the versions beside the sandbox), cached."""
-    from importlib.metadata import version
-
-    pins = "".join(f"{name}=={version(name)}\n" for name in ("boto3", "botocore"))
-    return install_requirements(pins, root)
+    """The sandbox's own Python's runtime folder (boto3 and botocore, the versions beside
+    the sandbox), cached: :func:`chaosthundra.runtimes.provided_packages`."""
+    return runtimes.provided_packages(host_python(), root or cache_dir("runtimes"))
 
 
 def zip_tree(*directories: Path, bytecode_from: Iterable[Path] = ()) -> bytes:
@@ -193,8 +193,11 @@ def zip_tree(*directories: Path, bytecode_from: Iterable[Path] = ()) -> bytes:
     return buffer.getvalue()
 
 
-def package_zip(code_uri: Path, root: Optional[Path] = None) -> bytes:
-    """The deployment package of a CodeUri folder: its files plus its requirements.
+def package_zip(
+    code_uri: Path, root: Optional[Path] = None, python: Optional[runtimes.Interpreter] = None
+) -> bytes:
+    """The deployment package of a CodeUri folder: its files plus its requirements,
+    installed by ``python``'s pip (the sandbox's own by default).
 
     A folder without ``requirements.txt`` is zipped as it is.
     """
@@ -203,16 +206,18 @@ def package_zip(code_uri: Path, root: Optional[Path] = None) -> bytes:
         return zip_tree(code_uri)
     root = root or cache_root()
     requirements = requirements_file.read_text()
-    deps = install_requirements(requirements, root)
+    deps = install_requirements(requirements, root, python)
     code = zip_tree(code_uri)
     cached = root / "zips" / f"{deps.name}-{_digest(code)}.zip"
     if cached.is_file():
         return cached.read_bytes()
     data = zip_tree(deps, code_uri, bytecode_from=[deps])
     cached.parent.mkdir(parents=True, exist_ok=True)
-    partial = cached.with_suffix(f".{os.getpid()}.part")
-    partial.write_bytes(data)
-    partial.replace(cached)
+    # A staging file of this call's own (two threads of one process used to share one
+    # named by the pid), replacing the cached zip in one step.
+    with tempfile.NamedTemporaryFile(dir=cached.parent, suffix=".part", delete=False) as part:
+        part.write(data)
+    os.replace(part.name, cached)
     return data
 
 

@@ -490,11 +490,6 @@ def _function(
     if not (code.is_dir() or (code.is_file() and code.suffix == ".zip")):
         raise TemplateError(f"{path}: {where}: CodeUri {code_uri!r}: no such directory or .zip")
     runtime = str(props["Runtime"])
-    if not runtime.startswith("python3"):
-        raise TemplateError(
-            f"{path}: {where}: Runtime '{runtime}' is not supported by the sandbox "
-            "(it runs Python functions only)"
-        )
     environment = props.get("Environment") or {}
     _check_keys(path, f"{where}.Environment", environment, {"Variables"}, "key")
     reserved = props.get("ReservedConcurrentExecutions")

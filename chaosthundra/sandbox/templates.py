@@ -1,12 +1,14 @@
 """Warm templates: execution environments forked from a process that has already
 imported the runtime's boto3, the idea behind Lambda SnapStart.
 
-One template per deployment package (task root): ``python -S worker.py --template``,
-with the package first on its path, imports boto3 (so botocore and their
+One template per deployment package (task root) and Runtime: ``python3.X -S
+worker.py --template`` on that runtime's interpreter, with the package first on its
+path and the runtime's own folder after it, imports boto3 (so botocore and their
 dependencies, resolved exactly as the function would resolve them) and nothing of the
-function. A cold start asks it to fork; the child takes the function's variables, its
-folder and its pipes, and only then imports the handler (and so the agent), which
-read their variables at import as in a fresh interpreter.
+function; the same package deployed as python3.11 and python3.12 gets two templates.
+A cold start asks it to fork; the child takes the function's variables, its folder
+and its pipes, and only then imports the handler (and so the agent), which read
+their variables at import as in a fresh interpreter.
 
 A package that brings its own boto3 or botocore, and a function whose variables are
 read by the interpreter at start (``PYTHON*``, ``LC_*``), get a fresh interpreter.
@@ -29,13 +31,13 @@ import logging
 import os
 import socket
 import subprocess
-import sys
 import threading
 from collections import OrderedDict
 from pathlib import Path
 from typing import Optional
 
 from .errors import ApiError
+from .pythons import PythonRuntime
 
 __all__ = ["ForkedProcess", "Template", "Templates", "START_VARIABLES"]
 
@@ -85,10 +87,11 @@ class ForkedProcess:
 
 
 class Template:
-    """One running template for one task root."""
+    """One running template for one task root and runtime."""
 
-    def __init__(self, program: Path, task_root: Path, variables: dict[str, str]) -> None:
+    def __init__(self, runtime: PythonRuntime, task_root: Path, variables: dict[str, str]) -> None:
         self.task_root = task_root
+        self.runtime = runtime
         self._lock = threading.Lock()  # one fork request at a time
         self._children: dict[int, ForkedProcess] = {}
         self._answers: list[dict] = []
@@ -102,9 +105,9 @@ class Template:
         try:
             self._proc = subprocess.Popen(
                 [
-                    sys.executable,
+                    str(runtime.python),
                     "-S",
-                    str(program),
+                    str(runtime.program),
                     "--template",
                     str(theirs.fileno()),
                     str(task_root),
@@ -247,19 +250,20 @@ class Template:
 
 
 class Templates:
-    """The templates of a sandbox, one per task root. Beyond ``limit``, the least
-    recently used ones whose environments have all ended are ended."""
+    """The templates of a sandbox, one per task root and runtime. Beyond ``limit``, the
+    least recently used ones whose environments have all ended are ended."""
 
-    def __init__(self, program: Path, limit: int = 8) -> None:
-        self.program = program
+    def __init__(self, limit: int = 8) -> None:
         self.limit = limit
         self._lock = threading.Lock()
-        self._templates: OrderedDict[Path, Template] = OrderedDict()
+        self._templates: OrderedDict[tuple[Path, str], Template] = OrderedDict()
 
-    def for_function(self, task_root: Path, variables: dict[str, str]) -> Optional[Template]:
+    def for_function(
+        self, runtime: PythonRuntime, task_root: Path, variables: dict[str, str]
+    ) -> Optional[Template]:
         """The ready template to fork this function's environment from, or None when it
         needs a fresh interpreter (see the module's docstring)."""
-        template = self.start(task_root, variables, promise=True)
+        template = self.start(runtime, task_root, variables, promise=True)
         if template is not None:
             try:
                 template.wait_ready()
@@ -269,7 +273,11 @@ class Templates:
         return template
 
     def start(
-        self, task_root: Path, variables: dict[str, str], promise: bool = False
+        self,
+        runtime: PythonRuntime,
+        task_root: Path,
+        variables: dict[str, str],
+        promise: bool = False,
     ) -> Optional[Template]:
         """The template of this function, started now unless it runs already (it may
         still be importing), or None when the function needs a fresh interpreter.
@@ -278,21 +286,22 @@ class Templates:
             return None
         if any(k.startswith(("PYTHON", "LC_")) and k not in START_VARIABLES for k in variables):
             return None
+        key = (task_root, runtime.name)
         with self._lock:
-            template = self._templates.get(task_root)
+            template = self._templates.get(key)
             if template is not None and template.alive:
-                self._templates.move_to_end(task_root)
+                self._templates.move_to_end(key)
                 if promise:
                     template.promise()
                 return template
-            template = Template(self.program, task_root, variables)
+            template = Template(runtime, task_root, variables)
             if promise:
                 template.promise()
-            self._templates[task_root] = template
+            self._templates[key] = template
             idle = [
-                root
-                for root, old in self._templates.items()
-                if root != task_root and not old.forked_live
+                other
+                for other, old in self._templates.items()
+                if other != key and not old.forked_live
             ]
             retired = [
                 self._templates.pop(root) for root in idle[: len(self._templates) - self.limit]

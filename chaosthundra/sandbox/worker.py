@@ -502,7 +502,15 @@ def _forked(request: dict, fds: list[int]) -> int:
 def _loaded_outside_stdlib() -> set[str]:
     """The top-level names of the modules imported from outside the standard library."""
     tops = {name.split(".")[0] for name in list(sys.modules)}
-    return tops - set(sys.stdlib_module_names) - {"__main__"}
+    stdlib = getattr(sys, "stdlib_module_names", None)
+    if stdlib is None:  # python3.9: the standard library is what lies in os's folder
+        where = os.path.dirname(os.__file__) + os.sep
+        stdlib = set()
+        for name in tops:
+            path = getattr(sys.modules.get(name), "__file__", None) or where
+            if path.startswith(where) and "site-packages" not in path:
+                stdlib.add(name)
+    return tops - set(stdlib) - {"__main__"}
 
 
 if __name__ == "__main__":

@@ -122,7 +122,6 @@ def test_globals_parameters_and_intrinsics(tmp_path: Path) -> None:
         (FUNCTION + "      Events: {}\n", "resource 'Fn' (AWS::Serverless::Function): "
          "property 'Events' is not supported"),
         (FUNCTION + "      Layers: [x]\n", "property 'Layers' is not supported"),
-        (FUNCTION.replace("python3.11", "nodejs20.x"), "Runtime 'nodejs20.x' is not supported"),
         (FUNCTION.replace("src/", "missing/"), "CodeUri 'missing/': no such directory"),
         (FUNCTION + "      Environment: {Variables: {A: !Ref Nope}}\n",
          "Ref to unknown parameter or resource 'Nope'"),
