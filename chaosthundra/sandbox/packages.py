@@ -138,7 +138,10 @@ def install_requirements(
         result = _pip([*install, "--no-index"], python)
         if result.returncode != 0:  # something is not in the wheelhouse yet: fetch it once
             logger.info("chaosthundra sandbox: downloading the wheels of %s", spec)
+            # The wheels already there count: an sdist built once (opentracing) is not
+            # built again by an interpreter whose pip cannot (3.9's has no `wheel`).
             fetch = ["wheel", "--quiet", "--wheel-dir", str(wheelhouse), "-r", str(spec)]
+            fetch += ["--find-links", str(wheelhouse)]
             fetched = _pip(fetch, python)
             if fetched.returncode != 0:
                 raise PackageError(
