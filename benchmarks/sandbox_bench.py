@@ -5,6 +5,8 @@
 - cold start (an invoke that must start a new environment) vs
   ``python -c 'import handler_module'`` run with the function's variables, for a
   trivial handler (the realistic one is in :mod:`benchmarks.realistic_bench`);
+- the cold start of the same trivial handler deployed as python3.11, 3.12 and 3.13,
+  each on its own interpreter (a Runtime with none here gets no row);
 - invokes per second at concurrency 1, 8 and 32.
 
 The sandbox runs in this process, as it does under ``chaos run`` with the control:
@@ -14,17 +16,29 @@ on loopback, counts are bounded. Run: ``python -m benchmarks.sandbox_bench``.
 
 from __future__ import annotations
 
+import io
 import json
 import statistics
 import tempfile
 import time
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable
 
+from chaosthundra import runtimes
 from chaosthundra.sandbox import Sandbox
 
-from .common import cold_vs_import, invoke, lambda_client, open_sandbox, pct, row
+from .common import (
+    cold_vs_import,
+    force_cold,
+    init_duration,
+    invoke,
+    lambda_client,
+    open_sandbox,
+    pct,
+    row,
+)
 
 __all__ = ["run"]
 
@@ -33,6 +47,7 @@ COLD_STARTS = 10
 THROUGHPUT_CALLS = {1: 200, 8: 400, 32: 640}
 FUNCTION = "bench-trivial"
 MODULE = "bench_trivial"
+PER_RUNTIME = ("python3.11", "python3.12", "python3.13")
 
 TRIVIAL = """\
 def handler(event, context):
@@ -95,6 +110,46 @@ def _throughput(box: Sandbox, concurrency: int, calls: int) -> float:
     return per_thread * concurrency / elapsed
 
 
+def _cold_per_runtime(box: Sandbox, client: Any) -> list[dict[str, Any]]:
+    """Median cold start (round trip and Init Duration) of the trivial handler deployed
+    as each of :data:`PER_RUNTIME`, on that runtime's interpreter."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(f"{MODULE}.py", TRIVIAL)
+    role = client.get_function_configuration(FunctionName=FUNCTION)["Role"]
+    rows = []
+    for runtime in PER_RUNTIME:
+        if runtimes.interpreter(runtime) is None:
+            continue
+        name = f"{FUNCTION}-{runtime.replace('.', '')}"
+        client.create_function(
+            FunctionName=name,
+            Runtime=runtime,
+            Role=role,
+            Handler=f"{MODULE}.handler",
+            Code={"ZipFile": buffer.getvalue()},
+            Timeout=30,
+        )
+        client.get_waiter("function_active_v2").wait(FunctionName=name)
+        _invoke(client, name)  # the runtime's folder and template are prepared once
+        cold, inits = [], []
+        for _ in range(COLD_STARTS):
+            force_cold(client, name)
+            started = time.perf_counter()
+            response = invoke(client, name, {"n": 0}, LogType="Tail")
+            cold.append((time.perf_counter() - started) * 1000)
+            inits.append(init_duration(response))
+        rows.append(
+            row(
+                f"cold start invoke round trip, trivial handler on {runtime}, "
+                f"median of {COLD_STARTS} (Init Duration {statistics.median(inits):.1f} ms)",
+                statistics.median(cold),
+                "ms",
+            )
+        )
+    return rows
+
+
 def run() -> list[dict[str, Any]]:
     """Measure everything; one row per figure."""
     rows: list[dict[str, Any]] = []
@@ -143,6 +198,7 @@ def run() -> list[dict[str, Any]]:
             for concurrency, calls in THROUGHPUT_CALLS.items():
                 rate = _throughput(box, concurrency, calls)
                 rows.append(row(f"invokes/s at concurrency {concurrency}", rate, "1/s"))
+            rows += _cold_per_runtime(box, client)
     return rows
 
 

@@ -18,8 +18,9 @@ Layout, one responsibility per module:
 - :mod:`.pool` environments: reuse, concurrency, retirement
 - :mod:`.environment` one environment (a worker process) and its variables
 - :mod:`.worker` the process inside an environment (a minimal Python runtime)
+- :mod:`.pythons` each Runtime's interpreter, boto3 folder and compiled worker
 - :mod:`.logs` invocation logs, LogType=Tail and CloudWatch Logs
-- :mod:`.code` deployment packages unpacked by CodeSha256
+- :mod:`.code` deployment packages unpacked by the SHA-256 of their zip
 - :mod:`.moto_state` the only module that reads moto's in-process state
 - :mod:`.redis_server` the Redis
 - :mod:`.template` and :mod:`.deploy` SAM templates: read, then apply

@@ -6,7 +6,9 @@ Answers as Lambda does: 200 with ``X-Amz-Executed-Version`` (plus
 ``X-Amz-Log-Result`` for ``LogType=Tail``), 202 for ``Event``, 204 for ``DryRun``,
 429 ``TooManyRequestsException`` over the reserved concurrency, 413 over 6 MB
 (however the body is sent). The error payloads the service itself writes (timeout,
-runtime exit, response too large) take AWS's exact shapes and key order.
+runtime exit, response too large) take AWS's exact shapes and key order. A function
+whose Runtime this sandbox cannot run (no interpreter here, or not Python) answers 502
+``InvalidRuntimeException`` before anything starts (see :mod:`.pythons`).
 
 Differences from AWS: an ``Event`` invocation runs once in the background (no retries
 on error, no destinations or DLQ); throttled events wait for a free slot for up to

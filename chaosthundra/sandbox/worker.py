@@ -17,6 +17,9 @@ Protocol with the parent (:mod:`chaosthundra.sandbox.environment`), over pipes:
 - when the parent goes away (the lifeline pipe reaches EOF) the worker exits, even in
   the middle of a handler.
 
+It runs on the interpreter of the function's Runtime (python3.9 to 3.13: only what
+they all have is used here), compiled by that interpreter.
+
 Differences from the real Python runtime: no Runtime API over HTTP and no memory
 limit. The root logger gets the runtime's handler (``[LEVEL]\ttime\trequest id\t
 message``) when the function imports ``logging``, not before.
