@@ -1,0 +1,229 @@
+"""The package's layers, calls going one way (down), and no work at import.
+
+``LAYERS`` places every module of today's tree in the layer the layout of issue 20
+gives it (top first). A module may import from a layer below its own, and from its
+own layer except among the faces (a face using another face for a helper is a layer
+in the wrong place). Every import counts, also one inside a function.
+
+``KNOWN_UPWARD`` is today's layout debt: each entry is an expected failure
+(``xfail(strict=True)``), so the move that removes one makes its test pass and fail
+strict, and the entry must go. Any other upward import fails at once, naming it.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from fnmatch import fnmatch
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[2] / "chaosthundra"
+
+# (layer, module patterns), top first. Patterns are fnmatch on dotted names.
+LAYERS: list[tuple[str, tuple[str, ...]]] = [
+    (
+        "application",
+        ("chaosthundra", "chaosthundra.cli", "chaosthundra.discovery", "chaosthundra.gameday*"),
+    ),
+    # load/ holds the measure_load face (issue 21)
+    (
+        "faces",
+        (
+            "chaosthundra.actions",
+            "chaosthundra.probes",
+            "chaosthundra.controls*",
+            "chaosthundra.load*",
+        ),
+    ),
+    ("engine", ("chaosthundra.owners",)),  # with enable/disable/remove, once out of actions.py
+    (
+        "safety",
+        (
+            "chaosthundra.guardrails",
+            "chaosthundra.ledger",
+            "chaosthundra.verification",
+            "chaosthundra.killswitch",
+        ),
+    ),
+    (
+        "lambda",
+        (
+            "chaosthundra.targets*",
+            "chaosthundra.function_env",
+            "chaosthundra.function_logs",
+            "chaosthundra.function_names",
+        ),
+    ),
+    ("agents", ("chaosthundra.agents*", "chaosthundra.agent_check", "chaosthundra.agent_output")),
+    ("listeners and aws", ("chaosthundra.listeners", "chaosthundra.aws")),
+    ("sandbox", ("chaosthundra.sandbox*",)),  # apart: it imports only itself and the leaves
+    # imports nothing of chaosthundra; interrupts lands with issue 19
+    ("shared leaves", ("chaosthundra.runtimes", "chaosthundra.interrupts")),
+]
+NO_PEER_IMPORTS = {"faces"}
+
+# Today's upward imports (importer, imported): why each is there, and the move that
+# ends it (issue 20). Empty this; never add to it to get green.
+KNOWN_UPWARD: dict[tuple[str, str], str] = {
+    ("chaosthundra.controls.safeguard", "chaosthundra.actions"): (
+        "the safeguard undoes through actions' _disable/remove_injection: the engine lives "
+        "in the faces (move them to the engine module)"
+    ),
+    ("chaosthundra.killswitch", "chaosthundra.actions"): (
+        "clear removes injections through actions' remove path (move it to the engine)"
+    ),
+    ("chaosthundra.listeners", "chaosthundra.agents"): (
+        "listener configs are named after the agent's profile (DEFAULT, PROFILES, reader_of): "
+        "listeners sits above agents in fact (agent_check reads listeners), one of them must "
+        "give way"
+    ),
+    ("chaosthundra.listeners", "chaosthundra.owners"): (
+        "the owner record's key inside a listener's JSON (OWNER_KEY): the record format "
+        "belongs with listeners, the owner logic with the engine"
+    ),
+    ("chaosthundra.load.probes", "chaosthundra.probes"): (
+        "measure_load checks its count with the probes' bounded_int: a face using another "
+        "face for a helper (move the argument checks below both)"
+    ),
+    ("chaosthundra.load.results", "chaosthundra.probes"): (
+        "load results are summarised with the probes' figures (move it below both)"
+    ),
+    ("chaosthundra.function_names", "chaosthundra.guardrails"): (
+        "resolving an ARN needs the caller's account (guardrails.caller_account): move that "
+        "STS read to aws.py or targets/"
+    ),
+}
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _modules() -> dict[str, Path]:
+    return {_module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def _layer_of(module: str) -> int | None:
+    for rank, (_, patterns) in enumerate(LAYERS):
+        if any(fnmatch(module, pattern) for pattern in patterns):
+            return rank
+    return None
+
+
+def _imports(module: str, path: Path, known: set[str]) -> set[str]:
+    """The chaosthundra modules ``module`` imports (a name imported from a package
+    counts as its submodule when there is one)."""
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                source = ".".join(base + ([node.module] if node.module else []))
+            else:
+                source = node.module or ""
+            for alias in node.names:
+                sub = f"{source}.{alias.name}"
+                found.add(sub if sub in known else source)
+    return {name for name in found if name in known and name != module}
+
+
+def _upward_imports() -> dict[tuple[str, str], str]:
+    """Every import that goes up (or across faces): ``{(importer, imported): layers}``."""
+    modules = _modules()
+    upward = {}
+    for module, path in modules.items():
+        rank = _layer_of(module)
+        for imported in _imports(module, path, set(modules)):
+            below = _layer_of(imported)
+            if rank is None or below is None:
+                continue  # test_every_module_has_a_layer names it
+            same_face = rank == below and LAYERS[rank][0] in NO_PEER_IMPORTS
+            if below < rank or (same_face and _face(module) != _face(imported)):
+                upward[(module, imported)] = f"{LAYERS[rank][0]} -> {LAYERS[below][0]}"
+    return upward
+
+
+def _face(module: str) -> str:
+    """A face and its own submodules are one face (load.probes may use load.plan)."""
+    return ".".join(module.split(".")[:2])
+
+
+def test_every_module_has_a_layer() -> None:
+    unplaced = sorted(m for m in _modules() if _layer_of(m) is None)
+    assert not unplaced, f"place these in LAYERS (tests/core/test_layers.py): {unplaced}"
+
+
+def test_no_upward_import_beyond_the_known_ones() -> None:
+    new = {edge: how for edge, how in _upward_imports().items() if edge not in KNOWN_UPWARD}
+    assert not new, "\n".join(
+        f"{a} imports {b} ({how}): import from a lower layer instead" for (a, b), how in new.items()
+    )
+
+
+@pytest.mark.parametrize(
+    "edge",
+    [
+        pytest.param(edge, id="->".join(edge), marks=pytest.mark.xfail(strict=True, reason=why))
+        for edge, why in KNOWN_UPWARD.items()
+    ],
+)
+def test_known_upward_import_is_gone(edge: tuple[str, str]) -> None:
+    assert edge not in _upward_imports(), f"{edge[0]} still imports {edge[1]}"
+
+
+# Run in a fresh interpreter: import the module, wait for every thread the import
+# started, then report each process it spawned (audit events) and its children.
+_SPAWNS = """
+import importlib, json, os, sys, threading
+spawned = []
+EVENTS = {"subprocess.Popen", "os.fork", "os.forkpty", "os.posix_spawn", "os.spawn",
+          "os.system", "os.exec", "pty.spawn"}
+def audit(event, args):
+    if event in EVENTS:
+        spawned.append(f"{event} {args!r:.160}")
+sys.addaudithook(audit)
+started = set(threading.enumerate())
+importlib.import_module(sys.argv[1])
+for thread in set(threading.enumerate()) - started:
+    thread.join(timeout=120)
+children = []
+for pid in filter(str.isdigit, os.listdir("/proc")):
+    try:
+        stat = open(f"/proc/{pid}/stat").read()
+    except OSError:
+        continue
+    if int(stat.rsplit(")", 1)[1].split()[1]) == os.getpid():
+        children.append(int(pid))
+print(json.dumps({"spawned": spawned, "children": children}))
+"""
+SPARE = (
+    "the agent check's spare checker starts when chaosthundra.agents.parser_process is "
+    "imported (issue 20: start it at the first enable or in the safeguard's before_experiment)"
+)
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        pytest.param("chaosthundra.actions", marks=pytest.mark.xfail(strict=True, reason=SPARE)),
+        "chaosthundra.probes",
+        "chaosthundra.controls.safeguard",
+        "chaosthundra.controls.sandbox",
+        "chaosthundra.discovery",
+    ],
+)
+def test_importing_starts_no_process(module: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _SPAWNS, module], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    seen = json.loads(done.stdout.splitlines()[-1])
+    assert seen == {"spawned": [], "children": []}, f"importing {module} started: {seen}"
