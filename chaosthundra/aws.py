@@ -29,6 +29,12 @@ on the next call. Secrets are hashed in the key, never logged.
 Control-plane clients retry throttling and transient errors (botocore's
 ``standard`` mode). The invoke client never retries: a retried Invoke runs the
 function's code again.
+
+A dead or wrong endpoint costs at most a few seconds: a connection is waited for
+``CONNECT_TIMEOUT_SECONDS``, a control-plane call retries a failed connection only
+while the whole call stays within ``CONNECTION_BUDGET_SECONDS``, and the invoke
+client never retries one. The call then raises :class:`EndpointUnreachable`, an
+ActivityFailed of one line: what failed, which endpoint, what to check.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ import hashlib
 import ipaddress
 import logging
 import os
+import re
 import threading
 import time
 from typing import Any, Optional
@@ -45,14 +52,22 @@ from urllib.parse import urlsplit
 import boto3
 from botocore.client import BaseClient
 from botocore.config import Config
-from botocore.exceptions import ProfileNotFound
-from chaoslib.exceptions import InterruptExecution
+from botocore.exceptions import (
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ProfileNotFound,
+    ProxyConnectionError,
+)
+from botocore.exceptions import ConnectionError as BotoConnectionError
+from chaoslib.exceptions import ActivityFailed, InterruptExecution
 from chaoslib.types import Configuration, Secrets
 
 from chaosthundra.sandbox import credentials as sandbox_credentials
 from chaosthundra.sandbox.credentials import SANDBOX_CREDENTIALS, new_client
 
 __all__ = [
+    "EndpointUnreachable",
     "client",
     "invoke_client",
     "is_sandbox",
@@ -79,6 +94,15 @@ INVOKE_READ_TIMEOUT = 905
 # botocore's default pool size; the invoke client gets one connection per concurrent call.
 MIN_POOL_CONNECTIONS = 10
 CLIENT_TTL_SECONDS = 600.0
+# How long a connection is waited for, and how long a control-plane call may keep
+# retrying connections that fail: a dead endpoint is reported within seconds.
+CONNECT_TIMEOUT_SECONDS = 2.0
+CONNECTION_BUDGET_SECONDS = 3.0
+# Connection failures: any of them on the control plane (retried within the budget);
+# on an invoke only those that mean the request was never sent (never retried).
+CONTROL_PLANE_FAILURES = (BotoConnectionError, ConnectionClosedError)
+INVOKE_NOT_SENT = (EndpointConnectionError, ConnectTimeoutError, ProxyConnectionError)
+_STARTED = "chaosthundra_started"
 
 # The environment variables from which botocore's default chain takes credentials.
 CREDENTIAL_ENV = (
@@ -215,6 +239,10 @@ def is_loopback_url(url: str) -> bool:
         return False
 
 
+class EndpointUnreachable(ActivityFailed):
+    """No connection could be made to the endpoint, or it closed without an answer."""
+
+
 def client(
     service: str,
     configuration: Configuration = None,
@@ -222,7 +250,10 @@ def client(
     read_timeout: Optional[float] = None,
 ) -> BaseClient:
     """A control-plane boto3 client for ``service`` (standard retries)."""
-    kwargs: dict[str, Any] = {"retries": dict(CONTROL_PLANE_RETRIES)}
+    kwargs: dict[str, Any] = {
+        "retries": dict(CONTROL_PLANE_RETRIES),
+        "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+    }
     if read_timeout is not None:
         kwargs["read_timeout"] = read_timeout
     return _cached(service, configuration, secrets, kwargs)
@@ -238,6 +269,7 @@ def invoke_client(
     """
     kwargs: dict[str, Any] = {
         "retries": dict(INVOKE_RETRIES),
+        "connect_timeout": CONNECT_TIMEOUT_SECONDS,
         "read_timeout": INVOKE_READ_TIMEOUT,
         "max_pool_connections": max(MIN_POOL_CONNECTIONS, int(concurrency)),
     }
@@ -273,9 +305,82 @@ def _cached(
             f"chaosthundra: the AWS profile {error.kwargs.get('profile')!r} ({source}) does "
             "not exist. Name a profile from ~/.aws/config or ~/.aws/credentials."
         ) from error
+    _report_connection_failures(built, config["retries"] == INVOKE_RETRIES, configuration)
     with _clients_lock:
         _clients[key] = (now, built)
     return built
+
+
+def _report_connection_failures(
+    built: BaseClient, is_invoke: bool, configuration: Configuration
+) -> None:
+    """Bound and report the connection failures of ``built`` (see the module docstring).
+
+    The handler runs before botocore's own retry handler on ``needs-retry``: its delay
+    wins, and its exception ends the call."""
+    events = built.meta.events
+    service = built.meta.service_model.service_id.hyphenize()
+    hint = _what_to_check(configuration)
+
+    def stamp(context: dict, **_: Any) -> None:
+        context[_STARTED] = time.monotonic()
+
+    def on_failure(
+        attempts: int,
+        caught_exception: Optional[Exception] = None,
+        request_dict: Optional[dict] = None,
+        operation: Any = None,
+        **_: Any,
+    ) -> Optional[float]:
+        failures = INVOKE_NOT_SENT if is_invoke else CONTROL_PLANE_FAILURES
+        if not isinstance(caught_exception, failures):
+            return None
+        context = (request_dict or {}).get("context") or {}
+        elapsed = time.monotonic() - context.get(_STARTED, time.monotonic())
+        delay = min(0.25 * 2 ** (attempts - 1), 1.0)
+        if not is_invoke and elapsed + delay + CONNECT_TIMEOUT_SECONDS <= CONNECTION_BUDGET_SECONDS:
+            return delay
+        tries = f", {attempts} attempts in {elapsed:.1f} s" if attempts > 1 else ""
+        not_run = (
+            "; the invoke was not sent and was not retried: the function did not run"
+            if is_invoke
+            else ""
+        )
+        raise EndpointUnreachable(
+            f"chaosthundra: could not reach {built.meta.endpoint_url} for "
+            f"{getattr(operation, 'name', service)} ({_reason(caught_exception)}{tries})"
+            f"{not_run}. {hint}"
+        ) from caught_exception
+
+    events.register(f"before-call.{service}", stamp, unique_id="chaosthundra-stamp")
+    events.register_first(
+        f"needs-retry.{service}", on_failure, unique_id="chaosthundra-connection-failures"
+    )
+
+
+def _reason(error: Exception) -> str:
+    """Why a connection failed, in a few words."""
+    if isinstance(error, ConnectTimeoutError):
+        return f"no connection within {CONNECT_TIMEOUT_SECONDS:g} s"
+    if isinstance(error, ConnectionClosedError):
+        return "the connection was closed without an answer"
+    text = str(getattr(error, "kwargs", {}).get("error") or error)
+    found = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", text)
+    return found.group(1).strip().lower() if found else " ".join(text.split())
+
+
+def _what_to_check(configuration: Configuration) -> str:
+    """What to check when the endpoint cannot be reached."""
+    if is_sandbox(configuration):
+        return (
+            "Check that the sandbox runs there: `chaosthundra sandbox up` prints its endpoint, "
+            f"which {SANDBOX_URL_ENV} (or aws_endpoint_url) must name."
+        )
+    if resolve_endpoint_url(configuration):
+        return (
+            "Check the endpoint (aws_endpoint_url, else AWS_ENDPOINT_URL): it must answer as AWS."
+        )
+    return f"Check the network (and HTTPS_PROXY) and the region {resolve_region(configuration)}."
 
 
 def _cached_session(

@@ -240,14 +240,24 @@ def _configuration(
     return configuration
 
 
-def _guarded(call: Any, *args: Any) -> Any:
-    """Run a kill-switch call; a chaoslib error becomes a clear message, not a traceback."""
+def _guarded(call: Any, configuration: dict, *args: Any) -> Any:
+    """Run a kill-switch call; an error becomes one line, not a traceback: chaosthundra's
+    own, or botocore's with the endpoint it came from."""
+    from botocore.exceptions import BotoCoreError, ClientError
     from chaoslib.exceptions import ChaosException
 
+    from .aws import resolve_endpoint_url
+
     try:
-        return call(*args)
+        return call(configuration, *args)
     except ChaosException as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(" ".join(str(exc).split())) from None
+    except (BotoCoreError, ClientError) as exc:
+        endpoint = resolve_endpoint_url(configuration) or "AWS"
+        raise click.ClickException(
+            f"chaosthundra: {' '.join(str(exc).split())} (endpoint: {endpoint}). Check that "
+            "the endpoint answers as AWS, and the region and credentials."
+        ) from None
 
 
 def _scope(config: Optional[dict]) -> str:

@@ -25,7 +25,9 @@ When ``CHAOSTHUNDRA_SANDBOX_URL`` is set (``chaosthundra sandbox up`` prints it 
 the other exports a shell needs), the control attaches to that running sandbox
 instead of starting one, in the configuration's region, else ``AWS_REGION``, and
 leaves it running: its functions then outlive the run, which is what ``chaosthundra
-status`` and ``clear`` need after a run was killed.
+status`` and ``clear`` need after a run was killed. A sandbox there that does not
+answer, one that fails to start, or an unknown target is said in one line, and the
+run is stopped before it starts (``before_experiment_control``).
 """
 
 from __future__ import annotations
@@ -35,14 +37,15 @@ import logging
 import os
 from typing import Any, Optional
 
+from botocore.exceptions import BotoCoreError, ClientError
 from chaoslib import substitute
-from chaoslib.exceptions import InterruptExecution
+from chaoslib.exceptions import ChaosException, InterruptExecution
 from chaoslib.types import Configuration, Experiment, Secrets, Settings
 
-from ..aws import resolve_target
+from ..aws import SANDBOX_URL_ENV, client, resolve_target
 from ..sandbox import Sandbox
 
-__all__ = ["cleanup_control", "configure_control", "named_in"]
+__all__ = ["before_experiment_control", "cleanup_control", "configure_control", "named_in"]
 
 logger = logging.getLogger("chaostoolkit")
 
@@ -51,6 +54,8 @@ logger = logging.getLogger("chaostoolkit")
 UNREACHABLE_ENDPOINT = "http://127.0.0.1:9"
 
 _sandbox: Optional[Sandbox] = None
+# Why the run cannot use the sandbox, when configure_control found so.
+_refusal: Optional[str] = None
 
 
 def _target(configuration: Configuration) -> str:
@@ -73,11 +78,12 @@ def configure_control(
 
     ``update_delay_ms``: how long a Lambda update stays InProgress in the sandbox
     (default: env CHAOSTHUNDRA_SANDBOX_UPDATE_DELAY_MS, else 0)."""
-    global _sandbox
+    global _sandbox, _refusal
+    _refusal = None
     try:
         target = _target(configuration)
-    except InterruptExecution as error:  # chaoslib would log a control's error at debug
-        logger.error("%s", error)
+    except InterruptExecution as error:
+        _refuse(str(error))
         return
     if target == "aws":
         logger.info("chaosthundra: target is aws, the sandbox is not started")
@@ -100,6 +106,7 @@ def configure_control(
                 "chaosthundra_sandbox": True,
             }
         )
+        _check_attached(configuration, attach_url)
         return
     if _sandbox is None:
         # What the run has imported so far lives as long as the run: keep the cyclic
@@ -117,7 +124,7 @@ def configure_control(
             )
             sandbox.start()
         except Exception as exc:
-            logger.error("chaosthundra: the sandbox did not start: %s", exc)
+            _refuse(f"chaosthundra: the sandbox did not start: {exc}")
             configuration.update(
                 {"aws_endpoint_url": UNREACHABLE_ENDPOINT, "chaosthundra_sandbox": True}
             )
@@ -136,6 +143,35 @@ def _attached_region(configuration: Configuration) -> str:
         or os.environ.get("AWS_DEFAULT_REGION")
         or "us-east-1"
     )
+
+
+def before_experiment_control(context: Experiment, **kwargs: Any) -> None:
+    """Stop the run before it starts when :func:`configure_control` found no usable
+    sandbox (chaoslib only logs a failed ``configure_control`` at debug level)."""
+    if _refusal is not None:
+        raise InterruptExecution(_refusal)
+
+
+def _refuse(message: str) -> None:
+    """Have the run stopped before it starts, saying why in one line (chaoslib logs it)."""
+    global _refusal
+    _refusal = " ".join(message.split())
+    logger.debug("%s", _refusal)
+
+
+def _check_attached(configuration: Configuration, url: str) -> None:
+    """One cheap call to the running sandbox at ``url``: a dead or wrong one is said in
+    one line, within the client's connection budget."""
+    try:
+        client("sts", configuration).get_caller_identity()
+    except ChaosException as error:
+        _refuse(f"{error} (the sandbox control attached to {SANDBOX_URL_ENV} = {url})")
+    except (BotoCoreError, ClientError) as error:
+        _refuse(
+            f"chaosthundra: the sandbox at {url} ({SANDBOX_URL_ENV}) does not answer as AWS: "
+            f"{error}. Point {SANDBOX_URL_ENV} at `chaosthundra sandbox up`'s endpoint, or "
+            "unset it so that the control starts a sandbox."
+        )
 
 
 def named_in(experiment: Experiment, configuration: Configuration, secrets: Secrets) -> set[str]:
@@ -165,7 +201,8 @@ def named_in(experiment: Experiment, configuration: Configuration, secrets: Secr
 
 def cleanup_control() -> None:
     """Stop the sandbox started by :func:`configure_control`, if any."""
-    global _sandbox
+    global _sandbox, _refusal
+    _refusal = None
     sandbox, _sandbox = _sandbox, None
     if sandbox is not None:
         sandbox.stop()

@@ -391,6 +391,12 @@ def test_every_case_is_documented():
         "qualifier-twice",
         "function-arn-other-region",
         "function-arn-other-account",
+        # tests/core/test_dead_endpoints.py
+        "endpoint-dead",
+        "endpoint-black-hole",
+        "endpoint-not-aws",
+        "invoke-endpoint-dead",
+        "attached-sandbox-dead",
         # tests/core/test_fail_closed.py
         "sandbox-no-endpoint",
         "sandbox-endpoint-off-machine",
