@@ -18,7 +18,8 @@ function's package, its layers when at hand, the runtime's own boto3 and botocor
 (:func:`chaosthundra.runtimes.provided_packages`), then the interpreter's standard
 library. So a boto3 or botocore error type is importable as on Lambda, and a package
 that bundles its own boto3 wins. A Runtime with no interpreter here is checked on this
-process's own Python, with a warning, and the answer says so.
+process's own Python, with a warning, and the answer says so (as it does when no Runtime
+is given: a container image names none).
 
 The parser is the one the function bundles when its package is at hand (so an
 error type defined in the function's own code is importable); otherwise the agent
@@ -90,10 +91,10 @@ def check(
     build the error it names from its message.
 
     ``package`` is the function's unpacked deployment package, when at hand; ``runtime``
-    its Runtime (None: this process's own Python's); ``layers`` its unpacked layers'
-    ``python`` folders, when at hand. Returns which agent did the check, and where (for
-    example "thundra 3.0.10 from the function's package, on python3.12 (...)");
-    ActivityFailed when the parser itself cannot be run.
+    its Runtime (None: checked on this process's own Python, and said so); ``layers``
+    its unpacked layers' ``python`` folders, when at hand. Returns which agent did the
+    check, and where (for example "thundra 3.0.10 from the function's package, on
+    python3.12 (...)"); ActivityFailed when the parser itself cannot be run.
     """
     where = setting(agent, package, runtime, layers)
     described = describe(value, where.parser.name, where.folders, where.python)
@@ -116,7 +117,7 @@ def setting(
 ) -> Setting:
     """The interpreter and path that model ``runtime`` for ``agent`` (see :func:`check`)."""
     parser, folder, source = _parser(agent, package)
-    python, provided, on = _runtime(runtime or HOST_RUNTIME)
+    python, provided, on = _runtime(runtime)
     folders = (folder, *(str(layer) for layer in layers), *provided)
     return Setting(parser, python, folders, f"{source}, {on}")
 
@@ -126,23 +127,23 @@ _PROVIDED: dict[tuple[runtimes.Interpreter, Path], Path] = {}
 _RUNTIME_LOCK = threading.Lock()
 
 
-def _runtime(runtime: str) -> tuple[str, tuple[str, ...], str]:
+def _runtime(runtime: Optional[str]) -> tuple[str, tuple[str, ...], str]:
     """The interpreter for ``runtime``, the folder of what the runtime provides (none
     when it cannot be built), and what to say about them."""
     with _RUNTIME_LOCK:  # the prefetch and a check do not build the same folder twice
         return _runtime_unlocked(runtime)
 
 
-def _runtime_unlocked(runtime: str) -> tuple[str, tuple[str, ...], str]:
-    found = _interpreter(runtime)
+def _runtime_unlocked(runtime: Optional[str]) -> tuple[str, tuple[str, ...], str]:
+    found = _interpreter(runtime) if runtime else None
+    here = runtimes.Interpreter(Path(parser_process.HOST), sys.version_info[:2])
+    on_here = f"on this machine's Python {here.version[0]}.{here.version[1]} ({here.path})"
     if found is not None:
         on = f"on {runtime} ({found.path})"
+    elif not runtime:  # a container image, or a caller that does not say
+        found, on = here, f"{on_here}, no Runtime given"
     else:
-        found = runtimes.Interpreter(Path(parser_process.HOST), sys.version_info[:2])
-        on = (
-            f"on this machine's Python {found.version[0]}.{found.version[1]} ({found.path}), "
-            f"not on {runtime}, which has no interpreter here"
-        )
+        found, on = here, f"{on_here}, not on {runtime}, which has no interpreter here"
         _warn_once(
             runtime,
             f"chaosthundra: the agent check of a {runtime} function runs on this machine's "

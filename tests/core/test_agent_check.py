@@ -148,7 +148,7 @@ def test_an_error_type_of_the_functions_own_package_is_accepted(agent, requireme
     assert bundled_in(root).profile is agent
     assert bundled_in(root).version == version
     config = _config("errors_of_app.CacheDown")
-    who = agent_check.check(config, encode(config), agent, root)
+    who = agent_check.check(config, encode(config), agent, root, HERE)
     assert who.startswith(f"thundra {version} from the function's package, on {HERE} (")
     with pytest.raises(InvalidInjection, match="cannot be imported where the agent runs"):
         agent_check.check(config, encode(config), THUNDRA, None)  # the host's agent: no such type
@@ -455,6 +455,15 @@ def test_verdicts_and_checkers_are_kept_per_runtime(fresh_verdicts):
         # a spare of that runtime's interpreter waits for the next new folder
         assert parser_process.spare_pid(where.python) is not None
     assert len(pids) == 2
+
+
+def test_without_a_runtime_the_check_runs_on_this_python_and_says_so(fresh_verdicts):
+    config = error_listener(DYNAMODB, error_type="boto3.exceptions.Boto3Error")
+    who = agent_check.check(config, encode(config), THUNDRA, _agent_only(THUNDRA))
+    here = "{}.{}".format(*sys.version_info[:2])
+    assert who.endswith(
+        f"on this machine's Python {here} ({parser_process.HOST}), no Runtime given"
+    )
 
 
 def test_a_runtime_without_an_interpreter_here_is_checked_on_this_python_and_says_so(
