@@ -53,6 +53,7 @@ import boto3
 from botocore.client import BaseClient
 from botocore.config import Config
 from botocore.exceptions import (
+    ClientError,
     ConnectionClosedError,
     ConnectTimeoutError,
     EndpointConnectionError,
@@ -68,6 +69,7 @@ from chaosthundra.sandbox.credentials import SANDBOX_CREDENTIALS, new_client
 
 __all__ = [
     "EndpointUnreachable",
+    "caller_account",
     "client",
     "invoke_client",
     "is_sandbox",
@@ -257,6 +259,15 @@ def client(
     if read_timeout is not None:
         kwargs["read_timeout"] = read_timeout
     return _cached(service, configuration, secrets, kwargs)
+
+
+def caller_account(configuration: Configuration, secrets: Secrets, what: str) -> str:
+    """The account of the credentials in use (STS); InterruptExecution naming ``what``
+    when STS cannot say."""
+    try:
+        return str(client("sts", configuration, secrets).get_caller_identity()["Account"])
+    except ClientError as error:
+        raise InterruptExecution(f"chaosthundra: could not confirm {what}: {error}") from error
 
 
 def invoke_client(

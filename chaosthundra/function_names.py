@@ -18,8 +18,7 @@ from typing import Any, Optional
 from chaoslib.exceptions import ActivityFailed, InterruptExecution
 from chaoslib.types import Configuration, Secrets
 
-from chaosthundra.aws import resolve_region
-from chaosthundra.guardrails import caller_account
+from chaosthundra.aws import caller_account, resolve_region
 
 __all__ = ["FunctionName", "parse", "resolve"]
 

@@ -30,10 +30,10 @@ from chaoslib.types import Configuration, Secrets
 
 from chaosthundra.agents import CONFIG_KEY, DEFAULT, PROFILES
 from chaosthundra.agents.detection import Detection, detect
-from chaosthundra.aws import client
+from chaosthundra.aws import caller_account
 from chaosthundra.function_env import read
 
-__all__ = ["preflight", "check_allowed", "check_account", "caller_account"]
+__all__ = ["preflight", "check_allowed", "check_account"]
 
 logger = logging.getLogger("chaostoolkit")
 
@@ -124,14 +124,6 @@ def check_account(configuration: Configuration, secrets: Secrets) -> None:
             f"expected {expected} (aws_expected_account_id); refusing to inject. Check the "
             "profile, role or credentials the experiment runs with."
         )
-
-
-def caller_account(configuration: Configuration, secrets: Secrets, what: str) -> str:
-    """The account of the credentials in use; InterruptExecution when STS cannot say."""
-    try:
-        return str(client("sts", configuration, secrets).get_caller_identity()["Account"])
-    except ClientError as error:
-        raise InterruptExecution(f"chaosthundra: could not confirm {what}: {error}") from error
 
 
 def _check_tag(lam: BaseClient, function: dict, configuration: Configuration) -> None:

@@ -92,10 +92,6 @@ KNOWN_UPWARD: dict[tuple[str, str], str] = {
     ("chaosthundra.load.results", "chaosthundra.probes"): (
         "load results are summarised with the probes' figures (move it below both)"
     ),
-    ("chaosthundra.function_names", "chaosthundra.guardrails"): (
-        "resolving an ARN needs the caller's account (guardrails.caller_account): move that "
-        "STS read to aws.py or targets/"
-    ),
 }
 
 
