@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import ast
 import importlib
-import uuid
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sandbox_functions import package
+from sandbox_functions import create_function
 from sbx_helpers import make_client
 
 from chaosthundra.sandbox import Sandbox
@@ -46,18 +45,9 @@ class Unavailable(str):
 def _live_objects(sandbox: Sandbox) -> dict[str, Any]:
     """``{class name: a live instance}``, or the error that kept us from one."""
     lam = make_client(sandbox, "lambda", read_timeout=30)
-    iam = make_client(sandbox, "iam")
     account = make_client(sandbox, "sts").get_caller_identity()["Account"]
-    name = f"internals-{uuid.uuid4().hex[:10]}"
-    role = iam.create_role(RoleName=name, AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-    lam.create_function(
-        FunctionName=name,
-        Runtime="python3.11",
-        Role=role,
-        Handler="app.handler",
-        Code={"ZipFile": package({"app.py": "def handler(e, c):\n    return 1\n"})},
-    )
-    lam.get_waiter("function_active_v2").wait(FunctionName=name)
+    files = {"app.py": "def handler(e, c):\n    return 1\n"}
+    name = create_function(sandbox.configuration(), "internals", files)
     published = lam.publish_version(FunctionName=name)["Version"]
     lam.create_alias(
         FunctionName=name,

@@ -9,14 +9,12 @@ import shlex
 import signal
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from botocore.config import Config
-from sandbox_functions import package
+from sandbox_functions import create_function
 from sbx_helpers import FIXTURES, shared_cache
 
 SMALL = FIXTURES / "small" / "template.yaml"
@@ -100,24 +98,9 @@ def test_chaos_run_with_the_banners_exports_uses_that_sandbox(tmp_path: Path) ->
         assert exports["AWS_REGION"] == REGION, exports
 
         # A function only this sandbox has: a second sandbox would answer "Function not found".
-        name = f"up-{uuid.uuid4().hex[:10]}"
-        session = boto3.Session(
-            aws_access_key_id=exports["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=exports["AWS_SECRET_ACCESS_KEY"],
-            region_name=REGION,
-        )
-        config = Config(retries={"total_max_attempts": 1})
-        iam = session.client("iam", endpoint_url=endpoint, config=config)
-        lam = session.client("lambda", endpoint_url=endpoint, config=config)
-        role = iam.create_role(RoleName=name, AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-        lam.create_function(
-            FunctionName=name,
-            Runtime="python3.11",
-            Role=role,
-            Handler="app.handler",
-            Code={"ZipFile": package({"app.py": "def handler(e, c):\n    return 'here'\n"})},
-        )
-        lam.get_waiter("function_active_v2").wait(FunctionName=name)
+        configuration = {"aws_endpoint_url": endpoint, "aws_region": REGION}
+        files = {"app.py": "def handler(e, c):\n    return 'here'\n"}
+        name = create_function({**configuration, "chaosthundra_sandbox": True}, "up", files)
 
         journal_path, log = tmp_path / "journal.json", tmp_path / "chaos.log"
         done = subprocess.run(
@@ -139,7 +122,13 @@ def test_chaos_run_with_the_banners_exports_uses_that_sandbox(tmp_path: Path) ->
         assert seen["sandbox_pids"] == [], "the run started a sandbox of its own"
         assert f"using the running sandbox at {endpoint}" in log.read_text()
         # Still running, with the function the run invoked.
-        assert lam.get_function(FunctionName=name)["Configuration"]["FunctionName"] == name
+        # The exports alone reach it from boto3 (as from the AWS CLI).
+        from_shell = boto3.Session(
+            aws_access_key_id=exports["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=exports["AWS_SECRET_ACCESS_KEY"],
+            region_name=exports["AWS_REGION"],
+        ).client("lambda", endpoint_url=exports["AWS_ENDPOINT_URL"])
+        assert from_shell.get_function(FunctionName=name)["Configuration"]["FunctionName"] == name
     finally:
         up.send_signal(signal.SIGTERM)
         try:
