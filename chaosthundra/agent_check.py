@@ -58,7 +58,7 @@ from chaosthundra.listeners import InvalidInjection
 __all__ = ["check", "describe", "setting", "Setting", "CHECK_TIMEOUT_S", "HOST_RUNTIME"]
 
 CHECK_TIMEOUT_S = 60
-# The Runtime a check models when the caller names none: this process's own Python's.
+# This process's own Python, named as a Runtime (python3.11).
 HOST_RUNTIME = "python{}.{}".format(*sys.version_info[:2])
 # Suggested instead of an error type that cannot be built from its message alone.
 BUILDABLE_EXAMPLES = (
@@ -130,7 +130,7 @@ _RUNTIME_LOCK = threading.Lock()
 def _runtime(runtime: Optional[str]) -> tuple[str, tuple[str, ...], str]:
     """The interpreter for ``runtime``, the folder of what the runtime provides (none
     when it cannot be built), and what to say about them."""
-    with _RUNTIME_LOCK:  # the prefetch and a check do not build the same folder twice
+    with _RUNTIME_LOCK:  # two checks at once do not build the same folder twice
         return _runtime_unlocked(runtime)
 
 
@@ -192,16 +192,6 @@ def _warn_once(what: str, message: str) -> None:
     if what not in _WARNED:
         _WARNED.add(what)
         logger.warning(message)
-
-
-def _prefetch() -> None:
-    """Find this Python's runtime interpreter and packages ahead of the first check."""
-    with contextlib.suppress(Exception):  # the check finds them again and says why not
-        _runtime(HOST_RUNTIME)
-
-
-# Like the spare checker: found while a chaos run imports chaoslib, not at the first check.
-threading.Thread(target=_prefetch, name="chaosthundra-check-prefetch", daemon=True).start()
 
 
 def _parser(agent: AgentProfile, package: Optional[Path]) -> tuple[AgentProfile, str, str]:
