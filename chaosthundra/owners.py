@@ -164,8 +164,18 @@ def _describe_process() -> str:
     argv = list(sys.argv)
     program = Path(argv[0]).name if argv and argv[0] not in ("", "-c", "-m") else "python"
     if program == "chaos" and "run" in argv:
-        return f"chaos run {Path(argv[-1]).name}"
+        return f"chaos run {Path(_experiment_of(argv[argv.index('run') + 1 :])).name}"
     return f"process {program}"
+
+
+def _experiment_of(args: list[str]) -> str:
+    """The experiment a ``chaos run`` was given, read as its own command line parser does."""
+    command = getattr(sys.modules.get("chaostoolkit.commands.run"), "run", None)
+    with contextlib.suppress(Exception):  # any failure: the fallback below
+        context = command.make_context("run", list(args), resilient_parsing=True)
+        if context.params.get("source"):
+            return str(context.params["source"])
+    return next((a for a in reversed(args) if not a.startswith("-")), "?")
 
 
 def _host() -> str:

@@ -394,3 +394,18 @@ def test_on_an_alias_another_owners_fault_is_refused_left_and_forced_out(
     assert snap(name) == latest
     versions = lam.list_versions_by_function(FunctionName=name)["Versions"]
     assert [v["Version"] for v in versions] == ["$LATEST", "1"]
+
+
+def test_a_chaos_run_is_named_by_its_experiment_wherever_the_options_stand():
+    import chaostoolkit.commands.run  # noqa: F401 - loaded in every `chaos run`
+
+    args = [
+        "--journal-path",
+        "j.json",
+        "exp/x.json",
+        "--var",
+        "a=1",
+        "--rollback-strategy",
+        "always",
+    ]
+    assert owners._experiment_of(args) == "exp/x.json"
