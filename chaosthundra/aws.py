@@ -76,6 +76,9 @@ __all__ = [
     "resolve_target",
     "resolve_region",
     "resolve_endpoint_url",
+    "check_sandbox_endpoint",
+    "target_endpoint",
+    "is_loopback_url",
     "SANDBOX_CREDENTIALS",
     "INVOKE_READ_TIMEOUT",
 ]
@@ -227,6 +230,12 @@ def check_sandbox_endpoint(configuration: Configuration = None) -> Optional[str]
     return endpoint_url
 
 
+def target_endpoint(configuration: Configuration = None) -> Optional[str]:
+    """The endpoint requests go to (None: AWS's own), checked for the sandbox as
+    :func:`check_sandbox_endpoint` does."""
+    return check_sandbox_endpoint(configuration) or resolve_endpoint_url(configuration)
+
+
 def is_loopback_url(url: str) -> bool:
     """True when ``url``'s host is a loopback address or ``localhost``."""
     try:
@@ -294,7 +303,7 @@ def _cached(
     configuration = configuration or {}
     secrets = secrets or {}
     region = resolve_region(configuration)
-    endpoint_url = check_sandbox_endpoint(configuration) or resolve_endpoint_url(configuration)
+    endpoint_url = target_endpoint(configuration)
     key = (
         service,
         region,

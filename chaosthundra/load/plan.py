@@ -62,13 +62,16 @@ class Plan:
 
 
 def target_of(configuration: Optional[dict]) -> dict:
-    """The part of a configuration that says where to invoke, not who signs."""
-    from chaosthundra.aws import is_sandbox, resolve_endpoint_url, resolve_region
+    """The part of a configuration that says where to invoke, not who signs.
+
+    For the sandbox, InterruptExecution when there is no endpoint on this machine,
+    before any Locust process starts (:func:`chaosthundra.aws.target_endpoint`)."""
+    from chaosthundra.aws import is_sandbox, resolve_region, target_endpoint
 
     configuration = configuration or {}
     return {
         "aws_region": resolve_region(configuration),
-        "aws_endpoint_url": resolve_endpoint_url(configuration),
+        "aws_endpoint_url": target_endpoint(configuration),
         "chaosthundra_sandbox": is_sandbox(configuration),
     }
 

@@ -19,6 +19,7 @@ import pytest
 from chaoslib.exceptions import InterruptExecution
 
 from chaosthundra import actions, aws, probes
+from chaosthundra.load import probes as load_probes
 from tests.core.conftest import REGION
 from tests.core.recording_proxy import RecordingProxy
 from tests.no_remote.sitecustomize import install
@@ -43,6 +44,7 @@ ACTIVITIES: dict[str, tuple[Callable[..., Any], dict]] = {
     "list_injections": (probes.list_injections, {}),
     "injected_span_count": (probes.injected_span_count, {}),
     "measure_invocations": (probes.measure_invocations, {"count": 1, "concurrency": 1}),
+    "measure_load": (load_probes.measure_load, {"users": 1, "duration": 1}),
 }
 
 
@@ -64,7 +66,8 @@ def off_machine(monkeypatch) -> Iterator[list[str]]:
 
 
 def test_every_activity_is_covered():
-    assert set(ACTIVITIES) == set(actions.__all__) | set(probes.__all__)
+    assert set(ACTIVITIES) == set(actions.__all__) | set(probes.__all__) | {"measure_load"}
+    assert load_probes.__all__ == ["measure_load"]
 
 
 def test_the_guard_refuses_a_socket_off_the_machine(off_machine):
@@ -208,19 +211,25 @@ def _experiment(tmp_path: Path, target: str) -> Path:
     return path
 
 
-def _chaos_run(tmp_path: Path, target: str) -> tuple[dict, list[str], list[str]]:
-    """The journal, the log lines above DEBUG and the attempts to leave the machine."""
-    attempts = tmp_path / "attempts.log"
-    journal = tmp_path / "journal.json"
-    log = tmp_path / "chaos.log"
-    env = {
+def _guarded_env(tmp_path: Path, attempts: Path, **extra: str) -> dict[str, str]:
+    """A child's environment: host credentials, and the guard that records in ``attempts``."""
+    return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(tmp_path),
         "LANG": "C.UTF-8",
         "PYTHONPATH": str(GUARD),
         "CHAOSTHUNDRA_TEST_NO_REMOTE": str(attempts),
         **HOST_CREDENTIALS,
+        **extra,
     }
+
+
+def _chaos_run(tmp_path: Path, target: str) -> tuple[dict, list[str], list[str]]:
+    """The journal, the log lines above DEBUG and the attempts to leave the machine."""
+    attempts = tmp_path / "attempts.log"
+    journal = tmp_path / "journal.json"
+    log = tmp_path / "chaos.log"
+    env = _guarded_env(tmp_path, attempts)
     done = subprocess.run(
         [str(Path(sys.executable).parent / "chaos"), "--no-version-check", "--log-file",
          str(log), "run", "--journal-path", str(journal), str(_experiment(tmp_path, target))],
@@ -252,3 +261,18 @@ def test_the_guard_is_live_in_chaos_run(tmp_path):
     """The same run aimed at AWS does try to leave the machine: the guard sees it."""
     _, _, attempts = _chaos_run(tmp_path, "aws")
     assert any("amazonaws.com" in a for a in attempts), attempts
+
+
+@pytest.mark.parametrize("command", [["status"], ["clear", "--yes"]])
+def test_the_cli_with_target_sandbox_and_no_sandbox_never_leaves_the_machine(tmp_path, command):
+    attempts = tmp_path / "attempts.log"
+    env = _guarded_env(tmp_path, attempts, CHAOSTHUNDRA_TARGET="sandbox", AWS_REGION="us-east-1")
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "chaosthundra"), *command],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode != 0
+    lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
+    assert len(lines) == 1, lines
+    assert "chaosthundra.controls.sandbox" in lines[0] and "CHAOSTHUNDRA_SANDBOX_URL" in lines[0]
+    assert not attempts.exists(), attempts.read_text()
