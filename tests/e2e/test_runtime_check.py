@@ -2,8 +2,8 @@
 
 Functions whose package bundles only the agent (no boto3, no redis), wrapped with its
 decorator (the layer wrapper imports ``imp``, gone in 3.12), on python3.11, 3.12 and
-3.13: the runtime's own ``boto3.exceptions.Boto3Error`` is accepted and fires with
-that type, while types the agents cannot build from a message alone are refused
+3.13, each running on its own interpreter (the handler reports its ``sys.version_info``):
+the runtime's own ``boto3.exceptions.Boto3Error`` is accepted and fires with that type, while types the agents cannot build from a message alone are refused
 before anything is written.
 """
 
@@ -76,6 +76,7 @@ def test_the_runtimes_boto3_error_is_accepted_and_fires_with_that_type(
     healthy = probes.invoke_function(name, {}, configuration=sandbox_configuration)
     assert healthy["function_error"] is None, healthy["payload"]
     assert healthy["payload"]["found"] is True
+    assert healthy["payload"]["python"] == [3, int(runtime.split(".")[1])]
     result = actions.enable_error_injection(
         name,
         error_type="boto3.exceptions.Boto3Error",
