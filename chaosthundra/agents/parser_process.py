@@ -47,6 +47,7 @@ from chaosthundra.agents.profile import AgentProfile
 __all__ = [
     "HOST",
     "PROBE",
+    "SPARE_AT_IMPORT",
     "identity",
     "parse",
     "running_pid",
@@ -398,4 +399,6 @@ class _ParserProcess:
         shutil.rmtree(self._neutral, ignore_errors=True)
 
 
-start_spare(_last_python())  # at import: see the module's docstring
+# The interpreter of the spare started at import: see the module's docstring.
+SPARE_AT_IMPORT = _last_python()
+start_spare(SPARE_AT_IMPORT)

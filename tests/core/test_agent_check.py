@@ -339,7 +339,7 @@ def test_a_spare_checker_starts_before_chaoslib_is_imported_and_ends_with_its_pr
         "import sys\n"
         "from chaosthundra.agents import parser_process\n"
         "assert 'chaoslib' not in sys.modules, 'chaoslib imported before the spare started'\n"
-        "print(parser_process.spare_pid(parser_process._last_python()), flush=True)\n"
+        "print(parser_process.spare_pid(parser_process.SPARE_AT_IMPORT), flush=True)\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", script],

@@ -3,8 +3,9 @@
 Functions whose package bundles only the agent (no boto3, no redis), wrapped with its
 decorator (the layer wrapper imports ``imp``, gone in 3.12), on python3.11, 3.12 and
 3.13, each running on its own interpreter (the handler reports its ``sys.version_info``):
-the runtime's own ``boto3.exceptions.Boto3Error`` is accepted and fires with that type, while types the agents cannot build from a message alone are refused
-before anything is written.
+the runtime's own ``boto3.exceptions.Boto3Error`` is accepted and fires with that type,
+while types the agents cannot build from a message alone are refused before anything is
+written.
 """
 
 from __future__ import annotations
