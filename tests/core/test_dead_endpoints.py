@@ -222,8 +222,10 @@ def test_an_invoke_that_cannot_connect_is_not_retried_and_did_not_run(refused):
     assert "attempts" not in message  # one attempt only
 
 
-def test_a_dead_attached_sandbox_stops_the_run_in_one_line(monkeypatch, refused):
-    monkeypatch.setenv("CHAOSTHUNDRA_SANDBOX_URL", refused)
+@pytest.mark.parametrize("endpoint", ["refused", "hangs_up", "not_aws"])
+def test_a_dead_or_wrong_attached_sandbox_stops_the_run_in_one_line(monkeypatch, request, endpoint):
+    url = request.getfixturevalue(endpoint)
+    monkeypatch.setenv("CHAOSTHUNDRA_SANDBOX_URL", url)
     monkeypatch.delenv("CHAOSTHUNDRA_TARGET", raising=False)
     configuration = {"aws_region": "us-east-1"}
     started = time.monotonic()
@@ -236,7 +238,11 @@ def test_a_dead_attached_sandbox_stops_the_run_in_one_line(monkeypatch, refused)
     assert time.monotonic() - started < LIMIT_SECONDS
     message = str(raised.value)
     assert "\n" not in message
-    assert f"could not reach {refused}" in message and "CHAOSTHUNDRA_SANDBOX_URL" in message
+    assert url in message and "CHAOSTHUNDRA_SANDBOX_URL" in message
+    if endpoint == "not_aws":
+        assert "does not answer as AWS" in message
+    else:
+        assert f"could not reach {url}" in message
     # once cleaned up, the next run starts afresh
     control.before_experiment_control({})
 
