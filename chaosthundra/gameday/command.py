@@ -40,6 +40,8 @@ def run_gameday(plan_path: str, report_dir: str, out: TextIO = sys.stdout) -> in
     def on_done(result: RunResult) -> None:
         mark = "as expected" if result.matched else f"EXPECTED {result.planned.expect.upper()}"
         print(f"{result.outcome} ({mark}) in {result.duration_s:.1f} s", file=out, flush=True)
+        if result.reason:
+            print(f"    {result.reason}", file=out, flush=True)
 
     results = run_plan(plan, report, on_start=on_start, on_done=on_done)
     html = write_report(plan, results, report / "report.html")

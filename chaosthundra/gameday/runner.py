@@ -43,6 +43,8 @@ class RunResult:
     journal_path: Optional[Path]
     journal: Optional[dict]
     error: Optional[str] = None
+    # why a run neither held nor deviated: the first error it logged
+    reason: Optional[str] = None
 
     @property
     def matched(self) -> bool:
@@ -91,6 +93,8 @@ def _run_one(index: int, planned: PlannedRun, journals: Path) -> RunResult:
     log_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     chaos_logger = logging.getLogger("chaostoolkit")
     chaos_logger.addHandler(log_handler)
+    first_error = _FirstError()
+    chaos_logger.addHandler(first_error)
     started = time.monotonic()
     try:
         experiment = load_experiment(str(planned.experiment))
@@ -108,11 +112,32 @@ def _run_one(index: int, planned: PlannedRun, journals: Path) -> RunResult:
         )
     finally:
         chaos_logger.removeHandler(log_handler)
+        chaos_logger.removeHandler(first_error)
         log_handler.close()
     journal_path.write_text(json.dumps(journal, indent=2, default=str), encoding="utf-8")
+    outcome = outcome_of(journal)
+    reason = None if outcome in ("held", "deviated") else first_error.message
     return RunResult(
-        index, planned, outcome_of(journal), time.monotonic() - started, journal_path, journal
+        index,
+        planned,
+        outcome,
+        time.monotonic() - started,
+        journal_path,
+        journal,
+        reason=reason,
     )
+
+
+class _FirstError(logging.Handler):
+    """Keeps the first error a run logs, on one line: why it stopped or failed."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.message: Optional[str] = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.message is None:
+            self.message = " ".join(record.getMessage().split())
 
 
 def _ctrl_c_seen(result: RunResult) -> bool:

@@ -183,6 +183,8 @@ def test_gameday_on_a_closed_port(tmp_path, refused):
     )  # fmt: skip
     assert done.returncode != 0, done.stdout
     assert "Traceback" not in done.stdout + done.stderr
+    said = [line for line in done.stdout.splitlines() if "could not reach" in line]
+    assert len(said) == 1 and refused in said[0] and "Check" in said[0], done.stdout
     (journal,) = (tmp_path / "r" / "journals").glob("*.json")
     ran = json.loads(journal.read_text())
     assert ran["status"] == "interrupted"
