@@ -7,7 +7,9 @@
   trivial handler (the realistic one is in :mod:`benchmarks.realistic_bench`);
 - the cold start of the same trivial handler deployed as python3.11, 3.12 and 3.13,
   each on its own interpreter (a Runtime with none here gets no row);
-- invokes per second at concurrency 1, 8 and 32.
+- invokes per second at concurrency 1, 8 and 32;
+- invokes per second through measure_invocations and measure_load (1 and 2 Locust
+  processes) on the same function (:mod:`benchmarks.load_bench`).
 
 The sandbox runs in this process, as it does under ``chaos run`` with the control:
 the boto3 clients share the interpreter (and its GIL) with the server. Everything is
@@ -29,6 +31,7 @@ from typing import Any, Callable
 from chaosthundra import runtimes
 from chaosthundra.sandbox import Sandbox
 
+from . import load_bench
 from .common import (
     cold_vs_import,
     force_cold,
@@ -199,6 +202,7 @@ def run() -> list[dict[str, Any]]:
                 rate = _throughput(box, concurrency, calls)
                 rows.append(row(f"invokes/s at concurrency {concurrency}", rate, "1/s"))
             rows += _cold_per_runtime(box, client)
+            rows += load_bench.run_on(box, FUNCTION)
     return rows
 
 

@@ -2,7 +2,9 @@
 
 For each run: the outcome against the expectation, a chart of latency per
 invoke across the run, a chart of the error rate before/during/after the
-method, the timeline of activities with their results, and the injections made
+method, for runs with Locust load (measure_load) the load over time (invokes and
+errors per second, from Locust's stats history) with the method's actions marked,
+the timeline of activities with their results, and the injections made
 and removed. Charts are inline SVG, so the file reads offline and prints.
 """
 
@@ -17,7 +19,7 @@ from typing import Any, Iterable, Optional
 from chaosthundra.gameday.plan import Plan
 from chaosthundra.gameday.runner import RunResult
 
-__all__ = ["write_report", "invocations", "PHASES"]
+__all__ = ["write_report", "invocations", "load_series", "PHASES"]
 
 PHASES = ("before", "during", "after")
 _COLORS = {"before": "#2b7bb9", "during": "#d9822b", "after": "#3c9d5d"}
@@ -80,6 +82,34 @@ def invocations(journal: dict) -> list[dict]:
                 }
             )
     return [p for p in points if p["phase"] in PHASES]
+
+
+def load_series(journal: dict) -> list[dict]:
+    """Every Locust load in a journal (measure_load's history): its phase, activity name,
+    whether its figures are partial, and its points, `x` in seconds since the run began,
+    `rps` and `errors_per_s`."""
+    start = _time(journal.get("start"))
+    series = []
+    for phase, record in _activity_runs(journal):
+        out = record.get("output")
+        if not isinstance(out, dict) or not isinstance(out.get("history"), list):
+            continue
+        points = [
+            {"x": p["at"] - start, "rps": p["rps"], "errors_per_s": p["errors_per_s"]}
+            for p in out["history"]
+            if start is not None and "at" in p
+        ]
+        if points and phase in PHASES:
+            name = (record.get("activity") or {}).get("name", "")
+            series.append(
+                {
+                    "phase": phase,
+                    "name": name,
+                    "partial": bool(out.get("partial")),
+                    "points": points,
+                }
+            )
+    return series
 
 
 def _injections(journal: dict) -> list[dict]:
@@ -145,12 +175,14 @@ def _run_section(result: RunResult) -> str:
     if result.error:
         return head + f'<p class="mismatch">could not run: {_e(result.error)}</p></section>'
     points = invocations(journal)
+    loads = load_series(journal)
     return "".join(
         [
             head,
             '<div class="charts">',
-            _latency_chart(points),
-            _error_rate_chart(points),
+            _latency_chart(points) if points or not loads else "",
+            _error_rate_chart(points, _load_tallies(journal)),
+            _load_chart(journal),
             "</div>",
             "<h3>Timeline</h3>",
             _timeline(journal),
@@ -196,10 +228,15 @@ def _describe(record: dict) -> str:
             payload = out.get("payload")
             return text + (f": {json.dumps(payload)[:160]}" if payload is not None else "")
         if "error_ratio" in out:
-            return (
+            text = (
                 f"{out.get('count')} invokes, error ratio {out['error_ratio']:.3f}, "
                 f"p95 {out.get('p95_ms')} ms"
             )
+            if "workers" in out:  # measure_load
+                text += f", {out.get('rps')}/s on {out['workers']} Locust worker(s)"
+                text += f" (asked {out['asked_rps']}/s)" if out.get("asked_rps") else ""
+                text += ", PARTIAL: workers missing" if out.get("partial") else ""
+            return text
         if "injection_name" in out:
             verified = out.get("verification")
             extra = f", verified on invoke {verified['invocations']}" if verified else ""
@@ -265,20 +302,33 @@ def _latency_chart(points: list[dict]) -> str:
     )
 
 
-def _error_rate_chart(points: list[dict]) -> str:
+def _load_tallies(journal: dict) -> dict:
+    """Per phase, (invokes not ok, invokes) of the Locust loads (measure_load)."""
+    tallies = {phase: (0, 0) for phase in PHASES}
+    for phase, record in _activity_runs(journal):
+        out = record.get("output")
+        if phase in PHASES and isinstance(out, dict) and "workers" in out and "count" in out:
+            failed, total = tallies[phase]
+            tallies[phase] = (failed + out["count"] - out.get("ok", 0), total + out["count"])
+    return tallies
+
+
+def _error_rate_chart(points: list[dict], loads: dict) -> str:
     width, height, pad = 300, 220, 44
     bars = []
     slot = (width - 2 * pad) / len(PHASES)
     for i, phase in enumerate(PHASES):
         inphase = [p for p in points if p["phase"] == phase]
-        rate = (sum(not p["ok"] for p in inphase) / len(inphase)) if inphase else 0.0
+        failed = sum(not p["ok"] for p in inphase) + loads[phase][0]
+        total = len(inphase) + loads[phase][1]
+        rate = failed / total if total else 0.0
         h = rate * (height - 2 * pad)
         x = pad + i * slot + slot * 0.2
-        label = f"{phase}: {rate:.0%} of {len(inphase)} invoke(s)"
+        label = f"{phase}: {rate:.0%} of {total} invoke(s)"
         bars.append(
             f'<rect class="bar" x="{x:.1f}" y="{height - pad - h:.1f}" width="{slot * 0.6:.1f}" '
             f'height="{max(h, 0.5):.1f}" fill="{_COLORS[phase]}" data-rate="{rate:.4f}" '
-            f'data-count="{len(inphase)}"><title>{_e(label)}</title></rect>'
+            f'data-count="{total}"><title>{_e(label)}</title></rect>'
             f'<text x="{x + slot * 0.3:.1f}" y="{height - pad + 14}" font-size="11" '
             f'text-anchor="middle">{phase}</text>'
             f'<text x="{x + slot * 0.3:.1f}" y="{height - pad - h - 4:.1f}" font-size="11" '
@@ -290,6 +340,59 @@ def _error_rate_chart(points: list[dict]) -> str:
         "</figcaption>"
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
         f'width="{width}" height="{height}" role="img">{axis}{"".join(bars)}</svg></figure>'
+    )
+
+
+def _load_chart(journal: dict) -> str:
+    """Invokes (solid, the phase's colour) and errors (dashed, red) per second of each
+    Locust load, on the run's clock; dotted lines: the method's actions."""
+    series = load_series(journal)
+    if not series:
+        return ""
+    width, height, pad = 520, 220, 44
+    right = max(p["x"] for s in series for p in s["points"]) or 1.0
+    top = max(max(p["rps"], p["errors_per_s"]) for s in series for p in s["points"]) * 1.1 or 1.0
+
+    def xy(x: float, y: float) -> str:
+        return (
+            f"{pad + x / right * (width - 1.5 * pad):.1f},"
+            f"{height - pad - y / top * (height - 2 * pad):.1f}"
+        )
+
+    lines = []
+    for s in series:
+        title = _e(f"{s['phase']}: {s['name']}" + (" (partial)" if s["partial"] else ""))
+        for key, cls, stroke, dash in (
+            ("rps", "load-rps", _COLORS[s["phase"]], ""),
+            ("errors_per_s", "load-errors", "#c0392b", ' stroke-dasharray="4 3"'),
+        ):
+            values = [p[key] for p in s["points"]]
+            coords = " ".join(xy(p["x"], p[key]) for p in s["points"])
+            lines.append(
+                f'<polyline class="{cls}" data-phase="{s["phase"]}" '
+                f'data-values="{",".join(f"{v:g}" for v in values)}" points="{coords}" '
+                f'fill="none" stroke="{stroke}" stroke-width="2"{dash}><title>{title}'
+                "</title></polyline>"
+            )
+    start = _time(journal.get("start"))
+    for record in journal.get("run", []) or []:
+        at = _time(record.get("end"))  # an action's change is in place once it ended
+        activity = record.get("activity") or {}
+        if activity.get("type") != "action" or at is None or start is None:
+            continue
+        x = xy(min(at - start, right), 0).split(",")[0]
+        lines.append(
+            f'<line class="load-action" x1="{x}" y1="{pad / 2}" x2="{x}" y2="{height - pad}" '
+            f'stroke="#555" stroke-dasharray="1 3"><title>{_e(activity.get("name", ""))}'
+            "</title></line>"
+        )
+    axis = _axes(width, height, pad, f"{top:.0f}/s", f"seconds since the run began ({right:.0f})")
+    return (
+        '<figure class="chart load"><figcaption>Locust load over time: invokes/s (solid) '
+        "and errors/s (dashed red); dotted: the method's actions done</figcaption>"
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+        f'width="{width}" height="{height}" role="img">{axis}{"".join(lines)}{_legend()}'
+        "</svg></figure>"
     )
 
 

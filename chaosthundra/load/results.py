@@ -65,8 +65,9 @@ def summarise(
 
 
 def history(text: str) -> list:
-    """Per interval of Locust's stats history: seconds since the first row, users,
-    invokes per second and failures per second (from the running totals)."""
+    """Per interval of Locust's stats history: seconds since the first row (`t`) and
+    the time (`at`, epoch seconds), users, invokes per second and failures per second
+    (from the running totals)."""
     rows = [r for r in csv.DictReader(io.StringIO(text)) if r.get("Name") == "Aggregated"]
     points, previous = [], None
     for row in rows:
@@ -77,6 +78,7 @@ def history(text: str) -> list:
             points.append(
                 {
                     "t": round(at - float(rows[0]["Timestamp"]), 3),
+                    "at": at,
                     "users": int(row["User Count"]),
                     "rps": round((total - previous[1]) / span, 3),
                     "errors_per_s": round((failed - previous[2]) / span, 3),

@@ -199,3 +199,49 @@ def test_report_renders_in_headless_chromium(mismatched, chromium_warmed, tmp_pa
     assert len(bars) == 6
     assert float(bars[1]) == 1.0  # naive run: every invoke during the method failed
     assert shot.stat().st_size > 20_000
+
+
+@pytest.mark.e2e
+@pytest.mark.skipif(
+    CHROMIUM is None and not os.environ.get("CHAOSTHUNDRA_REQUIRE_CHROMIUM"),
+    reason="needs Debian's chromium; .ci/run installs it and sets CHAOSTHUNDRA_REQUIRE_CHROMIUM",
+)
+def test_the_locust_load_is_drawn_over_time(tmp_path, sandbox, chromium_warmed):
+    """redis-slo-load.json: measure_load before, in the background of the method, and
+    after; the report draws each load's invokes and errors per second."""
+    plan = _plan(tmp_path, [("redis-slo-load.json", "user-get-naive", "deviated")])
+    result = _gameday(plan, tmp_path / "report", sandbox)
+    assert result.returncode == 0, result.stdout + result.stderr
+    chromium_warmed.wait(timeout=120)
+    shot = tmp_path / "load.png"
+    dom = subprocess.run(
+        [CHROMIUM, *_chromium_flags(str(tmp_path / "profile")), "--dump-dom"]
+        + [f"--screenshot={shot}", "--window-size=1200,900"]
+        + [(tmp_path / "report" / "report.html").as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    drawn = {
+        (kind, phase): [float(v) for v in values.split(",")]
+        for kind, phase, values in re.findall(
+            r'class="load-(rps|errors)" data-phase="(\w+)" data-values="([0-9.,e+-]*)"', dom.stdout
+        )
+    }
+    (journal,) = [
+        json.loads(p.read_text()) for p in (tmp_path / "report" / "journals").glob("*.json")
+    ]
+    from chaosthundra.gameday.report import load_series
+
+    expected = {
+        (kind, s["phase"]): [p[key] for p in s["points"]]
+        for s in load_series(journal)
+        for kind, key in (("rps", "rps"), ("errors", "errors_per_s"))
+    }
+    assert drawn == expected
+    assert {phase for _, phase in drawn} == {"before", "during", "after"}
+    assert max(drawn[("errors", "before")]) == 0
+    assert max(drawn[("errors", "after")]) > 0  # the naive lookup fails with the cache
+    assert 'class="load-action"' in dom.stdout  # the injection is marked
+    assert shot.stat().st_size > 20_000

@@ -51,8 +51,8 @@ Total Request Count,Total Failure Count
 
 def test_the_history_is_per_second_from_the_running_totals():
     assert history(HISTORY) == [
-        {"t": 1.0, "users": 2, "rps": 40.0, "errors_per_s": 1.0},
-        {"t": 3.0, "users": 2, "rps": 30.0, "errors_per_s": 1.5},
+        {"t": 1.0, "at": 101.0, "users": 2, "rps": 40.0, "errors_per_s": 1.0},
+        {"t": 3.0, "at": 103.0, "users": 2, "rps": 30.0, "errors_per_s": 1.5},
     ]
 
 
