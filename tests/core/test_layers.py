@@ -44,7 +44,6 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         "safety",
         (
             "chaosthundra.guardrails",
-            "chaosthundra.ledger",
             "chaosthundra.verification",
             "chaosthundra.killswitch",
         ),
@@ -59,7 +58,12 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         ),
     ),
     ("agents", ("chaosthundra.agents*", "chaosthundra.agent_check", "chaosthundra.agent_output")),
-    ("listeners and aws", ("chaosthundra.listeners", "chaosthundra.aws")),
+    # The ledger is safety's record on disk, but the Lambda write path records each
+    # step in it before the step (issue 19): a leaf below targets/, wherever it lives.
+    (
+        "listeners, aws, ledger",
+        ("chaosthundra.listeners", "chaosthundra.aws", "chaosthundra.ledger"),
+    ),
     ("sandbox", ("chaosthundra.sandbox*",)),  # apart: it imports only itself and the leaves
     # imports nothing of chaosthundra; interrupts lands with issue 19
     ("shared leaves", ("chaosthundra.runtimes", "chaosthundra.interrupts")),
