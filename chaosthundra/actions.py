@@ -14,12 +14,12 @@ through a published version that carries it (see ``chaosthundra.targets.alias``)
 import contextlib
 import logging
 from dataclasses import replace
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, ContextManager, Mapping, Optional, Union
 
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
-from chaosthundra import agent_check, ledger, owners, targets
+from chaosthundra import agent_check, function_env, interrupts, ledger, owners, targets
 from chaosthundra.aws import client, resolve_endpoint_url
 from chaosthundra.function_names import resolve as resolve_function
 from chaosthundra.guardrails import preflight
@@ -346,9 +346,11 @@ def _enable(
             agent_check.check(config, value, agent, package, runtime)
         except InvalidInjection as error:
             raise ActivityFailed(f"chaosthundra: cannot {what}: {error}") from error
+        previous[key] = env.get(key)
         env[key] = value
         return env
 
+    previous: dict[str, Optional[str]] = {}
     # Known before anything is written: an interrupt from here on leaves a pending entry,
     # which the safeguard control re-reads and removes if the variable made it.
     # read before the write: once the change is logged as live, the action only returns
@@ -357,15 +359,16 @@ def _enable(
         _ledger_entry(function, injection_name, configuration, secrets, qualifier)
     )
     try:
-        change = targets.update(
-            lam,
-            function_name,
-            qualifier,
-            merge,
-            percentage,
-            current=function,
-            wait_timeout=wait_timeout,
-        )
+        with interrupts.stopping(), _latest_step(lam, function_name, qualifier, what, previous):
+            change = targets.update(
+                lam,
+                function_name,
+                qualifier,
+                merge,
+                percentage,
+                current=function,
+                wait_timeout=wait_timeout,
+            )
     except _Held:
         ledger.record_removed(entry)  # refused before anything was written
         raise
@@ -577,7 +580,9 @@ def _remove_proven(
     settled, and merge again while anything it removes is there (a writer without
     RevisionId may have put it back). Returns the first change, marked changed when any
     write was made; ActivityFailed naming what stayed after REMOVE_ATTEMPTS writes."""
-    first = change = targets.update(lam, function_name, qualifier, merge)
+    step = f"{what} {_where(function_name, qualifier)}"
+    with interrupts.stopping(), _latest_step(lam, function_name, qualifier, step, merge):
+        first = change = targets.update(lam, function_name, qualifier, merge)
     wrote = first.changed
     for attempt in range(1, REMOVE_ATTEMPTS + 1):
         now = targets.variables(lam, function_name, qualifier, settled=True)
@@ -685,6 +690,24 @@ def _ledger_entry(
         endpoint_url=resolve_endpoint_url(configuration),
         configuration=configuration,
         secrets=secrets,
+    )
+
+
+def _latest_step(
+    lam: Any,
+    function_name: str,
+    qualifier: Optional[str],
+    what: str,
+    undo: Union[Callable[[dict[str, str]], dict[str, str]], Mapping[str, Optional[str]]],
+) -> ContextManager[None]:
+    """The ledger step of a write into $LATEST, undone when cut short: ``undo`` is a merge
+    that finishes a removal, or the values an enable replaced (None: absent), put back. An
+    alias's writes record their own steps (``targets.alias``)."""
+    if qualifier is not None:
+        return contextlib.nullcontext()
+    merge = function_env.restoring(undo) if isinstance(undo, Mapping) else undo
+    return ledger.step(
+        f"{what} ($LATEST written)", lambda: function_env.update(lam, function_name, merge)
     )
 
 

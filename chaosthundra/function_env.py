@@ -26,11 +26,14 @@ from botocore.client import BaseClient
 from botocore.exceptions import ClientError, WaiterError
 from chaoslib.exceptions import ActivityFailed
 
+from chaosthundra import interrupts
+
 __all__ = [
     "Change",
     "activity_failed",
     "read",
     "read_settled",
+    "restoring",
     "update",
     "variables_of",
     "wait_until_updated",
@@ -154,10 +157,25 @@ def update(
                 time.sleep(RETRY_PAUSE_SECONDS * attempt)
                 continue
             raise activity_failed("update", function_name, error) from error
+        interrupts.checkpoint("latest-write")
         wait_until_updated(lam, function_name, wait_timeout)
         live = read(lam, function_name)
         return Change(function_name, before, after, True, live.get("RevisionId"), live)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def restoring(values: Mapping[str, Optional[str]]) -> Callable[[dict[str, str]], dict[str, str]]:
+    """A merge that puts ``values`` back (None: the variable was absent)."""
+
+    def merge(env: dict[str, str]) -> dict[str, str]:
+        for key, value in values.items():
+            if value is None:
+                env.pop(key, None)
+            else:
+                env[key] = value
+        return env
+
+    return merge
 
 
 def activity_failed(verb: str, function_name: str, error: ClientError) -> ActivityFailed:

@@ -15,7 +15,7 @@ from typing import Iterable, Optional
 from chaoslib.exceptions import ChaosException
 from chaoslib.types import Configuration, Secrets
 
-from chaosthundra import function_env
+from chaosthundra import function_env, interrupts
 from chaosthundra.aws import client
 from chaosthundra.listeners import parse_injections
 from chaosthundra.targets import alias as alias_target
@@ -78,6 +78,7 @@ def clear(
     the fault had set and how the alias routes now that only the chaos version was
     taken out) and ``versions_deleted`` for its chaos versions, with ``error`` set
     when that function could not be cleared; the others are still cleared.
+    SIGINT, SIGTERM and SIGHUP wait until the function in hand is cleared.
     """
     from chaosthundra.actions import remove_all_injections
 
@@ -85,10 +86,11 @@ def clear(
     results = []
     for name in with_injections(configuration, secrets, function_names):
         try:
-            result = remove_all_injections(
-                name, force=True, configuration=configuration, secrets=secrets
-            )
-            undone = alias_target.undo(lam, name)
+            with interrupts.deferred(f"clearing '{name}'"):
+                result = remove_all_injections(
+                    name, force=True, configuration=configuration, secrets=secrets
+                )
+                undone = alias_target.undo(lam, name)
         except ChaosException as error:
             result = {"function_name": name, "removed": [], "error": str(error)}
             undone = []

@@ -13,15 +13,26 @@ and RoutingConfig), for whoever has to put the alias back.
 
 The ledger only remembers where to look: the truth is always re-read from the
 function before anything is removed.
+
+It also holds the write *steps* in progress (:func:`step`): before a step changes
+something on Lambda, what it is about to change and how to undo it. A step that
+does not complete (an error, SIGINT, SIGTERM, SIGHUP) is undone on the way out,
+signals held back meanwhile; one whose undo failed stays, for the safeguard
+control (:func:`undo_steps`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+import logging
 import threading
 from dataclasses import dataclass, field, replace
-from typing import Optional
+from typing import Callable, Iterator, Optional
 
 from chaoslib.types import Configuration, Secrets
+
+from chaosthundra import interrupts
 
 __all__ = [
     "PENDING",
@@ -33,7 +44,12 @@ __all__ = [
     "record_cleared",
     "active",
     "clear",
+    "step",
+    "steps",
+    "undo_steps",
 ]
+
+logger = logging.getLogger("chaostoolkit")
 
 PENDING = "pending"
 ENABLED = "enabled"
@@ -115,3 +131,69 @@ def active() -> list[Entry]:
 def clear() -> None:
     with _lock:
         _entries.clear()
+        _steps.clear()
+
+
+# ------------------------------------------------------------------ steps
+@dataclass(frozen=True)
+class Step:
+    """A write step in progress: what it changes, and the idempotent call that undoes it
+    (puts back what was there, or finishes a removal)."""
+
+    what: str
+    undo: Callable[[], object] = field(repr=False)
+
+
+_steps: dict[int, Step] = {}
+_step_ids = itertools.count()
+
+
+@contextlib.contextmanager
+def step(what: str, undo: Callable[[], object]) -> Iterator[None]:
+    """Record ``what`` the block is about to change and how to ``undo`` it; when the block
+    raises anything (an error or an interrupt), undo it before the exception goes on."""
+    key = next(_step_ids)
+    with _lock:
+        _steps[key] = Step(what, undo)
+    try:
+        yield
+    except BaseException:
+        _undo(key)
+        raise
+    with _lock:
+        _steps.pop(key, None)
+
+
+def steps() -> list[Step]:
+    """The steps begun and neither completed nor undone (an undo that failed)."""
+    with _lock:
+        return list(_steps.values())
+
+
+def undo_steps() -> list[str]:
+    """Undo every step left; returns what was undone (the safeguard's first task)."""
+    with _lock:
+        keys = list(_steps)
+    return [what for what in map(_undo, keys) if what is not None]
+
+
+def _undo(key: int) -> Optional[str]:
+    with _lock:
+        found = _steps.get(key)
+    if found is None:
+        return None
+    with interrupts.deferred(f"undoing: {found.what}"):
+        try:
+            found.undo()
+        except Exception as error:  # noqa: BLE001 - kept for the safeguard, and said
+            logger.error(
+                "chaosthundra: could not undo an interrupted step (%s): %s. The safeguard "
+                "control tries again at the end of the run; else run `chaosthundra clear`.",
+                found.what,
+                error,
+            )
+            return None
+        with _lock:
+            _steps.pop(key, None)
+        logger.warning("chaosthundra: undone, as it did not complete: %s", found.what)
+    return found.what

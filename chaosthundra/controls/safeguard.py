@@ -4,8 +4,8 @@ Chaos Toolkit's default rollback strategy skips rollbacks when a run ends
 "failed" or "interrupted", and `--rollback-strategy never` skips them always.
 This control does not depend on rollbacks: every chaosthundra action records
 what it enabled, and at the end of the experiment (completed, deviated, failed,
-aborted, or interrupted by Ctrl-C or SIGTERM) whatever is still active is
-removed, each removal logged. Only our own variables are touched.
+aborted, or interrupted by Ctrl-C, SIGTERM or SIGHUP) whatever is still active
+is removed, each removal logged. Only our own variables are touched.
 
 Declare it in an experiment::
 
@@ -21,11 +21,12 @@ or for every run, in ~/.chaostoolkit/settings.yaml::
           type: python
           module: chaosthundra.controls.safeguard
 
-While the run lasts, SIGTERM stops it as chaoslib's SIGUSR1 does (SystemExit:
-rollbacks and controls still run). chaoslib's own SIGTERM handler raises an
-exception that botocore takes for a transient HTTP error, and retries, when it
-lands in a request, and that the python provider turns into a mere activity
-failure otherwise: either way the run went on.
+While the run lasts, SIGTERM and SIGHUP stop it as chaoslib's SIGUSR1 does
+(SystemExit: rollbacks and controls still run). chaoslib's own SIGTERM handler
+raises an exception that botocore takes for a transient HTTP error, and retries,
+when it lands in a request, and that the python provider turns into a mere
+activity failure otherwise: either way the run went on. SIGHUP (a closed
+terminal or SSH session) would end the process with the fault on.
 
 A process killed with SIGKILL runs no control at all: use
 `chaosthundra clear` for that case.
@@ -34,13 +35,12 @@ A process killed with SIGKILL runs no control at all: use
 from __future__ import annotations
 
 import logging
-import signal
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Experiment, Journal, Secrets, Settings
 
-from chaosthundra import ledger
+from chaosthundra import interrupts, ledger
 from chaosthundra.aws import client
 from chaosthundra.function_env import read
 
@@ -53,10 +53,9 @@ __all__ = [
 
 logger = logging.getLogger("chaostoolkit")
 
-# chaoslib's SIGUSR1 code: stop now, keep the rollbacks (30 would skip them).
-STOP_KEEPING_ROLLBACKS = 20
+STOP_KEEPING_ROLLBACKS = interrupts.STOP_KEEPING_ROLLBACKS
 
-_previous_sigterm: Optional[Any] = None
+_restore_signals: Optional[Callable[[], None]] = None
 
 
 def configure_control(
@@ -65,9 +64,10 @@ def configure_control(
     settings: Settings = None,
     experiment: Experiment = None,
 ) -> None:
-    """Start the run with an empty record; SIGTERM now stops the run wherever it lands."""
+    """Start the run with an empty record; SIGTERM and SIGHUP now stop the run wherever
+    they land."""
     ledger.clear()
-    _stop_on_sigterm()
+    _stop_on_signals()
     logger.debug("chaosthundra safeguard: armed")
 
 
@@ -83,16 +83,24 @@ def cleanup_control() -> None:
     try:
         sweep()
     finally:
-        _restore_sigterm()
+        _restore_handlers()
 
 
 def sweep() -> list[dict]:
     """Remove what the ledger says is, or may be, still active; returns what was removed.
 
-    Each function is re-read first: a pending entry (an enable that never returned)
-    is removed only if its variable made it onto the function, and nothing is
-    removed from a function the credentials now reach in another account.
+    Write steps an interrupt cut short, whose own undo failed, are undone first. Each
+    function is re-read: a pending entry (an enable that never returned) is removed
+    only if its variable made it onto the function, and nothing is removed from a
+    function the credentials now reach in another account. SIGINT, SIGTERM and
+    SIGHUP wait until the sweep is done.
     """
+    with interrupts.deferred("the safeguard's sweep"):
+        ledger.undo_steps()
+        return _sweep_entries()
+
+
+def _sweep_entries() -> list[dict]:
     removed = []
     for entry in ledger.active():
         try:
@@ -155,29 +163,14 @@ def _remove(entry: ledger.Entry) -> dict:
     )
 
 
-def _terminate(signum: int, frame: Any) -> None:
-    logger.warning("chaosthundra safeguard: SIGTERM received, stopping the run")
-    raise SystemExit(STOP_KEEPING_ROLLBACKS)
+def _stop_on_signals() -> None:
+    global _restore_signals
+    if _restore_signals is None:
+        _restore_signals = interrupts.install(replace_any=True)
 
 
-def _stop_on_sigterm() -> None:
-    global _previous_sigterm
-    current = signal.getsignal(signal.SIGTERM)
-    if current is _terminate:
-        return
-    try:
-        signal.signal(signal.SIGTERM, _terminate)
-    except ValueError:  # not the main thread: leave signals alone
-        return
-    _previous_sigterm = current
-
-
-def _restore_sigterm() -> None:
-    global _previous_sigterm
-    if _previous_sigterm is None or signal.getsignal(signal.SIGTERM) is not _terminate:
-        return
-    try:
-        signal.signal(signal.SIGTERM, _previous_sigterm)
-    except ValueError:
-        return
-    _previous_sigterm = None
+def _restore_handlers() -> None:
+    global _restore_signals
+    if _restore_signals is not None:
+        _restore_signals()
+        _restore_signals = None

@@ -26,6 +26,10 @@ versions no alias references are deleted. :func:`find` and :func:`undo` do the
 same from the versions' Descriptions alone, so they work after the process that
 injected was killed.
 
+Each of these steps is a ``ledger.step``: one cut short by an error, SIGINT,
+SIGTERM or SIGHUP is undone on the way out ($LATEST's variables put back, the
+chaos version routed away from and deleted; a route back or a deletion finished).
+
 Lambda routes an alias to at most two versions; on an alias that already splits
 its traffic the fault can take over one of the two shares, not add a third.
 """
@@ -44,7 +48,7 @@ from botocore.client import BaseClient
 from botocore.exceptions import ClientError, WaiterError
 from chaoslib.exceptions import ActivityFailed
 
-from chaosthundra import function_env
+from chaosthundra import function_env, interrupts, ledger
 from chaosthundra.listeners import (
     ENV_LIMIT_BYTES,
     decode,
@@ -416,9 +420,14 @@ def update(
     if not _ours(after):
         # The last injection goes: no publish, so nothing on $LATEST can block it.
         assert replaced is not None  # nothing carried and nothing added is "unchanged"
-        routed, withdrawal = _withdraw(lam, function_name, alias_name, alias, replaced, mark)
-        # with any chaos version an earlier, killed run left for this alias
-        swept = undo(lam, function_name, alias_name)
+        with ledger.step(
+            f"alias '{alias_name}' of '{function_name}' routed without chaos version "
+            f"{replaced}, and chaosthundra's versions for it deleted",
+            lambda: undo(lam, function_name, alias_name),
+        ):
+            routed, withdrawal = _withdraw(lam, function_name, alias_name, alias, replaced, mark)
+            # with any chaos version an earlier, killed run left for this alias
+            swept = undo(lam, function_name, alias_name)
         logger.info(
             "chaosthundra: alias '%s' of '%s' routes %s (%s); deleted chaos versions %s",
             alias_name,
@@ -439,21 +448,30 @@ def update(
     latest = function_env.read_settled(lam, function_name, wait_timeout=wait_timeout)
     _refuse_unreleased(function_name, alias_name, latest, base_config, base)
     mark = Mark(alias_name, base, mark.percentage, mark.before, tuple(_names(_ours(after))))
-    published = _publish_with(lam, function_name, latest, base_config, after, mark, wait_timeout)
-    new = str(published["Version"])
-    try:
+    old = replaced or base
+    publishing: dict[str, str] = {}
+    with ledger.step(
+        f"a chaos version published for alias '{alias_name}' of '{function_name}' and routed "
+        f"in place of version {old}",
+        lambda: _unpublish(lam, function_name, alias_name, old, publishing.get("version")),
+    ):
+        published = _publish_with(
+            lam, function_name, latest, base_config, after, mark, wait_timeout
+        )
+        new = publishing["version"] = str(published["Version"])
         routed = _route(
             lam,
             function_name,
             alias_name,
             alias,
-            lambda r: _take_over(r, replaced or base, new, function_name, alias_name, percentage),
+            lambda r: _take_over(r, old, new, function_name, alias_name, percentage),
         )
-    except Exception:
-        _delete_unreferenced(lam, function_name, [new])
-        raise
     if replaced:
-        _delete_unreferenced(lam, function_name, [replaced])
+        with ledger.step(
+            f"chaos version {replaced} of '{function_name}' deleted",
+            lambda: _delete_unreferenced(lam, function_name, [replaced]),
+        ):
+            _delete_unreferenced(lam, function_name, [replaced])
     logger.info(
         "chaosthundra: alias '%s' of '%s' now routes %s (chaos version %s carries %s)",
         alias_name,
@@ -747,50 +765,20 @@ def _publish_with(
             carried = _reencoded(carried) or carried
         return carried
 
-    def put_back(env: dict[str, str]) -> dict[str, str]:
-        for key, value in touched.items():
-            if value is None:
-                env.pop(key, None)
-            else:
-                env[key] = value
-        return env
+    put_back = function_env.restoring(touched)  # reads ``touched`` when it runs
 
     kwargs = {"FunctionName": function_name, "Description": mark.description()}
     if base_config.get("CodeSha256"):
         kwargs["CodeSha256"] = base_config["CodeSha256"]
-    current: Optional[dict] = latest
-    for attempt in range(1, function_env.MAX_ATTEMPTS + 1):
-        change = function_env.update(
-            lam, function_name, carry, current=current, wait_timeout=wait_timeout
+    carrying = ledger.step(
+        f"$LATEST of '{function_name}' carrying {', '.join(_names(wanted))} while a version "
+        f"is published for alias '{mark.alias}'",
+        lambda: _put_back(lam, function_name, put_back),
+    )
+    with carrying:
+        published = _publish_carrying(
+            lam, function_name, carry, put_back, kwargs, latest, wait_timeout
         )
-        current = None  # every retry reads afresh
-        moved = None
-        try:
-            published = lam.publish_version(
-                **kwargs, **({"RevisionId": change.revision_id} if change.revision_id else {})
-            )
-        except ClientError as error:
-            code = error.response.get("Error", {}).get("Code", "")
-            if code not in _MOVED or attempt == function_env.MAX_ATTEMPTS:
-                raise function_env.activity_failed(
-                    "publish a version of", function_name, error
-                ) from error
-            moved = code
-        finally:
-            if change.changed:
-                _put_back(lam, function_name, put_back)
-        if moved is None:
-            break
-        # $LATEST changed or got busy between our write and PublishVersion: again, from a
-        # fresh read (which refuses if what changed would now be published)
-        logger.info(
-            "chaosthundra: %s publishing '%s' (attempt %d/%d), re-reading and retrying",
-            moved,
-            function_name,
-            attempt,
-            function_env.MAX_ATTEMPTS,
-        )
-        time.sleep(function_env.RETRY_PAUSE_SECONDS * attempt)
     version = str(published["Version"])
     problem = None
     if version in existing:
@@ -805,6 +793,54 @@ def _publish_with(
         )
     _wait_active(lam, function_name, version, wait_timeout)
     return published
+
+
+def _publish_carrying(
+    lam: BaseClient,
+    function_name: str,
+    carry: Callable[[dict[str, str]], dict[str, str]],
+    put_back: Callable[[dict[str, str]], dict[str, str]],
+    kwargs: Mapping,
+    latest: dict,
+    wait_timeout: float,
+) -> dict:
+    """Write ``carry`` into $LATEST, publish it, put $LATEST back (with ``put_back``) after
+    each attempt; retried from a fresh read while $LATEST moves under the publish."""
+    current: Optional[dict] = latest
+    for attempt in range(1, function_env.MAX_ATTEMPTS + 1):
+        change = function_env.update(
+            lam, function_name, carry, current=current, wait_timeout=wait_timeout
+        )
+        current = None  # every retry reads afresh
+        moved = None
+        try:
+            published = lam.publish_version(
+                **kwargs, **({"RevisionId": change.revision_id} if change.revision_id else {})
+            )
+            interrupts.checkpoint("publish")
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            if code not in _MOVED or attempt == function_env.MAX_ATTEMPTS:
+                raise function_env.activity_failed(
+                    "publish a version of", function_name, error
+                ) from error
+            moved = code
+        finally:
+            if change.changed:
+                _put_back(lam, function_name, put_back)
+        if moved is None:
+            return published
+        # $LATEST changed or got busy between our write and PublishVersion: again, from a
+        # fresh read (which refuses if what changed would now be published)
+        logger.info(
+            "chaosthundra: %s publishing '%s' (attempt %d/%d), re-reading and retrying",
+            moved,
+            function_name,
+            attempt,
+            function_env.MAX_ATTEMPTS,
+        )
+        time.sleep(function_env.RETRY_PAUSE_SECONDS * attempt)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _put_back(
@@ -852,6 +888,7 @@ def _route(
             kwargs["RevisionId"] = alias["RevisionId"]
         try:
             lam.update_alias(**kwargs)
+            interrupts.checkpoint("route")
         except ClientError as error:
             code = error.response.get("Error", {}).get("Code")
             if code == "PreconditionFailedException" and attempt < ROUTE_ATTEMPTS:
@@ -877,6 +914,24 @@ def _route(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def _unpublish(
+    lam: BaseClient, function_name: str, alias_name: str, old: str, new: Optional[str]
+) -> None:
+    """Undo a publish and route cut short: where the alias routes to ``new``, ``old`` takes
+    its place again; then chaosthundra's versions for the alias that no alias routes to
+    (``new``, even if its number never came back) are deleted."""
+    if new is not None:
+        alias = _get_alias(lam, function_name, alias_name)
+        if new in Routing.of(alias).versions():
+            _route(lam, function_name, alias_name, alias, lambda r: _give_back(r, new, old))
+    orphans = [c.version for c in find(lam, [function_name]) if c.mark.alias == alias_name]
+    _delete_unreferenced(lam, function_name, orphans)
+
+
+def _give_back(routing: Routing, new: str, old: str) -> Routing:
+    return routing.replace(new, old) if new in routing.versions() else routing
+
+
 def _delete_unreferenced(lam: BaseClient, function_name: str, versions: Iterable[str]) -> list[str]:
     """Delete those of ``versions`` no alias routes to; returns the deleted ones."""
     referenced = {v for a in _aliases(lam, function_name) for v in Routing.of(a).versions()}
@@ -892,6 +947,7 @@ def _delete_unreferenced(lam: BaseClient, function_name: str, versions: Iterable
             raise function_env.activity_failed(
                 f"delete chaos version {version} of", function_name, error
             ) from error
+        interrupts.checkpoint("delete-version")
         deleted.append(version)
     return deleted
 

@@ -168,6 +168,66 @@ def make(sandbox, sandbox_configuration):
     return create
 
 
+def chaosthundra_clear(sandbox, function: str) -> subprocess.CompletedProcess:
+    """`chaosthundra clear --function <function> --yes` on the session sandbox; exit 0."""
+    cleared = subprocess.run(
+        [str(BIN / "chaosthundra"), "clear", "--function", function, "--yes"]
+        + ["--sandbox-url", sandbox.endpoint_url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert cleared.returncode == 0, cleared.stderr
+    return cleared
+
+
+SAFEGUARD = {
+    "name": "chaosthundra-safeguard",
+    "provider": {"type": "python", "module": "chaosthundra.controls.safeguard"},
+}
+
+
+def sandbox_experiment(
+    path: Path, sandbox, title: str, method: list, controls: tuple = (SAFEGUARD,), **configuration
+) -> Path:
+    """Write at ``path`` an experiment that runs ``method`` against the session sandbox."""
+    data = {
+        "title": title,
+        "description": "Written by a test.",
+        "configuration": {
+            "aws_endpoint_url": sandbox.endpoint_url,
+            "aws_region": sandbox.region,
+            "chaosthundra_sandbox": True,
+            **configuration,
+        },
+        "controls": list(controls),
+        "method": method,
+        "rollbacks": [],
+    }
+    path.write_text(json.dumps(data))
+    return path
+
+
+@pytest.fixture
+def layered(sandbox_configuration, lam):
+    """``layered(prefix)``: a function instrumented the layer way (nothing to build), with
+    alias 'live' on version 1."""
+
+    def create(prefix: str) -> str:
+        name = create_function(
+            sandbox_configuration,
+            prefix,
+            {"app.py": "def handler(event, context):\n    return event\n"},
+            Handler="thundra.handler.wrapper",
+            Environment={"Variables": {"KEEP": "me", "THUNDRA_APIKEY": "dummy"}},
+        )
+        lam.publish_version(FunctionName=name)
+        lam.create_alias(FunctionName=name, Name="live", FunctionVersion="1")
+        return name
+
+    return create
+
+
 def variant(tmp_path: Path, experiment: str, change) -> Path:
     """A copy of an experiment with `change(experiment_dict)` applied."""
     data = json.loads((REPO / "experiments" / experiment).read_text())

@@ -8,66 +8,43 @@ keeps its 20%. `clear` must take the chaos version out and put nothing back.
 
 from __future__ import annotations
 
-import json
 import signal
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from chaosthundra.targets.alias import Routing
-from tests.e2e.conftest import BIN
-from tests.sandbox_functions import create_function
+from tests.e2e.conftest import chaosthundra_clear, sandbox_experiment
 
 ENABLED = "on alias 'live' of Lambda function"
 
 
 @pytest.fixture
-def live(sandbox_configuration, lam) -> str:
-    """A function instrumented the layer way, its alias 'live' on version 1."""
-    name = create_function(
-        sandbox_configuration,
-        "redeploy",
-        {"app.py": "def handler(event, context):\n    return event\n"},
-        Handler="thundra.handler.wrapper",
-        Environment={"Variables": {"KEEP": "me", "THUNDRA_APIKEY": "dummy"}},
-    )
-    lam.publish_version(FunctionName=name)
-    lam.create_alias(FunctionName=name, Name="live", FunctionVersion="1")
-    return name
+def live(layered) -> str:
+    return layered("redeploy")
 
 
 def _experiment(tmp_path: Path, sandbox, function: str) -> Path:
-    data = {
-        "title": "A canary left behind by a killed run",
-        "description": "Enables a 20% error fault on alias live, then waits to be killed.",
-        "configuration": {
-            "aws_endpoint_url": sandbox.endpoint_url,
-            "aws_region": sandbox.region,
-            "chaosthundra_sandbox": True,
+    canary = {
+        "type": "action",
+        "name": "canary",
+        "provider": {
+            "type": "python",
+            "module": "chaosthundra.actions",
+            "func": "enable_error_injection",
+            "arguments": {
+                "function_name": function,
+                "class_name": "Redis",
+                "qualifier": "live",
+                "traffic_percentage": 20,
+            },
         },
-        "method": [
-            {
-                "type": "action",
-                "name": "canary",
-                "provider": {
-                    "type": "python",
-                    "module": "chaosthundra.actions",
-                    "func": "enable_error_injection",
-                    "arguments": {
-                        "function_name": function,
-                        "class_name": "Redis",
-                        "qualifier": "live",
-                        "traffic_percentage": 20,
-                    },
-                },
-                "pauses": {"after": 120},
-            }
-        ],
+        "pauses": {"after": 120},
     }
-    path = tmp_path / "canary.json"
-    path.write_text(json.dumps(data))
-    return path
+    # no safeguard: the run is killed
+    return sandbox_experiment(
+        tmp_path / "canary.json", sandbox, "A canary left behind by a killed run", [canary], ()
+    )
 
 
 def _deploy(lam, function: str) -> str:
@@ -90,15 +67,8 @@ def test_sigkill_redeploy_then_clear_routes_only_the_deployed_version(
     new = _deploy(lam, live)
     assert Routing.of(lam.get_alias(FunctionName=live, Name="live")) == Routing(new, {chaos: 0.2})
 
-    cleared = subprocess.run(
-        [str(BIN / "chaosthundra"), "clear", "--function", live, "--yes"]
-        + ["--sandbox-url", sandbox.endpoint_url],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    cleared = chaosthundra_clear(sandbox, live)
 
-    assert cleared.returncode == 0, cleared.stderr
     assert Routing.of(lam.get_alias(FunctionName=live, Name="live")) == Routing(new, {})
     versions = lam.list_versions_by_function(FunctionName=live)["Versions"]
     assert sorted(v["Version"] for v in versions) == sorted(["$LATEST", "1", new])
