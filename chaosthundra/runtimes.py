@@ -8,7 +8,7 @@ An interpreter for ``python3.X`` is looked up, first found wins, in:
 
 1. an explicit mapping: the ``mapping`` argument (``sandbox up --python``), then
    ``CHAOSTHUNDRA_PYTHONS`` (``python3.12=/opt/py312/bin/python3,python3.13=...``);
-2. ``python3.X`` on ``PATH``;
+2. ``python3.X`` on ``PATH`` (a pyenv shim there counts as pyenv's, step 3);
 3. pyenv (``$PYENV_ROOT`` or ``~/.pyenv``: ``versions/3.X.*/bin/python3.X``) and uv
    (``$UV_PYTHON_INSTALL_DIR`` or ``~/.local/share/uv/python``: ``cpython-3.X.*``).
 
@@ -150,10 +150,12 @@ def missing_interpreter_message(runtime: str) -> str:
 def _candidates(major: int, minor: int) -> list[str]:
     name = f"python{major}.{minor}"
     found: list[str] = []
-    on_path = shutil.which(name)
-    if on_path:
-        found.append(on_path)
     pyenv = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
+    on_path = shutil.which(name)
+    # A pyenv shim is pyenv's: its versions are searched next, without the shim's
+    # half second of bash per lookup.
+    if on_path and Path(on_path).parent != pyenv / "shims":
+        found.append(on_path)
     found += sorted(
         glob.glob(str(pyenv / "versions" / f"{major}.{minor}.*" / "bin" / name)),
         key=_newest_first,
@@ -172,7 +174,11 @@ def _newest_first(path: str) -> list[int]:
 
 @functools.cache
 def _confirm(candidate: str, wanted: tuple[int, int]) -> Optional[Interpreter]:
-    """Run ``candidate`` once; its real executable if it is CPython ``wanted``."""
+    """Run ``candidate`` once; its real executable if it is CPython ``wanted`` (this
+    interpreter itself is known without running it)."""
+    this = Path(sys.executable).resolve()
+    if tuple(sys.version_info[:2]) == wanted and Path(candidate).resolve() == this:
+        return Interpreter(this, wanted)
     try:
         answer = subprocess.run(
             [candidate, "-I", "-S", "-c", _PROBE],

@@ -42,7 +42,7 @@ from .environment import (
 from .errors import ApiError
 from .logs import InvocationLog, new_stream_name, tail, timestamp
 from .pool import EnvironmentPool, Throttled
-from .pythons import Pythons
+from .pythons import Pythons, unavailable_error
 from .templates import Templates
 
 __all__ = ["Invoker", "InvokeResult"]
@@ -177,6 +177,8 @@ class Invoker:
         if kind == "DryRun":
             return InvokeResult(204, headers)
         if kind == "Event":
+            if not self.pythons.runs(target.spec.runtime):  # refused now, not in the background
+                raise unavailable_error(target.spec.runtime)
             self._submit_event(target, name, qualifier, payload, request_id)
             if legacy_async:
                 return InvokeResult(202, {**headers, "Content-Type": _JSON}, b'{"Status": 202}')

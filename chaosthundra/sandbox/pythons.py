@@ -14,7 +14,9 @@ interpreter is this machine's CPython, not Amazon Linux's build of it.
 
 from __future__ import annotations
 
+import py_compile
 import subprocess
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,6 +128,12 @@ class Pythons:
         folder = self.programs / f"py{found.version[0]}{found.version[1]}"
         folder.mkdir(parents=True, exist_ok=True)
         target = folder / "worker.pyc"
+        if found.version == tuple(sys.version_info[:2]):  # the same bytecode: no process
+            try:
+                py_compile.compile(str(self.source), cfile=str(target), doraise=True)
+            except (OSError, py_compile.PyCompileError):
+                return self.source
+            return target
         compiled = subprocess.run(
             [
                 str(found.path),

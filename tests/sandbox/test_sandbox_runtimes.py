@@ -149,13 +149,14 @@ def test_a_runtime_the_sandbox_cannot_run_is_deployed_and_refused_at_invoke(
     config = lam.get_function(FunctionName=name)["Configuration"]
     assert (config["Runtime"], config["State"]) == (runtime, "Active")
     workers = set(sandbox.worker_pids())
-    with pytest.raises(ClientError) as raised:
-        lam.invoke(FunctionName=name, Payload=b"{}")
-    response = raised.value.response
-    assert response["ResponseMetadata"]["HTTPStatusCode"] == 502
-    assert response["Error"]["Code"] == "InvalidRuntimeException"
-    assert response["Error"]["Message"] == runtimes.missing_interpreter_message(runtime)
-    assert f"'{runtime}'" in response["Error"]["Message"]
+    for kind in ("RequestResponse", "Event"):
+        with pytest.raises(ClientError) as raised:
+            lam.invoke(FunctionName=name, Payload=b"{}", InvocationType=kind)
+        response = raised.value.response
+        assert response["ResponseMetadata"]["HTTPStatusCode"] == 502
+        assert response["Error"]["Code"] == "InvalidRuntimeException"
+        assert response["Error"]["Message"] == runtimes.missing_interpreter_message(runtime)
+        assert f"'{runtime}'" in response["Error"]["Message"]
     assert not mark.exists()  # nothing ran, not even an import
     assert set(sandbox.worker_pids()) <= workers
 
