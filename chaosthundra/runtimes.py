@@ -211,7 +211,7 @@ def provided_packages(python: Interpreter, cache: Path) -> Path:
     version = python.version
     pins = [f"{name}=={_installed(name)}" for name in PROVIDED_PINS]
     # The interpreter is part of the key: markers can name a patch version.
-    key = hashlib.sha256(" ".join([*pins, str(python.path)]).encode()).hexdigest()[:12]
+    key = hashlib.sha256(" ".join([*pins, str(python.path.resolve())]).encode()).hexdigest()[:12]
     target = cache / "runtime-packages" / f"py{version[0]}{version[1]}-{key}"
     if (target / ".complete").is_file():
         return target

@@ -71,13 +71,16 @@ def configure_control(
     template: Optional[str] = None,
     port: int = 0,
     update_delay_ms: Optional[int] = None,
+    pythons: Optional[dict[str, str]] = None,
     **kwargs: Any,
 ) -> None:
     """Start the sandbox (deploying ``template``, default functions/template.yaml)
     on ``port`` (0: any free port) and point ``configuration`` at it.
 
     ``update_delay_ms``: how long a Lambda update stays InProgress in the sandbox
-    (default: env CHAOSTHUNDRA_SANDBOX_UPDATE_DELAY_MS, else 0)."""
+    (default: env CHAOSTHUNDRA_SANDBOX_UPDATE_DELAY_MS, else 0). ``pythons``: the
+    interpreter of a Python Runtime, ``{"python3.12": "/path/to/python3.12"}`` (else
+    CHAOSTHUNDRA_PYTHONS, PATH, pyenv and uv are searched)."""
     global _sandbox, _refusal
     _refusal = None
     try:
@@ -94,10 +97,10 @@ def configure_control(
     attach_url = os.environ.get("CHAOSTHUNDRA_SANDBOX_URL")
     if attach_url:
         logger.info("chaosthundra: using the running sandbox at %s", attach_url)
-        if update_delay_ms is not None:
+        if update_delay_ms is not None or pythons:
             logger.warning(
-                "chaosthundra: update_delay_ms is ignored: the running sandbox keeps its own "
-                "(chaosthundra sandbox up --update-delay MS)"
+                "chaosthundra: update_delay_ms and pythons are ignored: the running sandbox "
+                "keeps its own (chaosthundra sandbox up --update-delay MS --python ...)"
             )
         configuration.update(
             {
@@ -119,6 +122,7 @@ def configure_control(
                 port=int(port),
                 region=region,
                 update_delay_ms=update_delay_ms,
+                pythons=pythons,
                 warm_templates=True,  # the experiment invokes what it deploys
                 deploy_first=named_in(experiment, configuration, secrets),
             )

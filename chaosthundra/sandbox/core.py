@@ -126,13 +126,13 @@ class Sandbox:
         try:
             moto_state.share_service_models(sandbox_session(self.region))
             self._workdir = Path(tempfile.mkdtemp(prefix="chaosthundra-sandbox-"))
+            self._pythons = Pythons(self.pythons, self._workdir / "runtime", WORKER)
+            self._check_pythons()  # before anything is started
             home = self._workdir / "home"
             home.mkdir()
             self._redis = RedisServer(self._workdir / "redis", self.redis_server)
             self._redis.start()
             self._pool = EnvironmentPool(self.max_environments, self.idle_timeout)
-            self._pythons = Pythons(self.pythons, self._workdir / "runtime", WORKER)
-            self._check_pythons()
             self._invoker = Invoker(
                 self._pool,
                 CodeCache(),

@@ -366,3 +366,25 @@ def test_a_wrong_python_option_is_refused_in_one_line(
     assert done.returncode == status
     assert message in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_the_controls_pythons_reach_the_sandbox_and_a_wrong_one_starts_nothing(
+    monkeypatch,
+) -> None:
+    from chaoslib.exceptions import InterruptExecution
+
+    from chaosthundra.controls import sandbox as control
+
+    if sys.version_info[:2] == (3, 12):
+        pytest.skip("this Python is 3.12")
+    monkeypatch.setattr(control, "_sandbox", None)
+    monkeypatch.setattr(control, "_refusal", None)
+    monkeypatch.delenv("CHAOSTHUNDRA_SANDBOX_URL", raising=False)
+    monkeypatch.delenv("CHAOSTHUNDRA_TARGET", raising=False)
+    configuration: dict[str, Any] = {"target": "sandbox"}
+    control.configure_control(configuration=configuration, pythons={"python3.12": sys.executable})
+    assert control._sandbox is None
+    assert configuration["aws_endpoint_url"] == control.UNREACHABLE_ENDPOINT
+    with pytest.raises(InterruptExecution) as refused:  # the run stops before it starts
+        control.before_experiment_control({})
+    assert f"python3.12={sys.executable} is not a Python 3.12 interpreter" in str(refused.value)
