@@ -3,7 +3,8 @@
 Supported:
 
 - resources ``AWS::Serverless::Function`` (CodeUri as a directory or a .zip,
-  Handler, Runtime, Timeout, MemorySize, Environment.Variables,
+  Handler, Runtime (any: one the sandbox cannot run is deployed, never run), Timeout,
+  MemorySize, Environment.Variables,
   ReservedConcurrentExecutions, Tags, FunctionName, Description, AutoPublishAlias:
   a version is published on each deploy that changes the function, and the alias
   named by the property points at it),
