@@ -628,6 +628,8 @@ def _summary(function_name: str, name: str, kind: str, status: str, change: Any)
             "routing_before": str(change.routing_before),
             "routing": str(change.routing_after),
         }
+        if change.moved is not None:  # a deploy moved the alias: only the fault's share went
+            summary["alias_moved"] = change.moved.to_dict()
     return summary
 
 

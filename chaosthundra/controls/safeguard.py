@@ -140,6 +140,7 @@ def _sweep_entries() -> list[dict]:
                 "kind": result["kind"],
                 "state": entry.state,
             }
+            | ({"alias_moved": result["alias_moved"]} if "alias_moved" in result else {})
         )
     return removed
 

@@ -227,6 +227,8 @@ class AliasChange:
     base_version: str
     percentage: Optional[float]
     configuration: dict = field(default_factory=dict, repr=False)
+    # set when the last injection went from an alias a deploy had moved since the fault
+    moved: Optional[Withdrawal] = None
 
 
 @dataclass
@@ -443,6 +445,7 @@ def update(
             routing_after=Routing.of(routed),
             version=None,
             configuration=base_config,
+            moved=withdrawal if withdrawal.moved else None,
         )
 
     latest = function_env.read_settled(lam, function_name, wait_timeout=wait_timeout)

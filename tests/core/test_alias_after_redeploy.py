@@ -120,3 +120,23 @@ def test_a_chaos_version_still_primary_gives_its_place_to_its_base(
     assert routing(lam, name) == Routing("1", {new: 0.1})
     assert [m["now"] for m in result["aliases_moved"]] == [str(Routing("1", {new: 0.1}))]
     assert chaos not in versions(lam, name)
+
+
+def test_the_disable_reports_the_move_it_found(aliased, lam):
+    name = aliased()
+    chaos = target.update(lam, name, "live", add("error"), percentage=20).version
+    new = deploy(lam, name)
+
+    change = target.update(lam, name, "live", remove("error"))
+
+    assert change.moved is not None
+    assert change.moved.to_dict() == {
+        "alias": "live",
+        "chaos_version": chaos,
+        "found": str(Routing(new, {chaos: 0.2})),
+        "fault_set": str(Routing("1", {chaos: 0.2})),
+        "now": str(Routing(new, {})),
+    }
+    unmoved = aliased()
+    target.update(lam, unmoved, "live", add("error"), percentage=20)
+    assert target.update(lam, unmoved, "live", remove("error")).moved is None

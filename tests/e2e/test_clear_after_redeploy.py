@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from chaosthundra.targets.alias import Routing
-from tests.e2e.conftest import chaosthundra_clear, sandbox_experiment
+from tests.e2e.conftest import SAFEGUARD, chaosthundra_clear, sandbox_experiment
 
 ENABLED = "on alias 'live' of Lambda function"
 
@@ -24,7 +24,7 @@ def live(layered) -> str:
     return layered("redeploy")
 
 
-def _experiment(tmp_path: Path, sandbox, function: str) -> Path:
+def _experiment(tmp_path: Path, sandbox, function: str, controls: tuple = ()) -> Path:
     canary = {
         "type": "action",
         "name": "canary",
@@ -41,9 +41,8 @@ def _experiment(tmp_path: Path, sandbox, function: str) -> Path:
         },
         "pauses": {"after": 120},
     }
-    # no safeguard: the run is killed
     return sandbox_experiment(
-        tmp_path / "canary.json", sandbox, "A canary left behind by a killed run", [canary], ()
+        tmp_path / "canary.json", sandbox, "A canary and a deploy meanwhile", [canary], controls
     )
 
 
@@ -78,3 +77,28 @@ def test_sigkill_redeploy_then_clear_routes_only_the_deployed_version(
         f"the fault left version 1 80%, version {chaos} 20%): took chaos version {chaos} out "
         f"and put nothing back, it routes version {new} 100%, chaos versions {chaos} deleted"
     ) in cleared.stdout, cleared.stdout
+
+
+@pytest.mark.e2e
+def test_a_deploy_during_the_run_then_sigterm_the_safeguard_removes_only_the_fault(
+    tmp_path, sandbox, lam, live, run_chaos
+):
+    run = run_chaos(_experiment(tmp_path, sandbox, live, (SAFEGUARD,)))
+    run.wait_for_log(ENABLED)
+    chaos = next(v for v in Routing.of(lam.get_alias(FunctionName=live, Name="live")).weights)
+    new = _deploy(lam, live)
+    run.signal(signal.SIGTERM)
+    run.wait(timeout=60)
+
+    assert Routing.of(lam.get_alias(FunctionName=live, Name="live")) == Routing(new, {})
+    versions = lam.list_versions_by_function(FunctionName=live)["Versions"]
+    assert sorted(v["Version"] for v in versions) == sorted(["$LATEST", "1", new])
+    (removed,) = run.journal["chaosthundra"]["safeguard_removed"]
+    assert removed["alias_moved"] == {
+        "alias": "live",
+        "chaos_version": chaos,
+        "found": f"version {new} 80%, version {chaos} 20%",
+        "fault_set": f"version 1 80%, version {chaos} 20%",
+        "now": f"version {new} 100%",
+    }
+    assert "moved since the fault" in run.log_path.read_text()
