@@ -305,10 +305,12 @@ def status(functions: tuple, **aws: Any) -> None:
         click.echo(f"{'FUNCTION':<32} {'ALIAS':<16} {'VERSION':<8} {'SHARE':<6} INJECTIONS")
     for c in versions:
         routed = c["alias"] if c["routed_by"] else f"{c['alias']} (not routed)"
+        before = f"before: {c['routing_before']}"
+        if c["moved_since_the_fault"]:
+            before = "moved by a deploy since the fault: clear only takes this version out"
         click.echo(
             f"{c['function_name']:<32} {routed:<16} {c['version']:<8} "
-            f"{c['traffic_percentage']:<6g} {', '.join(c['injections'])}; before: "
-            f"{c['routing_before']}"
+            f"{c['traffic_percentage']:<6g} {', '.join(c['injections'])}; {before}"
         )
 
 

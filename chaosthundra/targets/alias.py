@@ -242,6 +242,8 @@ class ChaosVersion:
     aliases: list[str]
     # how :func:`undo` took it out of each alias's routing
     withdrawals: list[Withdrawal] = field(default_factory=list)
+    # the aliases among ``aliases`` that a deploy moved since the fault
+    moved: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {
@@ -253,6 +255,7 @@ class ChaosVersion:
             "routing_before": str(self.mark.before),
             "injections": self.injections,
             "routed_by": self.aliases,
+            "moved_since_the_fault": self.moved,
         }
 
 
@@ -995,13 +998,17 @@ def find(lam: BaseClient, function_names: Optional[Iterable[str]] = None) -> lis
             continue
         aliases = _aliases(lam, name)
         for version, mark, config in marked:
+            routing = {a["Name"]: Routing.of(a) for a in aliases}
+            routed = [a for a, r in routing.items() if version in r.versions()]
+            fault_set = _taken_over(mark.before, mark.base, version, mark.percentage)
             found.append(
                 ChaosVersion(
                     name,
                     version,
                     mark,
                     _names(_ours(function_env.variables_of(config))),
-                    [a["Name"] for a in aliases if version in Routing.of(a).versions()],
+                    routed,
+                    moved=[a for a in routed if not _same_routing(routing[a], fault_set)],
                 )
             )
     return found

@@ -9,12 +9,13 @@ keeps its 20%. `clear` must take the chaos version out and put nothing back.
 from __future__ import annotations
 
 import signal
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from chaosthundra.targets.alias import Routing
-from tests.e2e.conftest import SAFEGUARD, chaosthundra_clear, sandbox_experiment
+from tests.e2e.conftest import BIN, SAFEGUARD, chaosthundra_clear, sandbox_experiment
 
 ENABLED = "on alias 'live' of Lambda function"
 
@@ -65,6 +66,16 @@ def test_sigkill_redeploy_then_clear_routes_only_the_deployed_version(
     chaos = next(v for v in Routing.of(lam.get_alias(FunctionName=live, Name="live")).weights)
     new = _deploy(lam, live)
     assert Routing.of(lam.get_alias(FunctionName=live, Name="live")) == Routing(new, {chaos: 0.2})
+    status = subprocess.run(
+        [str(BIN / "chaosthundra"), "status", "--function", live]
+        + ["--sandbox-url", sandbox.endpoint_url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "moved by a deploy since the fault: clear only takes this version out" in (
+        status.stdout
+    ), status.stdout
 
     cleared = chaosthundra_clear(sandbox, live)
 
