@@ -409,3 +409,24 @@ def test_a_chaos_run_is_named_by_its_experiment_wherever_the_options_stand():
         "always",
     ]
     assert owners._experiment_of(args) == "exp/x.json"
+
+
+def test_an_owner_on_another_host_is_taken_for_alive(make_function, configuration, lam):
+    """Its PID means nothing here, even one no process here has: refused, not taken over."""
+    name = make_function({"KEEP": "me"})
+    actions.enable_error_injection(
+        name, injection_name="shared", configuration=configuration, **REDIS
+    )
+    config = decode(_value(lam, name))
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], stdout=-1)
+    config["owner"] = {**config["owner"], "id": "ci-job-2", "h": "ci-runner-2", "m": "0badc0de"}
+    config["owner"]["p"] = int(dead.stdout)  # exited here
+    lam.update_function_configuration(
+        FunctionName=name, Environment={"Variables": {"KEEP": "me", KEY: json.dumps(config)}}
+    )
+    function_env.wait_until_updated(lam, name)
+    with pytest.raises(ActivityFailed, match=f"pid {int(dead.stdout)} on host ci-runner-2"):
+        actions.enable_error_injection(
+            name, injection_name="shared", configuration=configuration, **REDIS
+        )
+    assert decode(_value(lam, name))["owner"]["id"] == "ci-job-2"
