@@ -102,7 +102,7 @@ CLIENT_TTL_SECONDS = 600.0
 # How long a connection is waited for, and how long a control-plane call may keep
 # retrying connections that fail: a dead endpoint is reported within seconds.
 CONNECT_TIMEOUT_SECONDS = 2.0
-CONNECTION_BUDGET_SECONDS = 3.0
+CONNECTION_BUDGET_SECONDS = 2.5
 # Connection failures: any of them on the control plane (retried within the budget);
 # on an invoke only those that mean the request was never sent (never retried).
 CONTROL_PLANE_FAILURES = (BotoConnectionError, ConnectionClosedError)
@@ -357,7 +357,7 @@ def _report_connection_failures(
             return None
         context = (request_dict or {}).get("context") or {}
         elapsed = time.monotonic() - context.get(_STARTED, time.monotonic())
-        delay = min(0.25 * 2 ** (attempts - 1), 1.0)
+        delay = min(0.1 * 2 ** (attempts - 1), 1.0)
         if not is_invoke and elapsed + delay + CONNECT_TIMEOUT_SECONDS <= CONNECTION_BUDGET_SECONDS:
             return delay
         tries = f", {attempts} attempts in {elapsed:.1f} s" if attempts > 1 else ""
