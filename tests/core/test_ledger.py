@@ -15,6 +15,7 @@ import pytest
 from chaoslib.exceptions import ActivityFailed
 
 from chaosthundra import actions, ledger
+from chaosthundra.aws import client
 from chaosthundra.controls import safeguard
 from chaosthundra.listeners import is_ours
 
@@ -30,8 +31,11 @@ def empty_ledger() -> Iterator[None]:
 
 
 @contextmanager
-def hooked(lam, event: str, handler: Callable) -> Iterator[None]:
-    """``handler`` runs on every ``event`` of the real client, for the block only."""
+def hooked(configuration: dict, event: str, handler: Callable) -> Iterator[None]:
+    """``handler`` runs on every ``event`` of the real client, for the block only: the one
+    the activities get now (clients are cached for 10 minutes, so a session-wide client
+    can be an expired one in a long run)."""
+    lam = client("lambda", configuration)
     lam.meta.events.register(event, handler, unique_id="test-ledger")
     try:
         yield
@@ -46,7 +50,7 @@ def _ours(snap, name: str) -> list[str]:
 def test_the_entry_is_pending_before_the_write_and_enabled_after(lam, make_function, configuration):
     name = make_function({"A": "1"})
     seen = []
-    with hooked(lam, f"before-call.{UPDATE}", lambda **_: seen.extend(ledger.active())):
+    with hooked(configuration, f"before-call.{UPDATE}", lambda **_: seen.extend(ledger.active())):
         actions.enable_error_injection(name, configuration=configuration, **REDIS)
     (entry,) = seen
     assert (entry.function_name, entry.injection_name, entry.state) == (name, "error", "pending")
@@ -74,7 +78,7 @@ def test_an_interrupted_enable_leaves_a_pending_entry_the_safeguard_settles(
     def interrupted(**_):
         raise interrupt()
 
-    with hooked(lam, event, interrupted), pytest.raises(interrupt):
+    with hooked(configuration, event, interrupted), pytest.raises(interrupt):
         actions.enable_error_injection(name, configuration=configuration, **REDIS)
     # the enable undid its own write on the way out (a ledger step), before the sweep
     assert _ours(snap, name) == []
