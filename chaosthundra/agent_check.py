@@ -160,8 +160,14 @@ def _runtime_unlocked(runtime: Optional[str]) -> tuple[str, tuple[str, ...], str
                 f"provided {found.path}",
                 f"chaosthundra: the agent check runs without the runtime's boto3: {error}",
             )
-            return str(found.path), (), f"{on}, without the runtime's boto3"
-    return str(found.path), (str(provided),), on
+            return _real(found), (), f"{on}, without the runtime's boto3"
+    return _real(found), (str(provided),), on
+
+
+def _real(found: runtimes.Interpreter) -> str:
+    """The interpreter's real file: a virtual environment's python (found on PATH) and
+    the one it links to run ``-I -S`` alike, and share one checker and one spare."""
+    return os.path.realpath(found.path)
 
 
 def _interpreter(runtime: str) -> Optional[runtimes.Interpreter]:

@@ -520,3 +520,20 @@ def test_the_spare_at_import_runs_on_the_interpreter_the_last_new_checker_ran_on
     )
     spare = int(done.stdout)  # a spare of that runtime's interpreter was started at import
     _wait_until(lambda: _gone(spare), "the spare ends with the process that started it")
+
+
+def test_a_virtual_environments_python_on_path_checks_as_the_python_it_links(
+    monkeypatch, fresh_verdicts
+):
+    # chaos run from an activated virtual environment finds its python3.X first on PATH:
+    # the checker is the real interpreter, the one this process's spare runs on
+    venv_bin = Path(sys.executable).parent
+    assert (venv_bin / f"python{sys.version_info[0]}.{sys.version_info[1]}").exists()
+    monkeypatch.setenv("PATH", f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}")
+    assert str(runtimes.interpreter(HERE).path) != parser_process.HOST  # the venv's own name
+    where = agent_check.setting(THUNDRA, _agent_only(THUNDRA), HERE)
+    assert where.python == parser_process.HOST
+    spare = _spare_waiting()
+    config = error_listener(DYNAMODB, error_type="boto3.exceptions.Boto3Error")
+    agent_check.check(config, encode(config), THUNDRA, _agent_only(THUNDRA), HERE)
+    assert parser_process.running_pid(THUNDRA, where.folders, where.python) == spare
