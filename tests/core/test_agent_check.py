@@ -530,7 +530,12 @@ def test_a_virtual_environments_python_on_path_checks_as_the_python_it_links(
     venv_bin = Path(sys.executable).parent
     assert (venv_bin / f"python{sys.version_info[0]}.{sys.version_info[1]}").exists()
     monkeypatch.setenv("PATH", f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}")
-    assert str(runtimes.interpreter(HERE).path) != parser_process.HOST  # the venv's own name
+    # an interpreter remembered under the venv's own name (as before runtimes resolved it)
+    venv_python = str(venv_bin / f"python{sys.version_info[0]}.{sys.version_info[1]}")
+    agent_check._interpreter(HERE)
+    (kept,) = (fresh_verdicts.parent / "interpreters").iterdir()
+    kept.write_text(json.dumps([venv_python, *sys.version_info[:2]]))
+    assert str(agent_check._interpreter(HERE).path) == venv_python
     where = agent_check.setting(THUNDRA, _agent_only(THUNDRA), HERE)
     assert where.python == parser_process.HOST
     spare = _spare_waiting()
