@@ -227,13 +227,15 @@ def _pythons_file() -> Path:
 
 
 def _last_python() -> str:
-    """The interpreter the last new checker ran on (this process's own when none, or
-    when it is gone): the one a function's next check most likely needs."""
+    """The interpreter the last new checker ran on, as its real file (this process's own
+    when none, or when it is gone): the one a function's next check most likely needs."""
     try:
         python = json.loads(_pythons_file().read_text())
     except (OSError, ValueError):
         return HOST
-    return python if isinstance(python, str) and os.path.isfile(python) else HOST
+    if not isinstance(python, str) or not os.path.isfile(python):
+        return HOST
+    return os.path.realpath(python)  # a venv's name, as written before checkers used none
 
 
 def _remember_python(python: str) -> None:

@@ -542,3 +542,6 @@ def test_a_virtual_environments_python_on_path_checks_as_the_python_it_links(
     config = error_listener(DYNAMODB, error_type="boto3.exceptions.Boto3Error")
     agent_check.check(config, encode(config), THUNDRA, _agent_only(THUNDRA), HERE)
     assert parser_process.running_pid(THUNDRA, where.folders, where.python) == spare
+    # the next process's spare: a venv's name written for it is read as its real file
+    (fresh_verdicts.parent / "checker-python.json").write_text(json.dumps(venv_python))
+    assert parser_process._last_python() == parser_process.HOST
