@@ -333,14 +333,9 @@ def test_a_folder_shipping_a_module_the_spare_imported_ahead_gets_its_own_checke
     assert parser_process.spare_pid() == spare  # still waiting for another folder
 
 
-def test_a_spare_checker_starts_before_chaoslib_is_imported_and_ends_with_its_process():
-    # the spare boots while the process imports chaoslib (the agent check's first import)
-    script = (
-        "import sys\n"
-        "from chaosthundra.agents import parser_process\n"
-        "assert 'chaoslib' not in sys.modules, 'chaoslib imported before the spare started'\n"
-        "print(parser_process.spare_pid(parser_process.SPARE_AT_IMPORT), flush=True)\n"
-    )
+def _spare_of_a_process_running(script: str) -> int:
+    """The spare checker that a new Python running ``script`` prints (its pid, or None
+    and the test fails); it must end with that process."""
     done = subprocess.run(
         [sys.executable, "-c", script],
         capture_output=True,
@@ -350,6 +345,18 @@ def test_a_spare_checker_starts_before_chaoslib_is_imported_and_ends_with_its_pr
     )
     spare = int(done.stdout)
     _wait_until(lambda: _gone(spare), "the spare ends with the process that started it")
+    return spare
+
+
+def test_a_spare_checker_starts_before_chaoslib_is_imported_and_ends_with_its_process():
+    # the spare boots while the process imports chaoslib (the agent check's first import)
+    script = (
+        "import sys\n"
+        "from chaosthundra.agents import parser_process\n"
+        "assert 'chaoslib' not in sys.modules, 'chaoslib imported before the spare started'\n"
+        "print(parser_process.spare_pid(parser_process.SPARE_AT_IMPORT), flush=True)\n"
+    )
+    _spare_of_a_process_running(script)
 
 
 # ------------------------------------------------- the function's runtime, as Lambda runs it
@@ -510,16 +517,7 @@ def test_the_spare_at_import_runs_on_the_interpreter_the_last_new_checker_ran_on
         "from chaosthundra.agents import parser_process\n"
         f"print(parser_process.spare_pid({str(python.path)!r}), flush=True)\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=Path(__file__).resolve().parents[2],
-        env={**os.environ},
-    )
-    spare = int(done.stdout)  # a spare of that runtime's interpreter was started at import
-    _wait_until(lambda: _gone(spare), "the spare ends with the process that started it")
+    _spare_of_a_process_running(script)  # a spare of that runtime's interpreter
 
 
 def test_a_virtual_environments_python_on_path_checks_as_the_python_it_links(
