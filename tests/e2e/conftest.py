@@ -50,6 +50,7 @@ class ChaosRun:
         self.log_path = tmp / "chaostoolkit.log"
         command = [
             str(BIN / "chaos"),
+            "--no-version-check",  # chaostoolkit's own call home, not chaosthundra's
             "--log-file",
             str(self.log_path),
             "run",
@@ -97,14 +98,14 @@ def chaos_env(sandbox) -> dict:
     return env
 
 
-@pytest.fixture
-def run_chaos(tmp_path, chaos_env):
+def _chaos_runs(tmp_path: Path, default_env: dict):
+    """``start(experiment, *args, env=None)`` for a fixture; kills what is left at the end."""
     runs = []
 
     def start(experiment: Path, *args: str, env: Optional[dict] = None) -> ChaosRun:
         folder = tmp_path / f"run{len(runs)}"
         folder.mkdir()
-        run = ChaosRun(folder, env or chaos_env, experiment, *args)
+        run = ChaosRun(folder, env or default_env, experiment, *args)
         runs.append(run)
         return run
 
@@ -113,6 +114,27 @@ def run_chaos(tmp_path, chaos_env):
         if run.proc.poll() is None:
             run.proc.send_signal(signal.SIGKILL)
             run.proc.wait()
+
+
+@pytest.fixture
+def run_chaos(tmp_path, chaos_env):
+    yield from _chaos_runs(tmp_path, chaos_env)
+
+
+@pytest.fixture(scope="session", params=["sandbox-up", "aws"])
+def account(request, tmp_path_factory):
+    """functions/template.yaml deployed where a real account's run goes (tests/e2e/account.py):
+    `chaosthundra sandbox up` through its endpoint, or, with CHAOSTHUNDRA_TEST_TARGET=aws,
+    a real account (skipped without it)."""
+    from tests.e2e.account import open_account
+
+    yield from open_account(request.param, tmp_path_factory.mktemp(request.param))
+
+
+@pytest.fixture
+def run_on_account(account, tmp_path):
+    """``start(experiment, *args)``: a `chaos run` against ``account``."""
+    yield from _chaos_runs(tmp_path, account.env)
 
 
 @pytest.fixture

@@ -1,4 +1,7 @@
-"""Both experiments on both variants, through the real `chaos` CLI."""
+"""The experiments on their functions, through the real `chaos` CLI, where a real
+account's run goes (marked ``aws``; see tests/e2e/account.py): against a `chaosthundra
+sandbox up` process through its endpoint, and, with CHAOSTHUNDRA_TEST_TARGET=aws, on
+a real account."""
 
 from __future__ import annotations
 
@@ -19,15 +22,20 @@ def _outputs(journal: dict, phase: str) -> dict:
     return {p["activity"]["name"]: p.get("output") for p in probes}
 
 
-@pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.aws]
+
+
 @pytest.mark.parametrize(
     "experiment,function,deviates", CASES, ids=[f"{e.split('.')[0]}-{f}" for e, f, _ in CASES]
 )
 def test_experiment_outcome_and_nothing_left(
-    run_chaos, function_state, experiment, function, deviates
+    account, run_on_account, experiment, function, deviates
 ):
-    before = function_state(function)
-    run = run_chaos(REPO / "experiments" / experiment, "--var", f"function_name={function}")
+    if experiment.startswith("redis"):
+        account.require_redis()
+    lam = account.client("lambda")
+    before = _exact_state(lam, function)
+    run = run_on_account(REPO / "experiments" / experiment, "--var", f"function_name={function}")
     code = run.wait()
     journal = run.journal
     assert journal["deviated"] is deviates, run.output
@@ -63,8 +71,8 @@ def test_experiment_outcome_and_nothing_left(
 
     rollback = journal["rollbacks"][0]["output"]
     assert rollback["status"] == "disabled"
-    assert function_state.ours(function) == []
-    assert function_state(function) == before
+    assert _exact_state(lam, function) == before
+    assert account.sockets_off_the_machine() == []
 
 
 def _exact_state(lam, function: str) -> dict:
@@ -85,13 +93,14 @@ def _exact_state(lam, function: str) -> dict:
     }
 
 
-@pytest.mark.e2e
 @pytest.mark.parametrize("function", ["user-get", "user-get-naive", "user-get-catchpoint"])
 def test_dynamodb_failure_deviates_with_the_origins_error_type_and_is_undone_exactly(
-    run_chaos, lam, function
+    account, run_on_account, function
 ):
+    account.require_redis()  # the cached user the hypothesis reads comes from Redis
+    lam = account.client("lambda")
     before = _exact_state(lam, function)
-    run = run_chaos(
+    run = run_on_account(
         REPO / "experiments" / "dynamodb-failure.json", "--var", f"function_name={function}"
     )
     code = run.wait()
@@ -117,3 +126,4 @@ def test_dynamodb_failure_deviates_with_the_origins_error_type_and_is_undone_exa
 
     assert journal["rollbacks"][0]["output"]["status"] == "disabled"
     assert _exact_state(lam, function) == before
+    assert account.sockets_off_the_machine() == []
