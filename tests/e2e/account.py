@@ -152,10 +152,14 @@ def _sandbox_up(tmp: Path) -> Iterator[Account]:
 def _aws(tmp: Path) -> Iterator[Account]:
     sam = shutil.which("sam")
     if sam is None:
-        pytest.skip("the AWS run deploys with the AWS SAM CLI: install it (`sam` on PATH)")
+        pytest.fail(
+            f"{TARGET_ENV}=aws: the AWS run deploys with the AWS SAM CLI; install it "
+            "(`sam` on PATH)",
+            pytrace=False,
+        )
     env = {k: v for k, v in os.environ.items() if k != "CHAOSTHUNDRA_SANDBOX_URL"}
     if not (env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")):
-        pytest.skip("the AWS run needs AWS_REGION")
+        pytest.fail(f"{TARGET_ENV}=aws: set AWS_REGION to the account's region", pytrace=False)
     env.update(CHAOSTHUNDRA_TARGET="aws", PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}")
     stack = env.get("CHAOSTHUNDRA_TEST_STACK", "chaosthundra-test")
     redis_url = env.get("CHAOSTHUNDRA_TEST_REDIS_URL") or None
