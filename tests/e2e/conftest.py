@@ -133,7 +133,10 @@ def account(request, tmp_path_factory):
 
 @pytest.fixture
 def run_on_account(account, tmp_path):
-    """``start(experiment, *args)``: a `chaos run` against ``account``."""
+    """``start(experiment, *args)``: a `chaos run` against ``account``; the sockets off the
+    machine that ``account`` records are this test's."""
+    if account.refused is not None:
+        account.refused.unlink(missing_ok=True)
     yield from _chaos_runs(tmp_path, account.env)
 
 
