@@ -79,8 +79,8 @@ def measure_load(
     """
     if importlib.util.find_spec("locust") is None:  # found, not imported
         raise ActivityFailed(
-            "chaosthundra: measure_load needs Locust, which is not installed here (it needs "
-            "Python 3.11 or later): pip install 'locust>=2.47,<3'."
+            "chaosthundra: measure_load needs Locust, which is not installed here: "
+            "pip install 'locust>=2.47,<3'."
         )
     function_name, qualifier = resolve_function(function_name, qualifier, configuration, secrets)
     users = bounded_int("users", users, MAX_USERS)

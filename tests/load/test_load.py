@@ -274,3 +274,42 @@ def test_workers_that_never_come_fail_clearly(sandbox, counted):
 def test_bad_input_is_refused_before_any_load(sandbox, counted, arguments, message):
     with pytest.raises(ActivityFailed, match=message):
         _measure(sandbox, counted, arguments.pop("payload", {}), **arguments)
+
+
+def test_without_locust_the_probe_says_how_to_get_it(sandbox, counted, monkeypatch):
+    """An environment installed without Locust: the one fault faked here, by hiding the
+    package from the import system."""
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "locust" else find_spec(name, *a),
+    )
+    with pytest.raises(ActivityFailed, match=r"needs Locust.*pip install 'locust>=2.47,<3'"):
+        _measure(sandbox, counted, {})
+
+
+def test_local_worker_processes_each_send_and_add_up(sandbox, counted, tmp_path):
+    ran = tmp_path / "ran"
+    summary = _measure(sandbox, counted, {"ran": str(ran)}, users=4, spawn_rate=4, processes=2)
+    assert summary["workers"] == 2 and not summary["partial"]
+    assert summary["count"] == summary["sent"] == _runs(ran) > 0
+
+
+def test_an_invoke_cut_short_by_the_stop_timeout_is_counted_as_interrupted(
+    sandbox, counted, tmp_path
+):
+    ran = tmp_path / "ran"
+    summary = _measure(
+        sandbox,
+        counted,
+        {"ran": str(ran), "sleep": 4},
+        users=1,
+        spawn_rate=1,
+        duration=1,
+        stop_timeout=1,
+    )
+    assert summary["failures"] == {"error: InvokeInterrupted": 1}
+    assert summary["count"] == summary["errors"] == summary["sent"] == _runs(ran) == 1
