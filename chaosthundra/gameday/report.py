@@ -6,38 +6,52 @@ method, for runs with Locust load (measure_load) the load over time (invokes and
 errors per second, from Locust's stats history) with the method's actions marked,
 the timeline of activities with their results, and the injections made
 and removed. Charts are inline SVG, so the file reads offline and prints.
+
+This module turns journals into figures and chart geometry; the page itself is the
+Jinja2 template ``templates/report.html`` (autoescaped). It runs a little past 400
+lines because the three charts' geometry (scales, margins that fit their labels) is
+computed here, where it is tested, and not in the template.
 """
 
 from __future__ import annotations
 
-import html
 import json
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
+import jinja2
+
 from chaosthundra.gameday.plan import Plan
 from chaosthundra.gameday.runner import RunResult
 
-__all__ = ["write_report", "invocations", "load_series", "PHASES"]
+__all__ = ["write_report", "invocations", "load_series", "faults_left_on", "PHASES"]
 
 PHASES = ("before", "during", "after")
 _COLORS = {"before": "#2b7bb9", "during": "#d9822b", "after": "#3c9d5d"}
+# the steady state after the method, taken while its fault is still in place
+_FAULT_ON_COLOR = "#8e44ad"
+_ERROR_COLOR = "#c0392b"
+_ON = {"enabled", "replaced", "unchanged"}
+_OFF = {"disabled", "removed", "absent"}
 
 
 def write_report(plan: Plan, results: list[RunResult], path: Path) -> Path:
     """Write the report to ``path`` and return it."""
-    matched = sum(r.matched for r in results)
-    body = [
-        f"<h1>{_e(plan.title)}</h1>",
-        f"<p>{_e(plan.description)}</p>" if plan.description else "",
-        f'<p class="summary">{matched} of {len(results)} run(s) matched expectations; '
-        f"plan {_e(str(plan.path))}, generated {datetime.now().isoformat(timespec='seconds')}"
-        "</p>",
-        _summary_table(results),
-    ]
-    body.extend(_run_section(r) for r in results)
-    path.write_text(_page(plan.title, "\n".join(body)), encoding="utf-8")
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("chaosthundra.gameday", "templates"),
+        autoescape=jinja2.select_autoescape(["html"]),
+        undefined=jinja2.StrictUndefined,
+    )
+    page = env.get_template("report.html").render(
+        title=plan.title,
+        description=plan.description,
+        plan_path=str(plan.path),
+        generated=datetime.now().isoformat(timespec="seconds"),
+        matched=sum(r.matched for r in results),
+        runs=[_run(r) for r in results],
+    )
+    path.write_text(page, encoding="utf-8")
     return path
 
 
@@ -141,77 +155,89 @@ def _injections(journal: dict) -> list[dict]:
     return rows
 
 
-# ------------------------------------------------------------------ sections
-def _summary_table(results: list[RunResult]) -> str:
-    rows = "".join(
-        f'<tr class="{"ok" if r.matched else "mismatch"}"><td>{r.index}</td>'
-        f'<td><a href="#run-{r.index}">{_e(r.planned.name)}</a></td>'
-        f"<td>{_e(_state(r.steady_state('before')))}</td>"
-        f"<td>{_e(_state(r.steady_state('after')))}</td>"
-        f"<td>{_e(r.outcome)}</td><td>{_e(r.planned.expect)}</td>"
-        f"<td>{'yes' if r.matched else 'NO'}</td><td>{r.duration_s:.1f} s</td></tr>"
-        for r in results
-    )
-    return (
-        '<table class="runs"><thead><tr><th>#</th><th>run</th><th>steady state before</th>'
-        "<th>after</th><th>outcome</th><th>expected</th><th>matched</th><th>duration</th>"
-        f"</tr></thead><tbody>{rows}</tbody></table>"
-    )
+def faults_left_on(journal: dict) -> list[str]:
+    """The injections the method enabled and left in place: still on while the steady
+    state after the method is taken (Chaos Toolkit runs the rollbacks after it)."""
+    on: dict[tuple, bool] = {}
+    for row in _injections(journal):
+        if row["phase"] == "during" and row["event"] in _ON | _OFF:
+            on[(row["function"], row["injection"])] = row["event"] in _ON
+    return [f"{injection} on {function}" for (function, injection), is_on in on.items() if is_on]
 
 
-def _run_section(result: RunResult) -> str:
+# ------------------------------------------------------------------- a run
+def _run(result: RunResult) -> dict:
     journal = result.journal or {}
-    title = (journal.get("experiment") or {}).get("title", result.planned.name)
-    head = (
-        f'<section class="run" id="run-{result.index}" data-outcome="{_e(result.outcome)}">'
-        f"<h2>{result.index}. {_e(result.planned.name)}</h2>"
-        f"<p><b>{_e(title)}</b></p>"
-        f"<p>vars: <code>{_e(json.dumps(result.planned.vars))}</code> · expected "
-        f"<b>{_e(result.planned.expect)}</b> · outcome <b>{_e(result.outcome)}</b> · "
-        f"{result.duration_s:.1f} s"
-        + (f" · journal <code>{_e(result.journal_path.name)}</code>" if result.journal_path else "")
-        + "</p>"
-    )
+    left_on = faults_left_on(journal)
+    phases = _phase_style(bool(left_on))
+    after = _state(result.steady_state("after"))
+    run = {
+        "index": result.index,
+        "name": result.planned.name,
+        "title": (journal.get("experiment") or {}).get("title", result.planned.name),
+        "vars_json": json.dumps(result.planned.vars),
+        "expect": result.planned.expect,
+        "outcome": result.outcome,
+        "matched": result.matched,
+        "duration_s": result.duration_s,
+        "journal_name": result.journal_path.name if result.journal_path else "",
+        "error": result.error,
+        "fault_on_after": bool(left_on),
+        "state_before": _state(result.steady_state("before")),
+        "state_after": f"{after}, fault still on" if left_on else after,
+        "left_on": ", ".join(left_on),
+    }
     if result.error:
-        return head + f'<p class="mismatch">could not run: {_e(result.error)}</p></section>'
+        return run
     points = invocations(journal)
     loads = load_series(journal)
-    return "".join(
-        [
-            head,
-            '<div class="charts">',
-            _latency_chart(points) if points or not loads else "",
-            _error_rate_chart(points, _load_tallies(journal)),
-            _load_chart(journal),
-            "</div>",
-            "<h3>Timeline</h3>",
-            _timeline(journal),
-            "<h3>Injections</h3>",
-            _injection_table(_injections(journal)),
-            "</section>",
-        ]
-    )
+    return run | {
+        "legend": _legend(phases),
+        "latency": _latency_chart(points, phases) if points or not loads else None,
+        "errors": _error_rate_chart(points, _load_tallies(journal), phases),
+        "load": _load_chart(journal, loads, phases),
+        "timeline": _timeline(journal, phases),
+        "injections": [
+            row | {"phase": _label(row["phase"], phases)} for row in _injections(journal)
+        ],
+    }
 
 
-def _timeline(journal: dict) -> str:
+def _phase_style(fault_on_after: bool) -> dict:
+    """Per phase: its label (a list of lines) and colour. The steady state after the
+    method is green only when the method left no fault in place."""
+    style = {
+        "before": (["before"], _COLORS["before"]),
+        "during": (["during"], _COLORS["during"]),
+        "after": (["after"], _COLORS["after"]),
+    }
+    if fault_on_after:
+        style["after"] = (["after the method,", "fault still on"], _FAULT_ON_COLOR)
+    return style
+
+
+def _label(phase: str, phases: dict) -> str:
+    return " ".join(phases[phase][0]) if phase in phases else phase
+
+
+def _timeline(journal: dict, phases: dict) -> list[dict]:
     start = _time(journal.get("start"))
     rows = []
     for phase, record in _activity_runs(journal):
         activity = record.get("activity", {})
         offset = _time(record.get("start"))
-        at = f"+{offset - start:.2f} s" if offset is not None and start is not None else ""
         rows.append(
-            f'<tr class="{_e(record.get("status", ""))}"><td>{_e(phase)}</td><td>{at}</td>'
-            f"<td>{_e(activity.get('name', ''))}</td><td>{_e(activity.get('type', ''))}</td>"
-            f"<td>{_e(record.get('status', ''))}</td>"
-            f"<td>{record.get('duration', 0):.2f} s</td>"
-            f"<td>{_e(_describe(record))}</td></tr>"
+            {
+                "phase": _label(phase, phases),
+                "at": f"+{offset - start:.2f} s" if None not in (offset, start) else "",
+                "name": activity.get("name", ""),
+                "type": activity.get("type", ""),
+                "status": record.get("status", ""),
+                "took": record.get("duration", 0),
+                "result": _describe(record),
+            }
         )
-    return (
-        '<table class="timeline"><thead><tr><th>phase</th><th>at</th><th>activity</th>'
-        "<th>type</th><th>status</th><th>took</th><th>result</th></tr></thead>"
-        f"<tbody>{''.join(rows)}</tbody></table>"
-    )
+    return rows
 
 
 def _describe(record: dict) -> str:
@@ -244,62 +270,45 @@ def _describe(record: dict) -> str:
     return json.dumps(out, default=str)[:200] if out is not None else ""
 
 
-def _injection_table(rows: list[dict]) -> str:
-    if not rows:
-        return "<p>No injection was made.</p>"
-    body = "".join(
-        f"<tr><td>{_e(r['phase'])}</td><td>{_e(r['function'])}</td><td>{_e(r['injection'])}"
-        f"</td><td>{_e(r['kind'])}</td><td>{_e(r['event'])}</td><td>{_e(r['by'])}</td></tr>"
-        for r in rows
-    )
-    return (
-        '<table class="injections"><thead><tr><th>phase</th><th>function</th>'
-        "<th>injection</th><th>kind</th><th>event</th><th>by</th></tr></thead>"
-        f"<tbody>{body}</tbody></table>"
-    )
-
-
 # -------------------------------------------------------------------- charts
-def _latency_chart(points: list[dict]) -> str:
-    width, height, pad = 520, 220, 44
-    if not points:
-        return (
-            '<figure class="chart"><figcaption>Latency per invoke</figcaption>'
-            "<p>No invoke in this run.</p></figure>"
-        )
-    top = max(p["duration_ms"] for p in points) * 1.1 or 1.0
-    step = (width - 2 * pad) / max(1, len(points) - 1)
-    marks, line = [], []
+def _frame(width: int, top_label: str, x_label: str, height: int = 220) -> dict:
+    """A chart's box: its left margin is wide enough for the y-axis label."""
+    left = max(44, round(_text_width(top_label, 10)) + 10)
+    return {
+        "width": width,
+        "height": height,
+        "left": left,
+        "top": 22,
+        "bottom": height - 44,
+        "top_label": top_label,
+        "x_label": x_label,
+    }
+
+
+def _latency_chart(points: list[dict], phases: dict) -> dict:
+    top = max(p["duration_ms"] for p in points) * 1.1 or 1.0 if points else 1.0
+    chart = _frame(520, f"{top:.0f} ms", "invokes, in order")
+    span, high = chart["width"] - 10 - chart["left"], chart["bottom"] - chart["top"]
+    step = span / max(1, len(points) - 1)
+    drawn = []
     for i, p in enumerate(points):
-        x = pad + i * step if len(points) > 1 else width / 2
-        y = height - pad - (p["duration_ms"] / top) * (height - 2 * pad)
-        line.append(f"{x:.1f},{y:.1f}")
-        color = "#c0392b" if not p["ok"] else _COLORS[p["phase"]]
-        shape = "rect" if p["timed_out"] else "circle"
-        label = f"#{i + 1} {p['phase']}: {p['duration_ms']:.0f} ms" + (
-            "" if p["ok"] else (" (timed out)" if p["timed_out"] else " (error)")
+        x = chart["left"] + i * step if len(points) > 1 else chart["left"] + span / 2
+        y = chart["bottom"] - p["duration_ms"] / top * high
+        failure = "" if p["ok"] else (" (timed out)" if p["timed_out"] else " (error)")
+        drawn.append(
+            {
+                "x": round(x, 1),
+                "y": round(y, 1),
+                "ms": p["duration_ms"],
+                "timed_out": p["timed_out"],
+                "color": phases[p["phase"]][1] if p["ok"] else _ERROR_COLOR,
+                "label": f"#{i + 1} {_label(p['phase'], phases)}: {p['duration_ms']:.0f} ms"
+                + failure,
+            }
         )
-        if shape == "circle":
-            marks.append(
-                f'<circle class="point" cx="{x:.1f}" cy="{y:.1f}" r="4" fill="{color}"'
-                f' data-ms="{p["duration_ms"]}"><title>{_e(label)}</title></circle>'
-            )
-        else:
-            marks.append(
-                f'<rect class="point" x="{x - 4:.1f}" y="{y - 4:.1f}" width="8" '
-                f'height="8" fill="{color}" data-ms="{p["duration_ms"]}">'
-                f"<title>{_e(label)}</title></rect>"
-            )
-    axis = _axes(width, height, pad, f"{top:.0f} ms", "invokes, in order")
-    legend = _legend()
-    return (
-        '<figure class="chart latency"><figcaption>Latency per invoke (ms); red: error, '
-        "square: timed out</figcaption>"
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-        f'width="{width}" height="{height}" role="img">{axis}'
-        f'<polyline points="{" ".join(line)}" fill="none" stroke="#999" stroke-width="1"/>'
-        f"{''.join(marks)}{legend}</svg></figure>"
-    )
+    chart["points"] = drawn
+    chart["line"] = " ".join(f"{p['x']},{p['y']}" for p in drawn)
+    return chart
 
 
 def _load_tallies(journal: dict) -> dict:
@@ -313,128 +322,99 @@ def _load_tallies(journal: dict) -> dict:
     return tallies
 
 
-def _error_rate_chart(points: list[dict], loads: dict) -> str:
-    width, height, pad = 300, 220, 44
+def _error_rate_chart(points: list[dict], loads: dict, phases: dict) -> dict:
+    """One bar per phase; a phase with no invoke says so instead of drawing 0%."""
+    chart = _frame(340, "100%", "", height=232)
+    slot = (chart["width"] - 10 - chart["left"]) / len(PHASES)
+    high = chart["bottom"] - chart["top"]
     bars = []
-    slot = (width - 2 * pad) / len(PHASES)
     for i, phase in enumerate(PHASES):
         inphase = [p for p in points if p["phase"] == phase]
         failed = sum(not p["ok"] for p in inphase) + loads[phase][0]
         total = len(inphase) + loads[phase][1]
         rate = failed / total if total else 0.0
-        h = rate * (height - 2 * pad)
-        x = pad + i * slot + slot * 0.2
-        label = f"{phase}: {rate:.0%} of {total} invoke(s)"
+        h = max(rate * high, 0.5)
+        x = chart["left"] + i * slot + slot * 0.2
+        lines, color = phases[phase]
         bars.append(
-            f'<rect class="bar" x="{x:.1f}" y="{height - pad - h:.1f}" width="{slot * 0.6:.1f}" '
-            f'height="{max(h, 0.5):.1f}" fill="{_COLORS[phase]}" data-rate="{rate:.4f}" '
-            f'data-count="{total}"><title>{_e(label)}</title></rect>'
-            f'<text x="{x + slot * 0.3:.1f}" y="{height - pad + 14}" font-size="11" '
-            f'text-anchor="middle">{phase}</text>'
-            f'<text x="{x + slot * 0.3:.1f}" y="{height - pad - h - 4:.1f}" font-size="11" '
-            f'text-anchor="middle">{rate:.0%}</text>'
+            {
+                "phase": phase,
+                "x": round(x, 1),
+                "w": round(slot * 0.6, 1),
+                "mid": round(x + slot * 0.3, 1),
+                "y": round(chart["bottom"] - h, 1),
+                "h": round(h, 1),
+                "rate": rate,
+                "total": total,
+                "color": color,
+                "tick": lines,
+                "title": f"{' '.join(lines)}: "
+                + (f"{rate:.0%} of {total} invoke(s)" if total else "no invokes"),
+            }
         )
-    axis = _axes(width, height, pad, "100%", "")
-    return (
-        '<figure class="chart errors"><figcaption>Error rate before / during / after'
-        "</figcaption>"
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-        f'width="{width}" height="{height}" role="img">{axis}{"".join(bars)}</svg></figure>'
-    )
+    chart["bars"] = bars
+    chart["caption"] = " / ".join(" ".join(phases[phase][0]) for phase in PHASES)
+    return chart
 
 
-def _load_chart(journal: dict) -> str:
+def _load_chart(journal: dict, series: list[dict], phases: dict) -> Optional[dict]:
     """Invokes (solid, the phase's colour) and errors (dashed, red) per second of each
     Locust load, on the run's clock; dotted lines: the method's actions."""
-    series = load_series(journal)
     if not series:
-        return ""
-    width, height, pad = 520, 220, 44
+        return None
     right = max(p["x"] for s in series for p in s["points"]) or 1.0
     top = max(max(p["rps"], p["errors_per_s"]) for s in series for p in s["points"]) * 1.1 or 1.0
+    chart = _frame(520, f"{top:.0f}/s", f"seconds since the run began ({right:.0f})")
+    span, high = chart["width"] - 10 - chart["left"], chart["bottom"] - chart["top"]
 
-    def xy(x: float, y: float) -> str:
-        return (
-            f"{pad + x / right * (width - 1.5 * pad):.1f},"
-            f"{height - pad - y / top * (height - 2 * pad):.1f}"
-        )
+    def x_of(x: float) -> float:
+        return round(chart["left"] + x / right * span, 1)
+
+    def y_of(y: float) -> float:
+        return round(chart["bottom"] - y / top * high, 1)
 
     lines = []
     for s in series:
-        title = _e(f"{s['phase']}: {s['name']}" + (" (partial)" if s["partial"] else ""))
-        for key, cls, stroke, dash in (
-            ("rps", "load-rps", _COLORS[s["phase"]], ""),
-            ("errors_per_s", "load-errors", "#c0392b", ' stroke-dasharray="4 3"'),
+        title = f"{_label(s['phase'], phases)}: {s['name']}"
+        title += " (partial)" if s["partial"] else ""
+        for key, cls, stroke, dashed in (
+            ("rps", "load-rps", phases[s["phase"]][1], False),
+            ("errors_per_s", "load-errors", _ERROR_COLOR, True),
         ):
-            values = [p[key] for p in s["points"]]
-            coords = " ".join(xy(p["x"], p[key]) for p in s["points"])
             lines.append(
-                f'<polyline class="{cls}" data-phase="{s["phase"]}" '
-                f'data-values="{",".join(f"{v:g}" for v in values)}" points="{coords}" '
-                f'fill="none" stroke="{stroke}" stroke-width="2"{dash}><title>{title}'
-                "</title></polyline>"
+                {
+                    "cls": cls,
+                    "phase": s["phase"],
+                    "data": ",".join(f"{p[key]:g}" for p in s["points"]),
+                    "coords": " ".join(f"{x_of(p['x'])},{y_of(p[key])}" for p in s["points"]),
+                    "stroke": stroke,
+                    "dashed": dashed,
+                    "title": title,
+                }
             )
     start = _time(journal.get("start"))
+    actions = []
     for record in journal.get("run", []) or []:
         at = _time(record.get("end"))  # an action's change is in place once it ended
         activity = record.get("activity") or {}
-        if activity.get("type") != "action" or at is None or start is None:
-            continue
-        x = xy(min(at - start, right), 0).split(",")[0]
-        lines.append(
-            f'<line class="load-action" x1="{x}" y1="{pad / 2}" x2="{x}" y2="{height - pad}" '
-            f'stroke="#555" stroke-dasharray="1 3"><title>{_e(activity.get("name", ""))}'
-            "</title></line>"
-        )
-    axis = _axes(width, height, pad, f"{top:.0f}/s", f"seconds since the run began ({right:.0f})")
-    return (
-        '<figure class="chart load"><figcaption>Locust load over time: invokes/s (solid) '
-        "and errors/s (dashed red); dotted: the method's actions done</figcaption>"
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-        f'width="{width}" height="{height}" role="img">{axis}{"".join(lines)}{_legend()}'
-        "</svg></figure>"
-    )
+        if activity.get("type") == "action" and at is not None and start is not None:
+            actions.append({"x": x_of(min(at - start, right)), "name": activity.get("name", "")})
+    return chart | {"lines": lines, "actions": actions}
 
 
-def _axes(width: int, height: int, pad: int, top_label: str, x_label: str) -> str:
-    return (
-        f'<line x1="{pad}" y1="{height - pad}" x2="{width - pad / 2}" y2="{height - pad}" '
-        'stroke="#444"/>'
-        f'<line x1="{pad}" y1="{pad / 2}" x2="{pad}" y2="{height - pad}" stroke="#444"/>'
-        f'<text x="{pad - 4}" y="{pad}" font-size="10" text-anchor="end">{_e(top_label)}</text>'
-        f'<text x="{pad - 4}" y="{height - pad}" font-size="10" text-anchor="end">0</text>'
-        f'<text x="{width / 2}" y="{height - 8}" font-size="11" text-anchor="middle">'
-        f"{_e(x_label)}</text>"
-    )
-
-
-def _legend() -> str:
-    return "".join(
-        f'<circle cx="{60 + i * 80}" cy="12" r="4" fill="{_COLORS[p]}"/>'
-        f'<text x="{68 + i * 80}" y="16" font-size="11">{p}</text>'
-        for i, p in enumerate(PHASES)
-    )
+def _legend(phases: dict) -> list[dict]:
+    items, x = [], 60.0
+    for phase in PHASES:
+        label = _label(phase, phases)
+        items.append({"x": round(x, 1), "label": label, "color": phases[phase][1]})
+        x += 8 + _text_width(label, 11) + 16
+    return items
 
 
 # ------------------------------------------------------------------- helpers
-def _page(title: str, body: str) -> str:
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2rem; color: #222; max-width: 70rem; }}
-table {{ border-collapse: collapse; margin: .5rem 0 1rem; font-size: .9rem; }}
-th, td {{ border: 1px solid #ccc; padding: .25rem .5rem; text-align: left; vertical-align: top; }}
-tr.mismatch td, p.mismatch {{ background: #fde2e1; }}
-tr.ok td {{ background: #e6f4ea; }}
-tr.failed td {{ color: #a00; }}
-.charts {{ display: flex; gap: 1.5rem; flex-wrap: wrap; }}
-figure {{ margin: 0; }} figcaption {{ font-size: .85rem; color: #555; }}
-section.run {{ border-top: 2px solid #ddd; margin-top: 1.5rem; }}
-code {{ background: #f4f4f4; padding: 0 .2rem; }}
-</style></head><body>
-{body}
-</body></html>
-"""
+def _text_width(text: str, font_size: int) -> float:
+    """A generous estimate of a sans-serif label's width in pixels."""
+    return len(text) * font_size * 0.62
 
 
 def _state(met: Optional[bool]) -> str:
@@ -448,7 +428,3 @@ def _time(value: Any) -> Optional[float]:
         return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
     except ValueError:
         return None
-
-
-def _e(value: Any) -> str:
-    return html.escape(str(value), quote=True)

@@ -6,6 +6,7 @@ run ends, its injections are removed before the next run starts.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -86,8 +87,7 @@ def run_plan(
 
 
 def _run_one(index: int, planned: PlannedRun, journals: Path) -> RunResult:
-    slug = re.sub(r"[^A-Za-z0-9]+", "-", planned.name).strip("-").lower()[:60]
-    journal_path = journals / f"{index:02d}-{slug}.json"
+    journal_path = journals / f"{index:02d}-{_slug(planned.name)}.json"
     log_handler = logging.FileHandler(journal_path.with_suffix(".log"), encoding="utf-8")
     log_handler.setLevel(logging.DEBUG)
     log_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
@@ -126,6 +126,15 @@ def _run_one(index: int, planned: PlannedRun, journals: Path) -> RunResult:
         journal,
         reason=reason,
     )
+
+
+def _slug(name: str) -> str:
+    """The run's name as a file name, whole: only a name past 180 characters (file
+    names stop at 255 bytes) is cut, and then ends with a hash of the full name."""
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-").lower()
+    if len(slug) <= 180:
+        return slug
+    return f"{slug[:170]}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
 
 
 class _FirstError(logging.Handler):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -19,9 +20,10 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 def _plan(tmp_path: Path, runs: list, name: str = "plan.yaml") -> Path:
     lines = ["title: test gameday", "runs:"]
-    for experiment, function, expect in runs:
+    for experiment, function, expect, *run_name in runs:
+        lines += [f"  - name: {run_name[0]}"] if run_name else []
         lines += [
-            f"  - experiment: {REPO / 'experiments' / experiment}",
+            f"  {'  ' if run_name else '- '}experiment: {REPO / 'experiments' / experiment}",
             f"    vars: {{function_name: {function}}}",
             f"    expect: {expect}",
         ]
@@ -84,13 +86,14 @@ def chromium_warmed(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def mismatched(tmp_path_factory, sandbox):
-    """One gameday whose second expectation is wrong: user-get holds, plan says deviated."""
+    """One gameday whose second expectation is wrong: user-get keeps its SLO (holds), the
+    plan says deviated. The SLO run invokes nothing during its method."""
     tmp = tmp_path_factory.mktemp("gameday")
     plan = _plan(
         tmp,
         [
             ("redis-failure.json", "user-get-naive", "deviated"),
-            ("redis-failure.json", "user-get", "deviated"),
+            ("redis-slo.json", "user-get", "deviated"),
         ],
     )
     result = _gameday(plan, tmp / "report", sandbox)
@@ -99,11 +102,17 @@ def mismatched(tmp_path_factory, sandbox):
 
 @pytest.mark.e2e
 def test_matching_plan_exits_0(tmp_path, sandbox):
-    plan = _plan(tmp_path, [("redis-failure.json", "user-get", "held")])
+    name = "redis-failure on user-get, the cache failing on every GET, traffic percentage 20"
+    plan = _plan(tmp_path, [("redis-failure.json", "user-get", "held", name)])
     result = _gameday(plan, tmp_path / "report", sandbox)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "[1/1] redis-failure function_name=user-get ... held (as expected)" in result.stdout
+    assert f"[1/1] {name} ... held (as expected)" in result.stdout
     assert "1/1 matched expectations" in result.stdout
+    # the journal is named after the whole run name (it used to lose what was past 60)
+    slug = "redis-failure-on-user-get-the-cache-failing-on-every-get-traffic-percentage-20"
+    assert [p.name for p in (tmp_path / "report" / "journals").glob("*.json")] == [
+        f"01-{slug}.json"
+    ]
 
 
 @pytest.mark.e2e
@@ -173,14 +182,18 @@ def test_bad_plan_is_a_clear_usage_error(tmp_path, content, message):
 def test_report_renders_in_headless_chromium(mismatched, chromium_warmed, tmp_path):
     assert CHROMIUM, "chromium is required here but not installed"
     _, report = mismatched
-    html = report / "report.html"
+    page = (report / "report.html").read_text()
+    assert "<script" not in page  # the report itself runs nothing
+    # a copy with one script that measures the page as Chromium laid it out
+    measured = tmp_path / "measured.html"
+    measured.write_text(page.replace("</body>", _MEASURE + "</body>"))
     chromium_warmed.wait(timeout=120)  # not two browsers at once
     flags = _chromium_flags(str(tmp_path / "profile"))
     shot = tmp_path / "report.png"
     # one browser start: the DOM once scripts ran, and a screenshot of the same page
     dom = subprocess.run(
         [CHROMIUM, *flags, "--dump-dom", f"--screenshot={shot}", "--window-size=1200,1600"]
-        + [html.as_uri()],
+        + [measured.as_uri()],
         capture_output=True,
         text=True,
         timeout=120,
@@ -188,17 +201,60 @@ def test_report_renders_in_headless_chromium(mismatched, chromium_warmed, tmp_pa
     assert dom.returncode == 0, dom.stderr[-2000:]
     rendered = dom.stdout
     # every run is listed, each with its two charts and their data points
-    assert len(re.findall(r'<section class="run"', rendered)) == 2
+    sections = re.findall(r'<section class="run" id="run-\d".*?</section>', rendered, re.S)
+    assert len(sections) == 2
     assert len(re.findall(r"<svg", rendered)) == 4
     points = re.findall(r'class="point"[^>]*data-ms="([0-9.]+)"', rendered)
     journals = [json.loads(p.read_text()) for p in sorted((report / "journals").glob("*.json"))]
-    from chaosthundra.gameday.report import invocations
+    from chaosthundra.gameday.report import faults_left_on, invocations
 
     assert len(points) == sum(len(invocations(j)) for j in journals) > 0
-    bars = re.findall(r'class="bar"[^>]*data-rate="([0-9.]+)"', rendered)
-    assert len(bars) == 6
-    assert float(bars[1]) == 1.0  # naive run: every invoke during the method failed
+    bars = re.findall(r'class="bar"[^>]*data-phase="(\w+)" data-rate="([0-9.]+)"', rendered)
+    # the SLO run invoked nothing during its method: no bar there, and no 0% either
+    assert [phase for phase, _ in bars] == ["before", "during", "after", "before", "after"]
+    assert float(bars[1][1]) == 1.0  # naive run: every invoke during the method failed
+    slo = sections[1]
+    assert re.findall(r'class="no-invokes" data-phase="(\w+)"', slo) == ["during"]
+    assert re.search(r">no invokes</text>", slo)
+    # both methods leave their fault on for the steady state after (the rollback removes
+    # it): said so, in the table and the charts, and never in the green of "after"
+    assert faults_left_on(journals[0]) == ["redis_get on user-get-naive"]
+    assert len(re.findall(r'data-fault-on-after="yes"', rendered)) == 2
+    assert rendered.count("NOT met, fault still on") == 1
+    assert rendered.count("met, fault still on") == 2
+    for section in sections:
+        assert "fault still on</text>" in section
+        assert "#3c9d5d" not in section
+    # every chart label inside its chart (a y label of 1000 ms and up was cut on the left),
+    # every journal name whole, on one line
+    layout = json.loads(html.unescape(re.search(r'data-layout="([^"]*)"', rendered).group(1)))
+    assert layout["labels"] > 20
+    assert layout["clipped"] == []
+    assert sorted(layout["journals"]) == [
+        [p.name, 1] for p in sorted((report / "journals").glob("*.json"))
+    ]
     assert shot.stat().st_size > 20_000
+
+
+# Finds every SVG text that reaches outside its chart, and how many lines each journal
+# name takes; the result goes to <body data-layout>, which --dump-dom prints.
+_MEASURE = """<script>
+const layout = {labels: 0, clipped: [], journals: []};
+for (const svg of document.querySelectorAll("svg")) {
+  const box = svg.viewBox.baseVal;
+  for (const text of svg.querySelectorAll("text")) {
+    const b = text.getBBox();
+    layout.labels += 1;
+    if (b.x < 0 || b.y < 0 || b.x + b.width > box.width || b.y + b.height > box.height) {
+      layout.clipped.push([text.textContent, b.x, b.y, b.width]);
+    }
+  }
+}
+for (const code of document.querySelectorAll("code.journal")) {
+  layout.journals.push([code.textContent, code.getClientRects().length]);
+}
+document.body.setAttribute("data-layout", JSON.stringify(layout));
+</script>"""
 
 
 @pytest.mark.e2e
