@@ -17,7 +17,7 @@ A template can be started before its first cold start (``Templates.start``, when
 sandbox warms what it deployed): its imports then run on another core while the
 deployment goes on, and a cold start waits only for what is left of them.
 
-Differences from a fresh interpreter (in the README's table): the forked
+Differences from a fresh interpreter (in the table of docs/sandbox.md): the forked
 environments share the template's string-hash seed, and the preloaded modules were
 imported before the function's variables were set (boto3 and botocore read none at
 import).

@@ -87,7 +87,7 @@ def open_account(target: str, tmp: Path) -> Iterator[Account]:
     elif os.environ.get(TARGET_ENV, "").strip().lower() != "aws":
         pytest.skip(
             f"runs on a real AWS account only: set {TARGET_ENV}=aws and credentials "
-            "(see README, 'Prove it on a real account')"
+            "(see docs/development.md, 'Prove it on a real account')"
         )
     else:
         yield from _aws(tmp)
