@@ -19,10 +19,11 @@ from typing import Any, Callable, ContextManager, Mapping, Optional, Union
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
-from chaosthundra import agent_check, function_env, interrupts, ledger, owners, targets
+from chaosthundra import agent_check, function_env, interrupts, owners, targets
+from chaosthundra.safety import ledger
 from chaosthundra.aws import client, resolve_endpoint_url
 from chaosthundra.function_names import resolve as resolve_function
-from chaosthundra.guardrails import preflight
+from chaosthundra.safety.guardrails import preflight
 from chaosthundra.listeners import (
     InvalidInjection,
     decode,
@@ -39,7 +40,7 @@ from chaosthundra.listeners import (
 )
 from chaosthundra.targets import alias as alias_target
 from chaosthundra.targets.invoke import payload_bytes
-from chaosthundra.verification import check_verifiable, verify_injection
+from chaosthundra.safety.verification import check_verifiable, verify_injection
 
 __all__ = [
     "enable_error_injection",

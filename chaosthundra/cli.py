@@ -286,7 +286,7 @@ def _owner(record: Any) -> str:
 @_aws_options
 def status(functions: tuple, **aws: Any) -> None:
     """List the functions that have an active chaosthundra injection."""
-    from .killswitch import scan
+    from .safety.killswitch import scan
 
     scanned = _guarded(scan, _configuration(**aws), None, list(functions) or None)
     found = [(fn["function_name"], i) for fn in scanned for i in fn["injections"] if i["ours"]]
@@ -320,8 +320,8 @@ def status(functions: tuple, **aws: Any) -> None:
 @_aws_options
 def clear(functions: tuple, yes: bool, **aws: Any) -> None:
     """Remove every chaosthundra injection (the kill switch); other variables are kept."""
-    from .killswitch import clear as clear_injections
-    from .killswitch import with_injections
+    from .safety.killswitch import clear as clear_injections
+    from .safety.killswitch import with_injections
 
     configuration = _configuration(**aws)
     targets = _guarded(with_injections, configuration, None, list(functions) or None)

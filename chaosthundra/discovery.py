@@ -40,7 +40,7 @@ def load_exported_activities() -> list[DiscoveredActivities]:
 def discover_system(configuration: Configuration = None, secrets: Secrets = None) -> dict:
     """The functions in the account and region, each with its active injections."""
     from chaosthundra.aws import resolve_region
-    from chaosthundra.killswitch import scan
+    from chaosthundra.safety.killswitch import scan
 
     return {"region": resolve_region(configuration), "functions": scan(configuration, secrets)}
 

@@ -40,7 +40,8 @@ from typing import Any, Callable, Optional
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Experiment, Journal, Secrets, Settings
 
-from chaosthundra import interrupts, ledger
+from chaosthundra import interrupts
+from chaosthundra.safety import ledger
 from chaosthundra.aws import client
 from chaosthundra.function_env import read
 

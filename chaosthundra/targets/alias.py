@@ -48,7 +48,8 @@ from botocore.client import BaseClient
 from botocore.exceptions import ClientError, WaiterError
 from chaoslib.exceptions import ActivityFailed
 
-from chaosthundra import function_env, interrupts, ledger
+from chaosthundra import function_env, interrupts
+from chaosthundra.safety import ledger
 from chaosthundra.listeners import (
     ENV_LIMIT_BYTES,
     decode,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from chaosthundra import killswitch
+from chaosthundra.safety import killswitch
 from chaosthundra.targets import alias as target
 from chaosthundra.targets.alias import Routing
 from tests.core.injection_merges import add, remove

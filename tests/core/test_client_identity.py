@@ -14,7 +14,8 @@ from typing import Iterator
 import boto3
 import pytest
 
-from chaosthundra import actions, aws, ledger, probes
+from chaosthundra import actions, aws, probes
+from chaosthundra.safety import ledger
 from chaosthundra.controls import safeguard
 from tests.core.conftest import REGION, _zip
 from tests.core.recording_proxy import RecordingProxy

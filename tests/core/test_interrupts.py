@@ -7,7 +7,8 @@ import signal
 
 import pytest
 
-from chaosthundra import interrupts, ledger
+from chaosthundra import interrupts
+from chaosthundra.safety import ledger
 
 
 @pytest.fixture(autouse=True)

@@ -43,9 +43,10 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     (
         "safety",
         (
-            "chaosthundra.guardrails",
-            "chaosthundra.verification",
-            "chaosthundra.killswitch",
+            "chaosthundra.safety",
+            "chaosthundra.safety.guardrails",
+            "chaosthundra.safety.verification",
+            "chaosthundra.safety.killswitch",
         ),
     ),
     (
@@ -62,7 +63,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     # step in it before the step (issue 19): a leaf below targets/, wherever it lives.
     (
         "listeners, aws, ledger",
-        ("chaosthundra.listeners", "chaosthundra.aws", "chaosthundra.ledger"),
+        ("chaosthundra.listeners", "chaosthundra.aws", "chaosthundra.safety.ledger"),
     ),
     ("sandbox", ("chaosthundra.sandbox*",)),  # apart: it imports only itself and the leaves
     # imports nothing of chaosthundra; interrupts lands with issue 19
@@ -77,7 +78,7 @@ KNOWN_UPWARD: dict[tuple[str, str], str] = {
         "the safeguard undoes through actions' _disable/remove_injection: the engine lives "
         "in the faces (move them to the engine module)"
     ),
-    ("chaosthundra.killswitch", "chaosthundra.actions"): (
+    ("chaosthundra.safety.killswitch", "chaosthundra.actions"): (
         "clear removes injections through actions' remove path (move it to the engine)"
     ),
     ("chaosthundra.listeners", "chaosthundra.agents"): (

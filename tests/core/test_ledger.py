@@ -14,7 +14,8 @@ from typing import Callable, Iterator
 import pytest
 from chaoslib.exceptions import ActivityFailed
 
-from chaosthundra import actions, ledger
+from chaosthundra import actions
+from chaosthundra.safety import ledger
 from chaosthundra.aws import client
 from chaosthundra.controls import safeguard
 from chaosthundra.listeners import is_ours

@@ -22,7 +22,9 @@ from typing import Iterator
 import pytest
 from chaoslib.exceptions import ActivityFailed
 
-from chaosthundra import actions, function_env, killswitch, ledger, owners
+from chaosthundra import actions, function_env, owners
+from chaosthundra.safety import ledger
+from chaosthundra.safety import killswitch
 from chaosthundra.listeners import decode, env_key, parse_injections
 from chaosthundra.targets.alias import Routing
 from tests.core import on_sandbox

@@ -10,7 +10,9 @@ import signal
 
 import pytest
 
-from chaosthundra import actions, killswitch, ledger
+from chaosthundra import actions
+from chaosthundra.safety import ledger
+from chaosthundra.safety import killswitch
 from chaosthundra.controls import safeguard
 from chaosthundra.function_env import variables_of
 from chaosthundra.listeners import parse_injections

@@ -7,7 +7,9 @@ import logging
 import pytest
 from chaoslib.exceptions import ActivityFailed, InterruptExecution
 
-from chaosthundra import actions, killswitch, ledger, probes
+from chaosthundra import actions, probes
+from chaosthundra.safety import ledger
+from chaosthundra.safety import killswitch
 from chaosthundra.controls import safeguard
 from chaosthundra.targets.alias import Routing
 
