@@ -19,11 +19,8 @@ from typing import Any, Callable, ContextManager, Mapping, Optional, Union
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
-from chaosthundra import agent_check, function_env, interrupts, owners, targets
-from chaosthundra.safety import ledger
+from chaosthundra import agent_check, interrupts, owners, targets
 from chaosthundra.aws import client, resolve_endpoint_url
-from chaosthundra.function_names import resolve as resolve_function
-from chaosthundra.safety.guardrails import preflight
 from chaosthundra.listeners import (
     InvalidInjection,
     decode,
@@ -38,9 +35,13 @@ from chaosthundra.listeners import (
     parse_injections,
     span_filter,
 )
-from chaosthundra.targets import alias as alias_target
-from chaosthundra.targets.invoke import payload_bytes
+from chaosthundra.safety import ledger
+from chaosthundra.safety.guardrails import preflight
 from chaosthundra.safety.verification import check_verifiable, verify_injection
+from chaosthundra.targets import alias as alias_target
+from chaosthundra.targets import latest
+from chaosthundra.targets.invoke import payload_bytes
+from chaosthundra.targets.names import resolve as resolve_function
 
 __all__ = [
     "enable_error_injection",
@@ -708,9 +709,9 @@ def _latest_step(
     alias's writes record their own steps (``targets.alias``)."""
     if qualifier is not None:
         return contextlib.nullcontext()
-    merge = function_env.restoring(undo) if isinstance(undo, Mapping) else undo
+    merge = latest.restoring(undo) if isinstance(undo, Mapping) else undo
     return ledger.step(
-        f"{what} ($LATEST written)", lambda: function_env.update(lam, function_name, merge)
+        f"{what} ($LATEST written)", lambda: latest.update(lam, function_name, merge)
     )
 
 

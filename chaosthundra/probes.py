@@ -14,10 +14,10 @@ from chaoslib.types import Configuration, Secrets
 from chaosthundra import targets
 from chaosthundra.agent_output import injected_spans
 from chaosthundra.aws import client, invoke_client
-from chaosthundra.function_logs import lines_since
-from chaosthundra.function_names import resolve as resolve_function
 from chaosthundra.listeners import parse_injections
 from chaosthundra.targets.invoke import attempt, invoke_once, payload_bytes, verdict
+from chaosthundra.targets.logs import lines_since
+from chaosthundra.targets.names import resolve as resolve_function
 
 __all__ = [
     "invoke_function",

@@ -41,9 +41,9 @@ from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Experiment, Journal, Secrets, Settings
 
 from chaosthundra import interrupts
-from chaosthundra.safety import ledger
 from chaosthundra.aws import client
-from chaosthundra.function_env import read
+from chaosthundra.safety import ledger
+from chaosthundra.targets.latest import read
 
 __all__ = [
     "configure_control",

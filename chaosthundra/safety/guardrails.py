@@ -31,7 +31,7 @@ from chaoslib.types import Configuration, Secrets
 from chaosthundra.agents import CONFIG_KEY, DEFAULT, PROFILES
 from chaosthundra.agents.detection import Detection, detect
 from chaosthundra.aws import caller_account
-from chaosthundra.function_env import read
+from chaosthundra.targets.latest import read
 
 __all__ = ["preflight", "check_allowed", "check_account"]
 

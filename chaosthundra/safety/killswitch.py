@@ -15,10 +15,11 @@ from typing import Iterable, Optional
 from chaoslib.exceptions import ChaosException
 from chaoslib.types import Configuration, Secrets
 
-from chaosthundra import function_env, interrupts
+from chaosthundra import interrupts
 from chaosthundra.aws import client
 from chaosthundra.listeners import parse_injections
 from chaosthundra.targets import alias as alias_target
+from chaosthundra.targets import latest
 
 __all__ = ["scan", "with_injections", "clear"]
 
@@ -32,7 +33,7 @@ def scan(
     chaos versions chaosthundra published for its aliases."""
     lam = client("lambda", configuration, secrets)
     if function_names:
-        functions = [function_env.read(lam, name) for name in function_names]
+        functions = [latest.read(lam, name) for name in function_names]
     else:
         functions = [
             fn
@@ -44,7 +45,7 @@ def scan(
             "function_name": fn["FunctionName"],
             "runtime": fn.get("Runtime"),
             "handler": fn.get("Handler"),
-            "injections": [i.to_dict() for i in parse_injections(function_env.variables_of(fn))],
+            "injections": [i.to_dict() for i in parse_injections(latest.variables_of(fn))],
             "chaos_versions": [c.to_dict() for c in alias_target.find(lam, [fn["FunctionName"]])],
         }
         for fn in functions

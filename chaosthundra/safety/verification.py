@@ -18,8 +18,8 @@ from chaosthundra.agent_output import (
     matches,
 )
 from chaosthundra.agents import AgentProfile
-from chaosthundra.function_logs import invocation_log, lines_since
 from chaosthundra.targets.invoke import invoke_once
+from chaosthundra.targets.logs import invocation_log, lines_since
 
 __all__ = ["verify_injection", "check_verifiable", "MAX_VERIFY_INVOKES"]
 

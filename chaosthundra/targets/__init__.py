@@ -1,7 +1,7 @@
 """Where a fault is written on Lambda: the code that talks to the Lambda API for it.
 
 A target is a function and a qualifier: ``None`` for ``$LATEST`` (its environment,
-through ``chaosthundra.function_env``), or an alias name (a published chaos
+through ``chaosthundra.targets.latest``), or an alias name (a published chaos
 version and the alias's routing, through :mod:`chaosthundra.targets.alias`).
 """
 
@@ -11,8 +11,7 @@ from typing import Callable, Optional, Union
 
 from botocore.client import BaseClient
 
-from chaosthundra import function_env
-from chaosthundra.targets import alias
+from chaosthundra.targets import alias, latest
 
 __all__ = ["update", "variables"]
 
@@ -26,17 +25,15 @@ def update(
     merge: Merge,
     percentage: Optional[float] = None,
     current: Optional[dict] = None,
-    wait_timeout: float = function_env.WAIT_TIMEOUT_SECONDS,
-) -> Union[function_env.Change, alias.AliasChange]:
+    wait_timeout: float = latest.WAIT_TIMEOUT_SECONDS,
+) -> Union[latest.Change, alias.AliasChange]:
     """Apply ``merge`` to the variables the target's traffic runs with, and make it live.
 
     ``percentage`` is the alias's share of traffic for a first injection there;
     ``current`` a configuration of ``$LATEST`` just read (unqualified only).
     """
     if qualifier is None:
-        return function_env.update(
-            lam, function_name, merge, current=current, wait_timeout=wait_timeout
-        )
+        return latest.update(lam, function_name, merge, current=current, wait_timeout=wait_timeout)
     return alias.update(lam, function_name, qualifier, merge, percentage, wait_timeout)
 
 
@@ -46,6 +43,6 @@ def variables(
     """The variables the target's traffic runs with, injections included; with
     ``settled``, those of ``$LATEST`` once no update is in progress."""
     if qualifier is None:
-        read = function_env.read_settled if settled else function_env.read
-        return function_env.variables_of(read(lam, function_name))
+        read = latest.read_settled if settled else latest.read
+        return latest.variables_of(read(lam, function_name))
     return alias.variables(lam, function_name, qualifier)

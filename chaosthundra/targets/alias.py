@@ -8,7 +8,7 @@ carries it. :func:`update` does, for one alias:
 2. refuse when ``$LATEST`` differs from the base version in anything but
    chaosthundra's own variables (code, handler, runtime, layers, any setting, or
    another variable): publishing would ship what was never released;
-3. write the injections into ``$LATEST``'s environment (``function_env.update``),
+3. write the injections into ``$LATEST``'s environment (``latest.update``),
    publish a version whose Description records the alias, the base version, the
    traffic percentage and the routing before the first fault, then put
    ``$LATEST``'s variables back, touching only chaosthundra's keys (when
@@ -48,8 +48,7 @@ from botocore.client import BaseClient
 from botocore.exceptions import ClientError, WaiterError
 from chaoslib.exceptions import ActivityFailed
 
-from chaosthundra import function_env, interrupts
-from chaosthundra.safety import ledger
+from chaosthundra import interrupts
 from chaosthundra.listeners import (
     ENV_LIMIT_BYTES,
     decode,
@@ -58,6 +57,8 @@ from chaosthundra.listeners import (
     injection_name_of,
     is_ours,
 )
+from chaosthundra.safety import ledger
+from chaosthundra.targets import latest
 
 __all__ = [
     "DESCRIPTION_PREFIX",
@@ -209,7 +210,7 @@ class Mark:
 # ------------------------------------------------------------------ results
 @dataclass
 class AliasChange:
-    """What an update did to an alias (same core fields as ``function_env.Change``).
+    """What an update did to an alias (same core fields as ``latest.Change``).
 
     ``before`` and ``after`` are the variables of the version the fault rides on:
     the base version's (with the injections it already carried) and the new one's.
@@ -297,22 +298,22 @@ def check_percentage(percentage: object) -> float:
     return float(percentage)
 
 
-def settings_differences(latest: Mapping, version: Mapping, version_name: str) -> list[str]:
+def settings_differences(latest_config: Mapping, version: Mapping, version_name: str) -> list[str]:
     """What would change if ``$LATEST`` were published in place of ``version``.
 
     Compares every setting and the variables other than chaosthundra's; names
     variables but never prints their values.
     """
     found = []
-    for key in sorted(set(latest) | set(version)):
+    for key in sorted(set(latest_config) | set(version)):
         if key in _NOT_SETTINGS:
             continue
-        mine, theirs = _setting(latest, key), _setting(version, key)
+        mine, theirs = _setting(latest_config, key), _setting(version, key)
         if mine != theirs:
             what = "code (CodeSha256)" if key == "CodeSha256" else key
             found.append(f"{what}: $LATEST has {mine!r}, version {version_name} has {theirs!r}")
-    mine_env = _not_ours(function_env.variables_of(latest))
-    theirs_env = _not_ours(function_env.variables_of(version))
+    mine_env = _not_ours(latest.variables_of(latest_config))
+    theirs_env = _not_ours(latest.variables_of(version))
     for key in sorted(set(mine_env) | set(theirs_env)):
         if key not in theirs_env:
             found.append(f"variable {key}: only in $LATEST")
@@ -366,7 +367,7 @@ def update(
     alias_name: str,
     merge: Callable[[dict[str, str]], dict[str, str]],
     percentage: Optional[float] = None,
-    wait_timeout: float = function_env.WAIT_TIMEOUT_SECONDS,
+    wait_timeout: float = latest.WAIT_TIMEOUT_SECONDS,
 ) -> AliasChange:
     """Apply ``merge`` to the injections in front of the alias's traffic.
 
@@ -399,15 +400,15 @@ def update(
         if percentage is not None and not math.isclose(percentage, mark.percentage):
             raise ActivityFailed(
                 f"chaosthundra: alias '{alias_name}' of '{function_name}' already carries "
-                f"injections {_names(_ours(function_env.variables_of(config)))} on "
+                f"injections {_names(_ours(latest.variables_of(config)))} on "
                 f"{mark.percentage:g}% of its traffic, through version {version}. Injections on "
                 f"one alias share that percentage: use traffic_percentage {mark.percentage:g}, "
                 "or disable them first."
             )
-        carried = _ours(function_env.variables_of(config))
+        carried = _ours(latest.variables_of(config))
 
     base_config = _read_version(lam, function_name, base)
-    before = _not_ours(function_env.variables_of(base_config)) | carried
+    before = _not_ours(latest.variables_of(base_config)) | carried
     after = _not_ours(before) | _ours(merge(dict(before)))
     replaced = chaos[0] if chaos else None
     result = dict(
@@ -452,8 +453,8 @@ def update(
             moved=withdrawal if withdrawal.moved else None,
         )
 
-    latest = function_env.read_settled(lam, function_name, wait_timeout=wait_timeout)
-    _refuse_unreleased(function_name, alias_name, latest, base_config, base)
+    latest_config = latest.read_settled(lam, function_name, wait_timeout=wait_timeout)
+    _refuse_unreleased(function_name, alias_name, latest_config, base_config, base)
     mark = Mark(alias_name, base, mark.percentage, mark.before, tuple(_names(_ours(after))))
     old = replaced or base
     publishing: dict[str, str] = {}
@@ -463,7 +464,7 @@ def update(
         lambda: _unpublish(lam, function_name, alias_name, old, publishing.get("version")),
     ):
         published = _publish_with(
-            lam, function_name, latest, base_config, after, mark, wait_timeout
+            lam, function_name, latest_config, base_config, after, mark, wait_timeout
         )
         new = publishing["version"] = str(published["Version"])
         routed = _route(
@@ -671,9 +672,9 @@ def _withdraw(
 
 
 def _refuse_unreleased(
-    function_name: str, alias_name: str, latest: Mapping, base_config: Mapping, base: str
+    function_name: str, alias_name: str, latest_config: Mapping, base_config: Mapping, base: str
 ) -> None:
-    differences = settings_differences(latest, base_config, base)
+    differences = settings_differences(latest_config, base_config, base)
     if differences:
         raise ActivityFailed(
             f"chaosthundra: cannot inject into alias '{alias_name}' of '{function_name}': a "
@@ -696,7 +697,7 @@ def _get_alias(lam: BaseClient, function_name: str, alias_name: str) -> dict:
                 f"'{alias_name}' (its aliases: {', '.join(names) or 'none'}). Check the "
                 "qualifier, the function name and the region."
             ) from error
-        raise function_env.activity_failed(
+        raise latest.activity_failed(
             f"read alias '{alias_name}' of", function_name, error
         ) from error
 
@@ -722,9 +723,7 @@ def _read_version(lam: BaseClient, function_name: str, version: str) -> dict:
     try:
         return lam.get_function_configuration(FunctionName=function_name, Qualifier=version)
     except ClientError as error:
-        raise function_env.activity_failed(
-            f"read version {version} of", function_name, error
-        ) from error
+        raise latest.activity_failed(f"read version {version} of", function_name, error) from error
 
 
 def _chaos_version_of(
@@ -744,7 +743,7 @@ def _chaos_version_of(
 def _publish_with(
     lam: BaseClient,
     function_name: str,
-    latest: dict,
+    latest_config: dict,
     base_config: Mapping,
     variables: Mapping[str, str],
     mark: Mark,
@@ -753,7 +752,7 @@ def _publish_with(
     """Publish a version of $LATEST carrying ``variables``; $LATEST is put back after."""
     existing = {str(v["Version"]) for v in _versions(lam, function_name)}
     wanted = _ours(variables)
-    released = _not_ours(function_env.variables_of(base_config))
+    released = _not_ours(latest.variables_of(base_config))
     touched: dict[str, Optional[str]] = {}
 
     def carry(env: dict[str, str]) -> dict[str, str]:
@@ -761,7 +760,7 @@ def _publish_with(
             _refuse_unreleased(
                 function_name,
                 mark.alias,
-                {**latest, "Environment": {"Variables": env}},
+                {**latest_config, "Environment": {"Variables": env}},
                 base_config,
                 mark.base,
             )
@@ -772,7 +771,7 @@ def _publish_with(
             carried = _reencoded(carried) or carried
         return carried
 
-    put_back = function_env.restoring(touched)  # reads ``touched`` when it runs
+    put_back = latest.restoring(touched)  # reads ``touched`` when it runs
 
     kwargs = {"FunctionName": function_name, "Description": mark.description()}
     if base_config.get("CodeSha256"):
@@ -784,7 +783,7 @@ def _publish_with(
     )
     with carrying:
         published = _publish_carrying(
-            lam, function_name, carry, put_back, kwargs, latest, wait_timeout
+            lam, function_name, carry, put_back, kwargs, latest_config, wait_timeout
         )
     version = str(published["Version"])
     problem = None
@@ -808,14 +807,14 @@ def _publish_carrying(
     carry: Callable[[dict[str, str]], dict[str, str]],
     put_back: Callable[[dict[str, str]], dict[str, str]],
     kwargs: Mapping,
-    latest: dict,
+    latest_config: dict,
     wait_timeout: float,
 ) -> dict:
     """Write ``carry`` into $LATEST, publish it, put $LATEST back (with ``put_back``) after
     each attempt; retried from a fresh read while $LATEST moves under the publish."""
-    current: Optional[dict] = latest
-    for attempt in range(1, function_env.MAX_ATTEMPTS + 1):
-        change = function_env.update(
+    current: Optional[dict] = latest_config
+    for attempt in range(1, latest.MAX_ATTEMPTS + 1):
+        change = latest.update(
             lam, function_name, carry, current=current, wait_timeout=wait_timeout
         )
         current = None  # every retry reads afresh
@@ -827,8 +826,8 @@ def _publish_carrying(
             interrupts.checkpoint("publish")
         except ClientError as error:
             code = error.response.get("Error", {}).get("Code", "")
-            if code not in _MOVED or attempt == function_env.MAX_ATTEMPTS:
-                raise function_env.activity_failed(
+            if code not in _MOVED or attempt == latest.MAX_ATTEMPTS:
+                raise latest.activity_failed(
                     "publish a version of", function_name, error
                 ) from error
             moved = code
@@ -844,9 +843,9 @@ def _publish_carrying(
             moved,
             function_name,
             attempt,
-            function_env.MAX_ATTEMPTS,
+            latest.MAX_ATTEMPTS,
         )
-        time.sleep(function_env.RETRY_PAUSE_SECONDS * attempt)
+        time.sleep(latest.RETRY_PAUSE_SECONDS * attempt)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -854,7 +853,7 @@ def _put_back(
     lam: BaseClient, function_name: str, put_back: Callable[[dict[str, str]], dict[str, str]]
 ) -> None:
     try:
-        function_env.update(lam, function_name, put_back)
+        latest.update(lam, function_name, put_back)
     except ActivityFailed as error:
         raise ActivityFailed(
             f"chaosthundra: $LATEST of '{function_name}' still carries the injections it held "
@@ -869,8 +868,8 @@ def _wait_active(lam: BaseClient, function_name: str, version: str, timeout: flo
             FunctionName=function_name,
             Qualifier=version,
             WaiterConfig={
-                "Delay": function_env.POLL_SECONDS,
-                "MaxAttempts": max(1, int(timeout / function_env.POLL_SECONDS)),
+                "Delay": latest.POLL_SECONDS,
+                "MaxAttempts": max(1, int(timeout / latest.POLL_SECONDS)),
             },
         )
     except WaiterError as error:
@@ -904,10 +903,10 @@ def _route(
                     alias_name,
                     function_name,
                 )
-                time.sleep(function_env.RETRY_PAUSE_SECONDS * attempt)
+                time.sleep(latest.RETRY_PAUSE_SECONDS * attempt)
                 alias = _get_alias(lam, function_name, alias_name)
                 continue
-            raise function_env.activity_failed(
+            raise latest.activity_failed(
                 f"route alias '{alias_name}' of", function_name, error
             ) from error
         routed = _get_alias(lam, function_name, alias_name)
@@ -951,7 +950,7 @@ def _delete_unreferenced(lam: BaseClient, function_name: str, versions: Iterable
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
                 continue
-            raise function_env.activity_failed(
+            raise latest.activity_failed(
                 f"delete chaos version {version} of", function_name, error
             ) from error
         interrupts.checkpoint("delete-version")
@@ -967,8 +966,8 @@ def variables(lam: BaseClient, function_name: str, alias_name: str) -> dict[str,
     routing = Routing.of(_get_alias(lam, function_name, alias_name))
     chaos = _chaos_version_of(lam, function_name, alias_name, routing)
     if chaos is not None:
-        return function_env.variables_of(chaos[2])
-    return function_env.variables_of(_read_version(lam, function_name, routing.function_version))
+        return latest.variables_of(chaos[2])
+    return latest.variables_of(_read_version(lam, function_name, routing.function_version))
 
 
 def aliases_beside_latest(lam: BaseClient, function_name: str) -> list[str]:
@@ -977,7 +976,7 @@ def aliases_beside_latest(lam: BaseClient, function_name: str) -> list[str]:
     try:
         aliases = _aliases(lam, function_name)
     except ClientError as error:
-        raise function_env.activity_failed("list the aliases of", function_name, error) from error
+        raise latest.activity_failed("list the aliases of", function_name, error) from error
     return sorted(a["Name"] for a in aliases if LATEST not in Routing.of(a).versions())
 
 
@@ -992,7 +991,7 @@ def find(lam: BaseClient, function_names: Optional[Iterable[str]] = None) -> lis
         try:
             versions = _versions(lam, name)
         except ClientError as error:
-            raise function_env.activity_failed("list the versions of", name, error) from error
+            raise latest.activity_failed("list the versions of", name, error) from error
         marked = [(str(v["Version"]), Mark.parse(v.get("Description")), v) for v in versions]
         marked = [(v, m, c) for v, m, c in marked if m is not None]
         if not marked:
@@ -1007,7 +1006,7 @@ def find(lam: BaseClient, function_names: Optional[Iterable[str]] = None) -> lis
                     name,
                     version,
                     mark,
-                    _names(_ours(function_env.variables_of(config))),
+                    _names(_ours(latest.variables_of(config))),
                     routed,
                     moved=[a for a in routed if not _same_routing(routing[a], fault_set)],
                 )

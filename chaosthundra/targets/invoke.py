@@ -19,8 +19,8 @@ from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
-from chaosthundra import function_env
 from chaosthundra.aws import INVOKE_READ_TIMEOUT, invoke_client
+from chaosthundra.targets import latest
 
 __all__ = [
     "attempt",
@@ -74,7 +74,7 @@ def invoke(lam: Any, function_name: str, body: bytes, qualifier: Optional[str]) 
             if error.response.get("Reason"):
                 answer["reason"] = error.response["Reason"]
             return _outcome(status, None, answer, started, "", meta.get("RequestId"))
-        raise function_env.activity_failed("invoke", function_name, error) from error
+        raise latest.activity_failed("invoke", function_name, error) from error
     except ReadTimeoutError as error:
         raise ActivityFailed(
             f"chaosthundra: no answer from Lambda function '{function_name}' within "

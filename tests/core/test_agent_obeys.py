@@ -23,10 +23,10 @@ from werkzeug.wrappers import Request, Response
 
 from chaosthundra import actions
 from chaosthundra.agents import CATCHPOINT, THUNDRA
-from chaosthundra.function_env import variables_of
 from chaosthundra.listeners import is_ours
 from chaosthundra.sandbox.packages import install_requirements, runtime_packages
 from chaosthundra.sandbox.redis_server import RedisServer
+from chaosthundra.targets.latest import variables_of
 
 HARNESS = Path(__file__).with_name("agent_harness.py")
 REQUIREMENTS = {

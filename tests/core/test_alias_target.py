@@ -16,9 +16,10 @@ from chaoslib.exceptions import ActivityFailed
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from chaosthundra import function_env, listeners
+from chaosthundra import listeners
 from chaosthundra.aws import client
 from chaosthundra.targets import alias as target
+from chaosthundra.targets import latest
 from chaosthundra.targets.alias import DESCRIPTION_PREFIX, Mark, Routing
 from tests.core.conftest import _zip, snapshot
 from tests.core.injection_merges import add, remove
@@ -391,14 +392,14 @@ def test_the_last_injection_goes_even_when_latest_moved_on(aliased, lam):
     write(
         lam, "update_function_code", FunctionName=name, ZipFile=_other_zip()
     )  # a deploy meanwhile
-    latest = snapshot(lam, name)
+    latest_now = snapshot(lam, name)
 
     undone = target.update(lam, name, "live", remove("error"))
 
     assert undone.changed
     assert state(lam, name)["aliases"] == {"live": Routing("1", {})}
     assert [c for c in target.find(lam, [name])] == []
-    assert snapshot(lam, name) == latest
+    assert snapshot(lam, name) == latest_now
 
 
 def test_an_injection_that_does_not_fit_leaves_everything_untouched(aliased, lam):
@@ -491,7 +492,7 @@ def test_any_sequence_on_an_alias_and_latest_restores_both_exactly(
     for op, where, injection in sequence:
         merge = add(injection) if op == "enable" else remove(injection)
         if where is None:
-            function_env.update(lam, name, merge)
+            latest.update(lam, name, merge)
             (on_latest.add if op == "enable" else on_latest.discard)(injection)
         else:
             target.update(lam, name, "live", merge, percentage if op == "enable" else None)
@@ -519,7 +520,7 @@ def test_any_sequence_on_an_alias_and_latest_restores_both_exactly(
     for injection in sorted(on_alias):
         target.update(lam, name, "live", remove(injection))
     for injection in sorted(on_latest):
-        function_env.update(lam, name, remove(injection))
+        latest.update(lam, name, remove(injection))
     assert state(lam, name) == before
 
 
@@ -548,8 +549,8 @@ def test_latest_moving_between_our_write_and_the_publish_is_retried_and_kept(
     assert len(edits) == 1
     assert "PreconditionFailedException publishing" in caplog.text
     assert Routing.of(lam.get_alias(FunctionName=name, Name="live")) == Routing(change.version, {})
-    latest = snapshot(lam, name)
-    assert latest["Description"] == "ops", "the foreign edit is kept"
-    assert latest["Environment"]["Variables"] == FOREIGN
+    latest_now = snapshot(lam, name)
+    assert latest_now["Description"] == "ops", "the foreign edit is kept"
+    assert latest_now["Environment"]["Variables"] == FOREIGN
     assert listeners.env_key("error") in env_of(lam, name, change.version)
     target.update(lam, name, "live", remove("error"))

@@ -15,8 +15,8 @@ import boto3
 import pytest
 
 from chaosthundra import actions, aws, probes
-from chaosthundra.safety import ledger
 from chaosthundra.controls import safeguard
+from chaosthundra.safety import ledger
 from tests.core.conftest import REGION, _zip
 from tests.core.recording_proxy import RecordingProxy
 

@@ -15,7 +15,7 @@ from chaoslib.exceptions import ActivityFailed, InterruptExecution
 
 from chaosthundra import actions, listeners, probes
 from chaosthundra.aws import client
-from chaosthundra.function_names import FunctionName, parse
+from chaosthundra.targets.names import FunctionName, parse
 from tests.core.test_alias_target import state
 from tests.core.test_fail_closed import ACTIVITIES
 

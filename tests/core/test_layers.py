@@ -51,12 +51,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ),
     (
         "lambda",
-        (
-            "chaosthundra.targets*",
-            "chaosthundra.function_env",
-            "chaosthundra.function_logs",
-            "chaosthundra.function_names",
-        ),
+        ("chaosthundra.targets*",),
     ),
     ("agents", ("chaosthundra.agents*", "chaosthundra.agent_check", "chaosthundra.agent_output")),
     # The ledger is safety's record on disk, but the Lambda write path records each

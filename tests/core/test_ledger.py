@@ -15,10 +15,10 @@ import pytest
 from chaoslib.exceptions import ActivityFailed
 
 from chaosthundra import actions
-from chaosthundra.safety import ledger
 from chaosthundra.aws import client
 from chaosthundra.controls import safeguard
 from chaosthundra.listeners import is_ours
+from chaosthundra.safety import ledger
 
 REDIS = {"class_name": "Redis"}
 UPDATE = "lambda.UpdateFunctionConfiguration"

@@ -22,10 +22,10 @@ from typing import Iterator
 import pytest
 from chaoslib.exceptions import ActivityFailed
 
-from chaosthundra import actions, function_env, owners
-from chaosthundra.safety import ledger
-from chaosthundra.safety import killswitch
+from chaosthundra import actions, owners
 from chaosthundra.listeners import decode, env_key, parse_injections
+from chaosthundra.safety import killswitch, ledger
+from chaosthundra.targets import latest
 from chaosthundra.targets.alias import Routing
 from tests.core import on_sandbox
 
@@ -95,7 +95,7 @@ def holder(configuration, make_function) -> Iterator[tuple[str, Holder]]:
 
 
 def _value(lam, name: str) -> str:
-    return function_env.variables_of(lam.get_function_configuration(FunctionName=name))[KEY]
+    return latest.variables_of(lam.get_function_configuration(FunctionName=name))[KEY]
 
 
 def test_a_second_owners_enable_is_refused_naming_the_holder_and_its_age(
@@ -145,7 +145,7 @@ def test_one_owner_spelling_a_name_two_ways_is_refused(make_function, configurat
 
 
 def _value_of(lam, name: str, injection: str) -> str:
-    return function_env.variables_of(lam.get_function_configuration(FunctionName=name))[
+    return latest.variables_of(lam.get_function_configuration(FunctionName=name))[
         env_key(injection)
     ]
 
@@ -196,7 +196,7 @@ def test_a_reused_pid_does_not_keep_a_dead_owners_injection(make_function, confi
         FunctionName=name,
         Environment={"Variables": {"KEEP": "me", KEY: json.dumps(config)}},
     )
-    function_env.wait_until_updated(lam, name)
+    latest.wait_until_updated(lam, name)
     assert owners.Owner.from_json(config["owner"]).gone() is not None
     result = actions.enable_error_injection(
         name, injection_name="shared", configuration=configuration, **REDIS
@@ -224,18 +224,14 @@ def test_force_disable_removes_a_live_owners_injection(holder, configuration, la
         name, "shared", configuration=configuration, force=True
     )
     assert result["status"] == "disabled"
-    assert function_env.variables_of(lam.get_function_configuration(FunctionName=name)) == {
-        "KEEP": "me"
-    }
+    assert latest.variables_of(lam.get_function_configuration(FunctionName=name)) == {"KEEP": "me"}
 
 
 def test_clear_removes_a_live_owners_injection(holder, configuration, lam):
     name, _ = holder
     (result,) = killswitch.clear(configuration, function_names=[name])
     assert result["removed"] == ["shared"] and result["error"] is None
-    assert function_env.variables_of(lam.get_function_configuration(FunctionName=name)) == {
-        "KEEP": "me"
-    }
+    assert latest.variables_of(lam.get_function_configuration(FunctionName=name)) == {"KEEP": "me"}
 
 
 def test_the_owner_record_is_small_and_in_the_variable(make_function, configuration, lam):
@@ -263,7 +259,7 @@ def test_a_disable_raced_by_a_blind_writer_never_reports_disabled_with_the_varia
     actions.enable_error_injection(
         name, injection_name="shared", configuration=configuration, **REDIS
     )
-    stale = function_env.variables_of(lam.get_function_configuration(FunctionName=name))
+    stale = latest.variables_of(lam.get_function_configuration(FunctionName=name))
     assert KEY in stale
     from chaosthundra.aws import client
 
@@ -285,10 +281,10 @@ def test_a_disable_raced_by_a_blind_writer_never_reports_disabled_with_the_varia
             blind_written.set()
             return
 
-    real_wait = function_env.wait_until_updated
+    real_wait = latest.wait_until_updated
     calls = []
 
-    def wait_then_let_the_writer_in(lam_, function_name, timeout=function_env.WAIT_TIMEOUT_SECONDS):
+    def wait_then_let_the_writer_in(lam_, function_name, timeout=latest.WAIT_TIMEOUT_SECONDS):
         calls.append(function_name)
         if len(calls) == 1:  # our disable's write was accepted and is InProgress
             ours_in_flight.set()
@@ -296,7 +292,7 @@ def test_a_disable_raced_by_a_blind_writer_never_reports_disabled_with_the_varia
         if len(calls) == 1:
             assert blind_written.wait(60)  # the writer got in right after ours settled
 
-    monkeypatch.setattr(function_env, "wait_until_updated", wait_then_let_the_writer_in)
+    monkeypatch.setattr(latest, "wait_until_updated", wait_then_let_the_writer_in)
     thread = threading.Thread(target=blind_writer)
     thread.start()
     with caplog.at_level(logging.INFO, logger="chaostoolkit"):
@@ -304,10 +300,10 @@ def test_a_disable_raced_by_a_blind_writer_never_reports_disabled_with_the_varia
     thread.join(60)
     assert f"{KEY} came back on Lambda function '{name}'" in caplog.text
     assert conflicts, "the writer never met our update InProgress"
-    settled = function_env.read_settled(lam, name)
+    settled = latest.read_settled(lam, name)
     assert result["status"] == "disabled"
-    assert KEY not in function_env.variables_of(settled)
-    assert function_env.variables_of(settled) == {"KEEP": "me"}
+    assert KEY not in latest.variables_of(settled)
+    assert latest.variables_of(settled) == {"KEEP": "me"}
 
 
 def test_a_disable_undone_again_and_again_fails_naming_what_stayed(
@@ -319,23 +315,23 @@ def test_a_disable_undone_again_and_again_fails_naming_what_stayed(
     actions.enable_error_injection(
         name, injection_name="shared", configuration=configuration, **REDIS
     )
-    stale = function_env.variables_of(lam.get_function_configuration(FunctionName=name))
+    stale = latest.variables_of(lam.get_function_configuration(FunctionName=name))
     from chaosthundra.aws import client
 
     writer = client("lambda", configuration)
-    real_wait = function_env.wait_until_updated
+    real_wait = latest.wait_until_updated
     put_back = []
 
-    def wait_then_put_it_back(lam_, function_name, timeout=function_env.WAIT_TIMEOUT_SECONDS):
+    def wait_then_put_it_back(lam_, function_name, timeout=latest.WAIT_TIMEOUT_SECONDS):
         real_wait(lam_, function_name, timeout)
-        now = function_env.variables_of(writer.get_function_configuration(FunctionName=name))
+        now = latest.variables_of(writer.get_function_configuration(FunctionName=name))
         if KEY not in now:  # our removal is live: the writer writes its old copy back
             writer.update_function_configuration(
                 FunctionName=name, Environment={"Variables": stale}
             )
             put_back.append(1)
 
-    monkeypatch.setattr(function_env, "wait_until_updated", wait_then_put_it_back)
+    monkeypatch.setattr(latest, "wait_until_updated", wait_then_put_it_back)
     with pytest.raises(ActivityFailed) as failed:
         actions.disable_error_injection(name, "shared", configuration=configuration)
     monkeypatch.undo()
@@ -363,7 +359,7 @@ def test_on_an_alias_another_owners_fault_is_refused_left_and_forced_out(
     name = make_function({"KEEP": "me"})
     lam.publish_version(FunctionName=name)
     lam.create_alias(FunctionName=name, Name="live", FunctionVersion="1")
-    latest, alias = snap(name), lam.get_alias(FunctionName=name, Name="live")
+    latest_before, alias = snap(name), lam.get_alias(FunctionName=name, Name="live")
     alias_target = dict(qualifier="live", traffic_percentage=20, configuration=configuration)
     with owners.scope("chaos run A"):
         held = actions.enable_error_injection(
@@ -371,7 +367,7 @@ def test_on_an_alias_another_owners_fault_is_refused_left_and_forced_out(
         )
     chaos = held["version"]
     carried = lam.get_function_configuration(FunctionName=name, Qualifier=chaos)
-    (injection,) = parse_injections(function_env.variables_of(carried))
+    (injection,) = parse_injections(latest.variables_of(carried))
     assert injection.owner["by"] == "chaos run A"
 
     with pytest.raises(ActivityFailed, match="is held by chaos run A"):
@@ -393,7 +389,7 @@ def test_on_an_alias_another_owners_fault_is_refused_left_and_forced_out(
     # RoutingConfig where Lambda answers none, docs/moto-notes.md note 6)
     now = lam.get_alias(FunctionName=name, Name="live")
     assert Routing.of(now) == Routing.of(alias) == Routing("1", {})
-    assert snap(name) == latest
+    assert snap(name) == latest_before
     versions = lam.list_versions_by_function(FunctionName=name)["Versions"]
     assert [v["Version"] for v in versions] == ["$LATEST", "1"]
 
@@ -426,7 +422,7 @@ def test_an_owner_on_another_host_is_taken_for_alive(make_function, configuratio
     lam.update_function_configuration(
         FunctionName=name, Environment={"Variables": {"KEEP": "me", KEY: json.dumps(config)}}
     )
-    function_env.wait_until_updated(lam, name)
+    latest.wait_until_updated(lam, name)
     with pytest.raises(ActivityFailed, match=f"pid {int(dead.stdout)} on host ci-runner-2"):
         actions.enable_error_injection(
             name, injection_name="shared", configuration=configuration, **REDIS

@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chaosthundra import actions, listeners
-from chaosthundra.function_env import variables_of
 from chaosthundra.sandbox.control_plane import RESERVED_KEYS
+from chaosthundra.targets.latest import variables_of
 from tests.core import on_sandbox
 
 configuration, lam, role_arn = on_sandbox.configuration, on_sandbox.lam, on_sandbox.role_arn

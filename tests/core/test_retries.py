@@ -3,7 +3,7 @@ Lambda control plane with 1 s updates (RevisionId, InProgress, 409, 412, 4 KB).
 
 A foreign edit is timed to land between our read and our write by running it from
 inside the merge step (``actions.fit_value`` or the ``merge`` given to
-``function_env.update``): Lambda's answers to it are the sandbox's own. Only the
+``latest.update``): Lambda's answers to it are the sandbox's own. Only the
 last test fakes Lambda: a function kept busy forever is not something to wait for.
 """
 
@@ -15,8 +15,9 @@ import pytest
 from botocore.exceptions import ClientError
 from chaoslib.exceptions import ActivityFailed
 
-from chaosthundra import actions, function_env, listeners
+from chaosthundra import actions, listeners
 from chaosthundra.probes import list_injections
+from chaosthundra.targets import latest
 from tests.core import on_sandbox
 
 configuration, lam, role_arn = on_sandbox.configuration, on_sandbox.lam, on_sandbox.role_arn
@@ -30,7 +31,7 @@ LAMBDA_4KB = (
 
 @pytest.fixture(autouse=True)
 def fast_retries(monkeypatch):
-    monkeypatch.setattr(function_env, "RETRY_PAUSE_SECONDS", 0.01)
+    monkeypatch.setattr(latest, "RETRY_PAUSE_SECONDS", 0.01)
 
 
 @pytest.fixture
@@ -56,7 +57,7 @@ def foreign_edit(lam, name: str, variables: dict, wait: bool):
         done.append(True)
         lam.update_function_configuration(FunctionName=name, Environment={"Variables": variables})
         if wait:
-            function_env.wait_until_updated(lam, name)
+            latest.wait_until_updated(lam, name)
 
     return edit
 
@@ -123,7 +124,7 @@ def test_function_env_update_sends_the_revision_id_it_read(name, slow_updates, l
             foreign_edit(lam, name, {**KEEP, "OTHER": "2"}, wait=True)()
         return {**env, "OURS": "1"}
 
-    change = function_env.update(lam, name, merge)
+    change = latest.update(lam, name, merge)
     assert calls == [KEEP, {**KEEP, "OTHER": "2"}]  # re-read and merged again after the 412
     assert (
         change.after
@@ -143,7 +144,7 @@ def test_when_lambda_refuses_the_write_it_fails_with_lambdas_message_and_changes
         return {**env, "BIG": "b" * listeners.ENV_LIMIT_BYTES}
 
     with pytest.raises(ActivityFailed) as excinfo:
-        function_env.update(lam, name, grow)
+        latest.update(lam, name, grow)
     assert LAMBDA_4KB in str(excinfo.value)
     assert f"Lambda function '{name}'" in str(excinfo.value)
     assert isinstance(excinfo.value.__cause__, ClientError)
@@ -192,5 +193,5 @@ def test_gives_up_after_bounded_attempts_and_leaves_the_function_alone(
     monkeypatch.setattr(actions, "client", lambda *a, **k: fake)
     with pytest.raises(ActivityFailed, match="ResourceConflictException"):
         actions.enable_error_injection(name, class_name="Redis", configuration=configuration)
-    assert fake.update_calls == function_env.MAX_ATTEMPTS
+    assert fake.update_calls == latest.MAX_ATTEMPTS
     assert snap(name) == before

@@ -11,11 +11,10 @@ import signal
 import pytest
 
 from chaosthundra import actions
-from chaosthundra.safety import ledger
-from chaosthundra.safety import killswitch
 from chaosthundra.controls import safeguard
-from chaosthundra.function_env import variables_of
 from chaosthundra.listeners import parse_injections
+from chaosthundra.safety import killswitch, ledger
+from chaosthundra.targets.latest import variables_of
 
 
 def test_sweep_removes_what_is_still_active_and_nothing_else(make_function, snap, configuration):

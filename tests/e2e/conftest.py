@@ -18,8 +18,8 @@ from typing import Optional
 import pytest
 
 from chaosthundra.aws import client
-from chaosthundra.function_env import variables_of
 from chaosthundra.listeners import is_ours
+from chaosthundra.targets.latest import variables_of
 from tests.sandbox_functions import THUNDRA_2_REQUIREMENTS, create_function
 
 REPO = Path(__file__).resolve().parents[2]

@@ -8,9 +8,8 @@ import pytest
 from chaoslib.exceptions import ActivityFailed, InterruptExecution
 
 from chaosthundra import actions, probes
-from chaosthundra.safety import ledger
-from chaosthundra.safety import killswitch
 from chaosthundra.controls import safeguard
+from chaosthundra.safety import killswitch, ledger
 from chaosthundra.targets.alias import Routing
 
 REDIS_GET = dict(

@@ -23,9 +23,9 @@ from pathlib import Path
 
 import pytest
 
-from chaosthundra.function_env import variables_of
 from chaosthundra.interrupts import STOP_AT_VARIABLE
 from chaosthundra.listeners import is_ours
+from chaosthundra.targets.latest import variables_of
 from tests.e2e.conftest import chaosthundra_clear, sandbox_experiment
 
 # Stop points of each path, in the order the run reaches them.

@@ -19,8 +19,8 @@ from typing import Iterator
 import pytest
 
 from chaosthundra.aws import client
-from chaosthundra.function_env import variables_of
 from chaosthundra.listeners import is_ours
+from chaosthundra.targets.latest import variables_of
 from tests.e2e.conftest import chaosthundra_clear, sandbox_experiment
 from tests.sandbox_functions import create_function
 

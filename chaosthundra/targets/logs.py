@@ -9,7 +9,7 @@ from botocore.exceptions import ClientError
 from chaoslib.types import Configuration, Secrets
 
 from chaosthundra.aws import client
-from chaosthundra.function_env import activity_failed
+from chaosthundra.targets.latest import activity_failed
 
 __all__ = ["lines_since", "invocation_log"]
 
