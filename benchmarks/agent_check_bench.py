@@ -1,4 +1,4 @@
-"""The agent check (``chaosthundra.agent_check``) of a listener config not seen before.
+"""The agent check (``chaosthundra.agents.check``) of a listener config not seen before.
 
 Every config carries a fresh error message, so no cache of verdicts can answer it.
 Two figures: the first check in a fresh interpreter (what each ``chaos run`` pays
@@ -15,7 +15,7 @@ import sys
 import time
 import uuid
 
-from chaosthundra import agent_check
+from chaosthundra.agents import check as agent_check
 from chaosthundra.listeners import encode, error_listener, span_filter
 
 from .common import REPO, pct, row
@@ -28,7 +28,7 @@ RUNTIME = "python3.11"  # the Runtime of functions/template.yaml
 
 _FRESH = """\
 import sys, time
-from chaosthundra import agent_check
+from chaosthundra.agents import check as agent_check
 from chaosthundra.listeners import encode, error_listener, span_filter
 config = error_listener([span_filter(class_name="Redis")], "redis.ConnectionError", sys.argv[1])
 started = time.perf_counter()

@@ -19,7 +19,8 @@ from typing import Any, Callable, ContextManager, Mapping, Optional, Union
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
-from chaosthundra import agent_check, interrupts, owners, targets
+from chaosthundra import interrupts, owners, targets
+from chaosthundra.agents import check as agent_check
 from chaosthundra.aws import client, resolve_endpoint_url
 from chaosthundra.listeners import (
     InvalidInjection,

@@ -12,7 +12,7 @@ from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
 from chaosthundra import targets
-from chaosthundra.agent_output import injected_spans
+from chaosthundra.agents.output import injected_spans
 from chaosthundra.aws import client, invoke_client
 from chaosthundra.listeners import parse_injections
 from chaosthundra.targets.invoke import attempt, invoke_once, payload_bytes, verdict

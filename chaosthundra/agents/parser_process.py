@@ -5,7 +5,7 @@ in an empty folder, so neither the caller's working directory nor anything insta
 beside chaosthundra can shadow a module. The interpreter is the one of the function's
 Runtime, and the path holds, in Lambda's order, the agent's folder (the function's
 unpacked package, or the folder where the agent is installed), the layers and the
-runtime's own boto3 and botocore (see :mod:`chaosthundra.agent_check`). It imports the
+runtime's own boto3 and botocore (see :mod:`chaosthundra.agents.check`). It imports the
 agent's parser afresh for every value, so each check reads the variable at import as a
 function's agent does, while what the parser imports (``redis`` for
 ``redis.ConnectionError``) stays loaded between checks.
@@ -207,7 +207,7 @@ def _process(agent: AgentProfile, folders: tuple[str, ...], python: str) -> _Par
 
 def _failed(message: str) -> Exception:
     """ActivityFailed(message); chaoslib is imported here, not with this module, so that
-    the spare starts before chaoslib's long import (see chaosthundra.agent_check)."""
+    the spare starts before chaoslib's long import (see chaosthundra.agents.check)."""
     from chaoslib.exceptions import ActivityFailed
 
     return ActivityFailed(message)

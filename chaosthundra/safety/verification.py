@@ -10,14 +10,14 @@ from typing import Any, Optional
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
-from chaosthundra.agent_output import (
+from chaosthundra.agents import AgentProfile
+from chaosthundra.agents.output import (
     agent_errors,
     has_agent_output,
     injected_errors,
     injected_spans,
     matches,
 )
-from chaosthundra.agents import AgentProfile
 from chaosthundra.targets.invoke import invoke_once
 from chaosthundra.targets.logs import invocation_log, lines_since
 

@@ -53,7 +53,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         "lambda",
         ("chaosthundra.targets*",),
     ),
-    ("agents", ("chaosthundra.agents*", "chaosthundra.agent_check", "chaosthundra.agent_output")),
+    ("agents", ("chaosthundra.agents*",)),
     # The ledger is safety's record on disk, but the Lambda write path records each
     # step in it before the step (issue 19): a leaf below targets/, wherever it lives.
     (
