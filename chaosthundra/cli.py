@@ -272,7 +272,7 @@ def _scope(config: Optional[dict]) -> str:
 
 def _owner(record: Any) -> str:
     """Who holds an injection, and whether it provably no longer runs."""
-    from .owners import Owner
+    from .engine.owners import Owner
 
     owner = Owner.from_json(record)
     if owner is None:

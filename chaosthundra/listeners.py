@@ -14,7 +14,7 @@ The agent lower-cases variable names and turns ``_`` into ``.``, so names that
 differ only in case collide there. Injection names are therefore
 case-insensitive and always written upper-case.
 
-Our values also carry their owner (:mod:`chaosthundra.owners`) under the key
+Our values also carry their owner (:mod:`chaosthundra.engine.owners`) under the key
 ``owner``, which the agents do not read; :func:`parse_injections` gives it apart
 from the listener config.
 """
@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Iterable, Mapping, Optional
 
 from chaosthundra.agents import DEFAULT, LEGACY_NOTE, PROFILES, AgentProfile, is_legacy, reader_of
-from chaosthundra.owners import OWNER_KEY
+from chaosthundra.engine.owners import OWNER_KEY
 
 __all__ = [
     "ENV_LIMIT_BYTES",
@@ -79,7 +79,7 @@ class Injection:
     config: Optional[dict]
     agent: str = ""  # the profile name of the agent that reads it; "" for legacy
     note: str = ""
-    owner: Optional[dict] = None  # its owner record (chaosthundra.owners), apart from config
+    owner: Optional[dict] = None  # its owner record (chaosthundra.engine.owners), apart from config
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -147,7 +147,7 @@ def _sweep_entries() -> list[dict]:
 
 
 def _remove(entry: ledger.Entry) -> dict:
-    from chaosthundra.actions import remove_injection
+    from chaosthundra.engine.remove import remove_injection
 
     lam = client("lambda", entry.configuration, entry.secrets)
     arn = str(read(lam, entry.function_name).get("FunctionArn") or "")

@@ -19,7 +19,7 @@ from chaoslib.control import load_global_controls
 from chaoslib.experiment import ensure_experiment_is_valid, run_experiment
 from chaoslib.loader import load_experiment
 
-from chaosthundra import owners
+from chaosthundra.engine import owners
 from chaosthundra.gameday.plan import Plan, PlannedRun
 
 __all__ = ["RunResult", "run_plan", "outcome_of", "SAFEGUARD_SETTINGS"]

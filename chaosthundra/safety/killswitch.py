@@ -81,16 +81,14 @@ def clear(
     when that function could not be cleared; the others are still cleared.
     SIGINT, SIGTERM and SIGHUP wait until the function in hand is cleared.
     """
-    from chaosthundra.actions import remove_all_injections
+    from chaosthundra.engine.remove import remove_all
 
     lam = client("lambda", configuration, secrets)
     results = []
     for name in with_injections(configuration, secrets, function_names):
         try:
             with interrupts.deferred(f"clearing '{name}'"):
-                result = remove_all_injections(
-                    name, force=True, configuration=configuration, secrets=secrets
-                )
+                result = remove_all(name, force=True, configuration=configuration, secrets=secrets)
                 undone = alias_target.undo(lam, name)
         except ChaosException as error:
             result = {"function_name": name, "removed": [], "error": str(error)}

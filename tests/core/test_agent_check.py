@@ -259,7 +259,7 @@ def test_a_checker_process_is_reused_and_replaced_when_it_crashed(fresh_verdicts
 def test_a_checker_process_ends_with_the_process_that_started_it(tmp_path, fresh_verdicts):
     script = (
         "import sys\n"
-        "from chaosthundra import agent_check\n"
+        "from chaosthundra.agents import check as agent_check\n"
         "from chaosthundra.agents import THUNDRA, parser_process\n"
         "from chaosthundra.listeners import encode, error_listener, span_filter\n"
         "config = error_listener([span_filter(class_name='Redis')], 'KeyError')\n"

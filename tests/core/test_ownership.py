@@ -22,7 +22,8 @@ from typing import Iterator
 import pytest
 from chaoslib.exceptions import ActivityFailed
 
-from chaosthundra import actions, owners
+from chaosthundra import actions
+from chaosthundra.engine import owners, remove
 from chaosthundra.listeners import decode, env_key, parse_injections
 from chaosthundra.safety import killswitch, ledger
 from chaosthundra.targets import latest
@@ -335,8 +336,8 @@ def test_a_disable_undone_again_and_again_fails_naming_what_stayed(
     with pytest.raises(ActivityFailed) as failed:
         actions.disable_error_injection(name, "shared", configuration=configuration)
     monkeypatch.undo()
-    assert len(put_back) == actions.REMOVE_ATTEMPTS
-    assert f"{KEY} stayed after {actions.REMOVE_ATTEMPTS} removals" in str(failed.value)
+    assert len(put_back) == remove.REMOVE_ATTEMPTS
+    assert f"{KEY} stayed after {remove.REMOVE_ATTEMPTS} removals" in str(failed.value)
     assert f"chaosthundra clear --function {name}" in str(failed.value)
     (result,) = killswitch.clear(configuration, function_names=[name])
     assert result["removed"] == ["shared"]

@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 from chaoslib.exceptions import ActivityFailed
 
 from chaosthundra import actions, listeners
+from chaosthundra.engine import inject
 from chaosthundra.probes import list_injections
 from chaosthundra.targets import latest
 from tests.core import on_sandbox
@@ -64,13 +65,13 @@ def foreign_edit(lam, name: str, variables: dict, wait: bool):
 
 def during_merge(monkeypatch, edit) -> None:
     """Run ``edit`` when the enable action computes its merge (between read and write)."""
-    real = actions.fit_value
+    real = inject.fit_value
 
     def fit_value(*args, **kwargs):
         edit()
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(actions, "fit_value", fit_value)
+    monkeypatch.setattr(inject, "fit_value", fit_value)
 
 
 @pytest.mark.parametrize(
@@ -190,7 +191,7 @@ def test_gives_up_after_bounded_attempts_and_leaves_the_function_alone(
     name = make_function(KEEP)
     before = snap(name)
     fake = Contended(lam)
-    monkeypatch.setattr(actions, "client", lambda *a, **k: fake)
+    monkeypatch.setattr(inject, "client", lambda *a, **k: fake)
     with pytest.raises(ActivityFailed, match="ResourceConflictException"):
         actions.enable_error_injection(name, class_name="Redis", configuration=configuration)
     assert fake.update_calls == latest.MAX_ATTEMPTS

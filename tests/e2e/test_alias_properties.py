@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chaosthundra import actions, probes
+from chaosthundra.engine import remove
 from tests.e2e.test_alias_actions import everything
 
 NAMES = ["error", "redis_get"]
@@ -31,7 +32,7 @@ def _apply(op: str, kind: str, name: str, qualifier, percentage: float, fn: str,
     if op == "remove_all":
         return actions.remove_all_injections(fn, **where)
     if op == "disable":
-        return actions.remove_injection(fn, name, cfg, None, qualifier)
+        return remove.remove_injection(fn, name, cfg, None, qualifier)
     share = dict(traffic_percentage=percentage if qualifier else 100)
     if kind == "error":
         return actions.enable_error_injection(
