@@ -507,10 +507,12 @@ def test_a_remembered_interpreter_that_is_gone_is_looked_up_again(tmp_path, fres
 def test_the_spare_at_import_runs_on_the_interpreter_the_last_new_checker_ran_on(
     tmp_path, fresh_verdicts
 ):
-    python = _interpreter(RUNTIMES[1])
+    # a runtime other than the host's: the host's own interpreter is the default already
+    other = next(runtime for runtime in RUNTIMES if runtime != HERE)
+    python = _interpreter(other)
     root = _agent_only(THUNDRA)
     config = error_listener(DYNAMODB, error_type="boto3.exceptions.Boto3Error")
-    agent_check.check(config, encode(config), THUNDRA, root, RUNTIMES[1])
+    agent_check.check(config, encode(config), THUNDRA, root, other)
     assert json.loads((fresh_verdicts.parent / "checker-python.json").read_text()) == str(
         python.path
     )
