@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Iterable, Mapping, Optional
 
 from chaosthundra.agents import DEFAULT, LEGACY_NOTE, PROFILES, AgentProfile, is_legacy, reader_of
-from chaosthundra.engine.owners import OWNER_KEY
+from chaosthundra.agents.profile import InvalidInjection
 
 __all__ = [
     "ENV_LIMIT_BYTES",
@@ -58,9 +58,8 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_]{0,39}$")
 _DISTRIBUTIONS = ("uniform", "normal")
 _DOTTED_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
-
-class InvalidInjection(ValueError):
-    """An argument that would produce a config the agent rejects or ignores."""
+# the key of the owner record inside our listener JSON (see chaosthundra.engine.owners)
+OWNER_KEY = "owner"
 
 
 class ConfigTooLarge(InvalidInjection):

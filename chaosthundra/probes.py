@@ -1,21 +1,20 @@
 """Probes: invoke a Lambda function and judge the outcome; list its injections."""
 
 import logging
-import math
 import time
 from collections import Counter
-from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Optional
+from typing import Any
 
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
 from chaosthundra import targets
 from chaosthundra.agents.output import injected_spans
+from chaosthundra.arguments import bounded_int
 from chaosthundra.aws import client, invoke_client
 from chaosthundra.listeners import parse_injections
-from chaosthundra.targets.invoke import attempt, invoke_once, payload_bytes, verdict
+from chaosthundra.targets.invoke import attempt, figures, invoke_once, payload_bytes, verdict
 from chaosthundra.targets.logs import lines_since
 from chaosthundra.targets.names import resolve as resolve_function
 
@@ -187,33 +186,6 @@ def measure_invocations(
     return summary
 
 
-def figures(verdicts: Mapping[str, int], durations_ms: Mapping[float, int], elapsed: float) -> dict:
-    """The figures of a measurement, from how many outcomes fell in each verdict and a
-    histogram of their round trips (milliseconds -> how many): `count`, `ok`,
-    `errors` (timeouts included), `timeouts`, `throttled`, `service_errors`,
-    `error_ratio`, nearest-rank `p50_ms`, `p95_ms`, `p99_ms`, `max_ms`, `rps` (also
-    as `throughput_per_s`) and `duration_s`."""
-    count = sum(verdicts.values())
-    ok = verdicts.get("ok", 0)
-    rate = round(count / elapsed, 2) if elapsed > 0 else None
-    return {
-        "count": count,
-        "ok": ok,
-        "errors": verdicts.get("error", 0) + verdicts.get("timeout", 0),
-        "timeouts": verdicts.get("timeout", 0),
-        "throttled": verdicts.get("throttled", 0),
-        "service_errors": verdicts.get("service_error", 0),
-        "error_ratio": round((count - ok) / count, 6) if count else None,
-        "p50_ms": _percentile(durations_ms, 50),
-        "p95_ms": _percentile(durations_ms, 95),
-        "p99_ms": _percentile(durations_ms, 99),
-        "max_ms": max(durations_ms) if durations_ms else None,
-        "rps": rate,
-        "throughput_per_s": rate,
-        "duration_s": round(elapsed, 3),
-    }
-
-
 def log_figures(function_name: str, summary: dict) -> None:
     """One info line of a measurement's figures."""
     logger.info(
@@ -236,26 +208,3 @@ def _counts(values: Any) -> dict:
         if value is not None:
             counted[value] = counted.get(value, 0) + 1
     return counted
-
-
-def _percentile(histogram: Mapping[float, int], q: int) -> Optional[float]:
-    """Nearest-rank percentile of a histogram (value -> how many)."""
-    total = sum(histogram.values())
-    if not total:
-        return None
-    rank = max(1, math.ceil(q / 100 * total))
-    seen = 0
-    for value in sorted(histogram):
-        seen += histogram[value]
-        if seen >= rank:
-            return value
-    raise AssertionError("unreachable: the ranks add up to the total")
-
-
-def bounded_int(name: str, value: Any, maximum: int) -> int:
-    """``value`` when it is a whole number from 1 to ``maximum``; else ActivityFailed."""
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= maximum:
-        raise ActivityFailed(
-            f"chaosthundra: {name} must be a whole number from 1 to {maximum}, got {value!r}."
-        )
-    return value

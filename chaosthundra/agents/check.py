@@ -53,7 +53,7 @@ from chaoslib.exceptions import ActivityFailed
 
 from chaosthundra import runtimes
 from chaosthundra.agents.cache import cache_base, keep_json
-from chaosthundra.listeners import InvalidInjection
+from chaosthundra.agents.profile import InvalidInjection
 
 __all__ = ["check", "describe", "setting", "Setting", "CHECK_TIMEOUT_S", "HOST_RUNTIME"]
 

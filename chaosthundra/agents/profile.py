@@ -5,10 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-__all__ = ["AgentProfile", "MARKER"]
+__all__ = ["AgentProfile", "InvalidInjection", "MARKER"]
 
 # The marker in the names of the variables chaosthundra writes.
 MARKER = "CHAOSTHUNDRA"
+
+
+class InvalidInjection(ValueError):
+    """An argument that would produce a config the agent rejects or ignores."""
 
 
 @dataclass(frozen=True)

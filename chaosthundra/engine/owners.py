@@ -30,9 +30,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Optional
 
+from chaosthundra.listeners import OWNER_KEY
+
 __all__ = ["OWNER_KEY", "Owner", "current", "scope", "stamp", "owner_of", "age"]
 
-OWNER_KEY = "owner"
 BY_LIMIT = 64  # characters of the owner's description kept in the record
 
 _lock = threading.Lock()

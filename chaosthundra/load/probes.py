@@ -22,9 +22,9 @@ from typing import Any, Optional
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
+from chaosthundra.arguments import bounded_int
 from chaosthundra.load.plan import LOCAL_ENV, Plan, locustfile, target_of
 from chaosthundra.load.results import summarise
-from chaosthundra.probes import bounded_int
 from chaosthundra.targets.invoke import payload_bytes
 from chaosthundra.targets.names import resolve as resolve_function
 

@@ -8,7 +8,7 @@ import io
 from collections import Counter
 from typing import Optional
 
-from chaosthundra.probes import figures
+from chaosthundra.targets.invoke import figures
 
 __all__ = ["history", "summarise"]
 

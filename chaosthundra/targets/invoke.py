@@ -11,9 +11,10 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import math
 import re
 import time
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
 from chaoslib.exceptions import ActivityFailed
@@ -25,6 +26,7 @@ from chaosthundra.targets import latest
 __all__ = [
     "attempt",
     "error_type",
+    "figures",
     "failed_outcome",
     "invoke",
     "invoke_once",
@@ -201,3 +203,44 @@ def _outcome(
         "log_tail": tail,
         "request_id": request_id,
     }
+
+
+def figures(verdicts: Mapping[str, int], durations_ms: Mapping[float, int], elapsed: float) -> dict:
+    """The figures of a measurement, from how many outcomes fell in each verdict and a
+    histogram of their round trips (milliseconds -> how many): `count`, `ok`,
+    `errors` (timeouts included), `timeouts`, `throttled`, `service_errors`,
+    `error_ratio`, nearest-rank `p50_ms`, `p95_ms`, `p99_ms`, `max_ms`, `rps` (also
+    as `throughput_per_s`) and `duration_s`."""
+    count = sum(verdicts.values())
+    ok = verdicts.get("ok", 0)
+    rate = round(count / elapsed, 2) if elapsed > 0 else None
+    return {
+        "count": count,
+        "ok": ok,
+        "errors": verdicts.get("error", 0) + verdicts.get("timeout", 0),
+        "timeouts": verdicts.get("timeout", 0),
+        "throttled": verdicts.get("throttled", 0),
+        "service_errors": verdicts.get("service_error", 0),
+        "error_ratio": round((count - ok) / count, 6) if count else None,
+        "p50_ms": _percentile(durations_ms, 50),
+        "p95_ms": _percentile(durations_ms, 95),
+        "p99_ms": _percentile(durations_ms, 99),
+        "max_ms": max(durations_ms) if durations_ms else None,
+        "rps": rate,
+        "throughput_per_s": rate,
+        "duration_s": round(elapsed, 3),
+    }
+
+
+def _percentile(histogram: Mapping[float, int], q: int) -> Optional[float]:
+    """Nearest-rank percentile of a histogram (value -> how many)."""
+    total = sum(histogram.values())
+    if not total:
+        return None
+    rank = max(1, math.ceil(q / 100 * total))
+    seen = 0
+    for value in sorted(histogram):
+        seen += histogram[value]
+        if seen >= rank:
+            return value
+    raise AssertionError("unreachable: the ranks add up to the total")

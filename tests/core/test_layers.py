@@ -5,9 +5,8 @@ gives it (top first). A module may import from a layer below its own, and from i
 own layer except among the faces (a face using another face for a helper is a layer
 in the wrong place). Every import counts, also one inside a function.
 
-``KNOWN_UPWARD`` is today's layout debt: each entry is an expected failure
-(``xfail(strict=True)``), so the move that removes one makes its test pass and fail
-strict, and the entry must go. Any other upward import fails at once, naming it.
+Any upward import fails, naming it (the list of known ones that issue 20's moves
+emptied is gone with its last entry).
 """
 
 from __future__ import annotations
@@ -54,39 +53,23 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         "lambda",
         ("chaosthundra.targets*",),
     ),
+    # listener configs are named after the agent's profile (DEFAULT, PROFILES, reader_of)
+    ("listeners", ("chaosthundra.listeners",)),
     ("agents", ("chaosthundra.agents*",)),
     # The ledger is safety's record on disk, but the Lambda write path records each
     # step in it before the step (issue 19): a leaf below targets/, wherever it lives.
     (
-        "listeners, aws, ledger",
-        ("chaosthundra.listeners", "chaosthundra.aws", "chaosthundra.safety.ledger"),
+        "aws, ledger",
+        ("chaosthundra.aws", "chaosthundra.safety.ledger"),
     ),
     ("sandbox", ("chaosthundra.sandbox*",)),  # apart: it imports only itself and the leaves
     # imports nothing of chaosthundra; interrupts lands with issue 19
-    ("shared leaves", ("chaosthundra.runtimes", "chaosthundra.interrupts")),
+    (
+        "shared leaves",
+        ("chaosthundra.runtimes", "chaosthundra.interrupts", "chaosthundra.arguments"),
+    ),
 ]
 NO_PEER_IMPORTS = {"faces"}
-
-# Today's upward imports (importer, imported): why each is there, and the move that
-# ends it (issue 20). Empty this; never add to it to get green.
-KNOWN_UPWARD: dict[tuple[str, str], str] = {
-    ("chaosthundra.listeners", "chaosthundra.agents"): (
-        "listener configs are named after the agent's profile (DEFAULT, PROFILES, reader_of): "
-        "listeners sits above agents in fact (agent_check reads listeners), one of them must "
-        "give way"
-    ),
-    ("chaosthundra.listeners", "chaosthundra.engine.owners"): (
-        "the owner record's key inside a listener's JSON (OWNER_KEY): the record format "
-        "belongs with listeners, the owner logic with the engine"
-    ),
-    ("chaosthundra.load.probes", "chaosthundra.probes"): (
-        "measure_load checks its count with the probes' bounded_int: a face using another "
-        "face for a helper (move the argument checks below both)"
-    ),
-    ("chaosthundra.load.results", "chaosthundra.probes"): (
-        "load results are summarised with the probes' figures (move it below both)"
-    ),
-}
 
 
 def _module_name(path: Path) -> str:
@@ -151,22 +134,11 @@ def test_every_module_has_a_layer() -> None:
     assert not unplaced, f"place these in LAYERS (tests/core/test_layers.py): {unplaced}"
 
 
-def test_no_upward_import_beyond_the_known_ones() -> None:
-    new = {edge: how for edge, how in _upward_imports().items() if edge not in KNOWN_UPWARD}
+def test_no_upward_import() -> None:
+    new = _upward_imports()
     assert not new, "\n".join(
         f"{a} imports {b} ({how}): import from a lower layer instead" for (a, b), how in new.items()
     )
-
-
-@pytest.mark.parametrize(
-    "edge",
-    [
-        pytest.param(edge, id="->".join(edge), marks=pytest.mark.xfail(strict=True, reason=why))
-        for edge, why in KNOWN_UPWARD.items()
-    ],
-)
-def test_known_upward_import_is_gone(edge: tuple[str, str]) -> None:
-    assert edge not in _upward_imports(), f"{edge[0]} still imports {edge[1]}"
 
 
 # Run in a fresh interpreter: import the module, wait for every thread the import
