@@ -23,8 +23,8 @@ Layout, one responsibility per module:
 - :mod:`.code` deployment packages unpacked by the SHA-256 of their zip
 - :mod:`.moto_state` the only module that reads moto's in-process state
 - :mod:`.redis_server` the Redis
-- :mod:`.template` and :mod:`.deploy` SAM templates: read, then apply
-- :mod:`.templates` warm templates that cold starts fork from
+- :mod:`.sam` and :mod:`.deploy` SAM templates: read, then apply
+- :mod:`.warm` warm templates that cold starts fork from
 - :mod:`.credentials` the dummy credentials and the sandbox's own boto3 clients
 
 The names below are imported on first use, so that importing a small module of the

@@ -26,8 +26,8 @@ from .invoke import Invoker
 from .pool import EnvironmentPool
 from .pythons import Pythons, unavailable_error
 from .redis_server import RedisServer
+from .sam import FunctionPlan, load_plan
 from .server import SandboxApp, SandboxServer
-from .template import FunctionPlan, load_plan
 
 __all__ = ["DEFAULT_TEMPLATE", "DEFAULT_UPDATE_DELAY_MS", "UPDATE_DELAY_ENV", "Sandbox"]
 

@@ -8,7 +8,7 @@ interpreter of the function's Runtime (:mod:`.pythons`) without its site-package
 then the runtime's own folder with boto3 and botocore (``PYTHONPATH``), then that
 interpreter's standard library; a package that bundles boto3 wins. Most environments
 are forked from a warm template of their package and runtime that has already
-imported the runtime's boto3 (:mod:`.templates`); the rest are spawned.
+imported the runtime's boto3 (:mod:`.warm`); the rest are spawned.
 
 Differences from AWS: no layers (the sandbox deploys none), memory is not limited
 (MemorySize is only reported), ``/tmp`` is the host's, and the function's variables
@@ -37,7 +37,7 @@ from .credentials import SANDBOX_CREDENTIALS
 from .errors import ApiError
 from .moto_state import FunctionSpec
 from .pythons import PythonRuntime
-from .templates import ForkedProcess, Template
+from .warm import ForkedProcess, Template
 
 __all__ = ["Environment", "Outcome", "worker_environment"]
 

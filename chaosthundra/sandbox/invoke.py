@@ -43,7 +43,7 @@ from .errors import ApiError
 from .logs import InvocationLog, new_stream_name, tail, timestamp
 from .pool import EnvironmentPool, Throttled
 from .pythons import Pythons, unavailable_error
-from .templates import Templates
+from .warm import Templates
 
 __all__ = ["Invoker", "InvokeResult"]
 

@@ -32,7 +32,7 @@ import pytest
 
 from chaosthundra import runtimes
 from chaosthundra.agents.cache import cache_base
-from chaosthundra.sandbox.template import load_seed, load_template
+from chaosthundra.sandbox.sam import load_seed, load_template
 from tests.e2e.conftest import BIN, REPO
 
 TARGETS = ("sandbox-up", "aws")

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from chaosthundra.sandbox import worker
 from chaosthundra.sandbox.logs import TAIL_BYTES, tail
 from chaosthundra.sandbox.routing import pick_version
-from chaosthundra.sandbox.template import _Resolver
+from chaosthundra.sandbox.sam import _Resolver
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(),

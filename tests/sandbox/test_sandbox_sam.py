@@ -10,7 +10,7 @@ import pytest
 from sbx_helpers import make_client
 
 from chaosthundra.sandbox import Sandbox, TemplateError
-from chaosthundra.sandbox.template import load_plan
+from chaosthundra.sandbox.sam import load_plan
 
 
 def _write(tmp_path: Path, text: str, code: bool = True) -> Path:
@@ -149,7 +149,7 @@ def test_bad_seed_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "seed.json").write_text('{"sqs": {}}')
     plan = load_plan(path)
     assert plan.seed == tmp_path / "seed.json"
-    from chaosthundra.sandbox.template import load_seed
+    from chaosthundra.sandbox.sam import load_seed
 
     with pytest.raises(TemplateError, match="unsupported section"):
         load_seed(plan.seed)
