@@ -1,39 +1,31 @@
-"""Fixtures for the example functions: the session's sandbox (``tests/conftest.py``:
+"""Fixtures for the example functions, all in the session's sandbox (``tests/conftest.py``:
 a real redis-server and moto's DynamoDB, with functions/template.yaml and its seed
-deployed), a stub of the Lambda invoke route, and a small local Lambda runtime.
+deployed).
 
-Everything listens on 127.0.0.1 only. Handlers never run in the pytest process: each
-function runs in its own subprocess (``lambda_runner.py``), because the Thundra agent
-patches modules and reads its configuration, span listeners included, at import.
-A function's handler, timeout and environment are taken from functions/template.yaml,
-so the tests exercise the template's wiring too.
+``lambdas`` runs a copy of a template function (its deployed package, handler and
+runtime; its variables with the overrides a test asks for) in the sandbox, one copy
+per execution environment, through the Lambda Invoke API; the function's log comes from
+CloudWatch Logs. ``upstream`` deploys a small upstream function for the callers whose
+delay and answer a test chooses. Everything listens on 127.0.0.1 only.
 """
 
+import base64
 import json
-import os
 import re
-import subprocess
-import sys
 import threading
-import time
+import urllib.request
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
+import boto3
 import pytest
 import redis
 import yaml
+from botocore.config import Config
 from fn_support import FUNCTIONS_DIR, TEMPLATE_PATH
-from werkzeug.serving import make_server
-from werkzeug.wrappers import Request, Response
-
-RUNNER = Path(__file__).resolve().parent / "lambda_runner.py"
-REGION = "us-east-1"
-DUMMY_CREDENTIALS = {
-    "aws_access_key_id": "testing",
-    "aws_secret_access_key": "testing",
-    "aws_session_token": "testing",
-}
+from sandbox_functions import create_function
 
 # --- the template -------------------------------------------------------------------
 
@@ -140,77 +132,40 @@ def cache(redis_url, seed):
     client.close()
 
 
-@pytest.fixture(scope="session")
-def aws_endpoint(sandbox):
-    """The sandbox's AWS endpoint: it deployed the template's tables and the seed."""
-    return sandbox.endpoint_url
+# --- running functions in the sandbox ------------------------------------------------
 
-
-class LambdaInvokeStub:
-    """A real HTTP server answering Lambda's Invoke route (POST
-    /2015-03-31/functions/<name>/invocations), as upstream-lambda would: after
-    ``delay`` seconds, with ``payload`` and, if set, the X-Amz-Function-Error header.
-    moto cannot run function code without Docker; this stands in for the upstream."""
-
-    ROUTE = re.compile(r"/2015-03-31/functions/(?P<name>[^/]+)/invocations")
-
-    def __init__(self) -> None:
-        self.reset()
-        self._server = make_server("127.0.0.1", 0, self._app, threaded=True)
-        self.endpoint = f"http://127.0.0.1:{self._server.server_port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def reset(self) -> None:
-        self.delay = 0.0
-        self.payload: Any = {"answer": 42, "from": "upstream-lambda"}
-        self.function_error: Optional[str] = None
-        self.calls: List[Dict[str, Any]] = []
-
-    def _app(self, environ, start_response):
-        request = Request(environ)
-        match = self.ROUTE.fullmatch(request.path)
-        if request.method != "POST" or not match:
-            body = json.dumps({"message": f"not stubbed: {request.method} {request.path}"})
-            return Response(body, 404, content_type="application/json")(environ, start_response)
-        self.calls.append(
-            {
-                "function": match["name"],
-                "invocationType": request.headers.get("X-Amz-Invocation-Type"),
-                "payload": json.loads(request.get_data() or b"null"),
-            }
-        )
-        time.sleep(self.delay)
-        headers = {"X-Amz-Executed-Version": "$LATEST"}
-        if self.function_error:
-            headers["X-Amz-Function-Error"] = self.function_error
-        response = Response(
-            json.dumps(self.payload), 200, headers=headers, content_type="application/json"
-        )
-        return response(environ, start_response)
-
-    def __enter__(self) -> "LambdaInvokeStub":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+# An invoke runs the function once: no SDK retries, and a read timeout past any Timeout.
+NO_RETRIES = Config(retries={"total_max_attempts": 1}, read_timeout=70, connect_timeout=5)
 
 
 @pytest.fixture(scope="session")
-def _lambda_stub_server():
-    with LambdaInvokeStub() as stub:
-        yield stub
+def aws(sandbox):
+    """Clients for the sandbox, signed with its dummy credentials."""
+    session = boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=sandbox.region
+    )
+
+    def client(service: str):
+        return session.client(service, endpoint_url=sandbox.endpoint_url, config=NO_RETRIES)
+
+    return client
 
 
-@pytest.fixture()
-def lambda_stub(_lambda_stub_server):
-    """The Lambda invoke stub, answering at once with upstream-lambda's answer."""
-    _lambda_stub_server.reset()
-    return _lambda_stub_server
-
-
-# --- running functions ----------------------------------------------------------------
+def function_log(logs, name: str) -> str:
+    """Every line a function wrote, from CloudWatch Logs (LogType=Tail gives only the last
+    4 KB, less than one report line of the agent)."""
+    group = f"/aws/lambda/{name}"
+    try:
+        streams = logs.describe_log_streams(logGroupName=group)["logStreams"]
+    except logs.exceptions.ResourceNotFoundException:
+        return ""
+    lines = []
+    for stream in streams:
+        events = logs.get_log_events(
+            logGroupName=group, logStreamName=stream["logStreamName"], startFromHead=True
+        )["events"]
+        lines += [event["message"] for event in events]
+    return "\n".join(lines)
 
 
 @dataclass
@@ -226,93 +181,172 @@ class Outcome:
         return self.invocations[0]
 
 
-class Environment:
-    """One function's execution environment: a runner subprocess fed with events."""
+def record(response: Dict[str, Any]) -> Dict[str, Any]:
+    """One invoke's answer: {"result", "durationMs"}, the error payload with "durationMs",
+    or {"timedOut": True, "errorMessage": "Task timed out after N.NN seconds"}."""
+    payload = json.loads(response["Payload"].read() or b"null")
+    tail = base64.b64decode(response.get("LogResult", "")).decode("utf-8", "replace")
+    duration = re.search(r"REPORT RequestId: \S+\tDuration: ([0-9.]+) ms", tail)
+    duration_ms = float(duration.group(1)) if duration else None
+    if not response.get("FunctionError"):
+        return {"result": payload, "durationMs": duration_ms}
+    timed_out = re.search(r"Task timed out after [0-9.]+ seconds", payload.get("errorMessage", ""))
+    if timed_out:
+        return {"timedOut": True, "errorMessage": timed_out.group(0)}
+    return {**payload, "durationMs": duration_ms}
 
-    def __init__(
-        self,
-        spec: FunctionSpec,
-        env: Dict[str, str],
-        events: List[Any],
-        timeout: float,
-        results_path: Path,
-    ) -> None:
-        self._results_path = results_path
-        events_path = results_path.with_suffix(".events.json")
-        events_path.write_text(json.dumps(events), encoding="utf-8")
-        with events_path.open("rb") as stdin:
-            self._proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    str(RUNNER),
-                    str(spec.code_dir),
-                    spec.handler,
-                    spec.name,
-                    str(timeout),
-                    str(results_path),
-                ],
-                stdin=stdin,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                env=env,
-                text=True,
-            )
+
+class Environment:
+    """One execution environment: a fresh copy of a function, invoked with each event in
+    turn from a thread of its own (several can run at once)."""
+
+    def __init__(self, aws, name: str, events: List[Any]) -> None:
+        self.name = name
+        self._aws = aws
+        self._records: List[Dict[str, Any]] = []
+        self._thread = threading.Thread(target=self._invoke_all, args=(events,), daemon=True)
+        self._error: Optional[BaseException] = None
+        self._thread.start()
+
+    def _invoke_all(self, events: List[Any]) -> None:
+        lam = self._aws("lambda")
+        try:
+            for event in events:
+                response = lam.invoke(
+                    FunctionName=self.name, Payload=json.dumps(event), LogType="Tail"
+                )
+                self._records.append(record(response))
+        except BaseException as error:  # noqa: BLE001 - reported by wait()
+            self._error = error
 
     def wait(self, limit: float = 60) -> Outcome:
-        try:
-            log, _ = self._proc.communicate(timeout=limit)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            log, _ = self._proc.communicate()
-            raise AssertionError(f"runner did not finish in {limit} s; log:\n{log}") from None
-        lines = self._results_path.read_text(encoding="utf-8").splitlines()
-        return Outcome([json.loads(line) for line in lines], log)
+        self._thread.join(limit)
+        assert not self._thread.is_alive(), f"{self.name}: invokes not done in {limit} s"
+        if self._error is not None:
+            raise self._error
+        return Outcome(self._records, function_log(self._aws("logs"), self.name))
+
+
+def copy_function(
+    aws, template_name: str, variables: Dict[str, str], timeout: Optional[float] = None
+) -> str:
+    """A new function with the deployed package, handler and runtime of ``template_name``
+    and these variables (a new function: a new execution environment)."""
+    lam = aws("lambda")
+    deployed = lam.get_function(FunctionName=template_name)
+    config = deployed["Configuration"]
+    with urllib.request.urlopen(deployed["Code"]["Location"], timeout=30) as answer:
+        code = answer.read()
+    name = f"{template_name}-{uuid.uuid4().hex[:8]}"
+    lam.create_function(
+        FunctionName=name,
+        Role=config["Role"],
+        Runtime=config["Runtime"],
+        Handler=config["Handler"],
+        Code={"ZipFile": code},
+        Timeout=timeout or config["Timeout"],
+        MemorySize=config["MemorySize"],
+        Environment={"Variables": variables},
+    )
+    lam.get_waiter("function_active_v2").wait(FunctionName=name)
+    return name
 
 
 @pytest.fixture()
-def lambdas(specs, tmp_path, redis_url, aws_endpoint):
+def lambdas(specs, aws, redis_url):
     """Start functions of the template: ``lambdas.start(name, events, ...)`` returns an
-    Environment (several can run at once); ``lambdas.run(...)`` waits for it."""
+    Environment; ``lambdas.run(...)`` waits for it. ``redis`` replaces the Redis URL,
+    ``upstream`` the name of the function the callers invoke, ``extra_env`` adds
+    variables, ``timeout`` replaces the Timeout (seconds)."""
+
+    created: List[str] = []
 
     class Lambdas:
-        counter = 0
-
         def start(
             self,
             name: str,
             events: List[Any],
             *,
-            endpoint_url: Optional[str] = None,
             redis: Optional[str] = None,
+            upstream: Optional[str] = None,
             extra_env: Optional[Dict[str, str]] = None,
             timeout: Optional[float] = None,
         ) -> Environment:
-            spec = specs[name]
+            deployed = aws("lambda").get_function_configuration(FunctionName=name)
             parameters = {"RedisUrl": redis or redis_url, "ThundraApiKey": "chaosthundra-dummy"}
-            env = {
-                "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-                "LANG": "C.UTF-8",
-                "PYTHONDONTWRITEBYTECODE": "1",
-                "AWS_ACCESS_KEY_ID": DUMMY_CREDENTIALS["aws_access_key_id"],
-                "AWS_SECRET_ACCESS_KEY": DUMMY_CREDENTIALS["aws_secret_access_key"],
-                "AWS_SESSION_TOKEN": DUMMY_CREDENTIALS["aws_session_token"],
-                "AWS_CONFIG_FILE": os.devnull,
-                "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-                "AWS_EC2_METADATA_DISABLED": "true",
-                "AWS_REGION": REGION,
-                "AWS_DEFAULT_REGION": REGION,
-                "AWS_ENDPOINT_URL": endpoint_url or aws_endpoint,
-                "AWS_LAMBDA_FUNCTION_NAME": spec.name,
-                "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory),
-                **spec.environment(parameters),
+            variables = {
+                **deployed.get("Environment", {}).get("Variables", {}),
+                **specs[name].environment(parameters),
+                **({"UPSTREAM_FUNCTION": upstream} if upstream else {}),
                 **(extra_env or {}),
             }
-            Lambdas.counter += 1
-            results = tmp_path / f"results-{Lambdas.counter}-{name}.jsonl"
-            return Environment(spec, env, events, timeout or spec.timeout, results)
+            copy = copy_function(aws, name, variables, timeout)
+            created.append(copy)
+            return Environment(aws, copy, events)
 
         def run(self, name: str, events: List[Any], **kwargs: Any) -> Outcome:
             return self.start(name, events, **kwargs).wait()
 
-    return Lambdas()
+    yield Lambdas()
+    delete_functions(aws, created)
+
+
+def delete_functions(aws, names: List[str]) -> None:
+    """Delete the test's functions: the sandbox ends their execution environments."""
+    lam = aws("lambda")
+    for name in names:
+        lam.delete_function(FunctionName=name)
+
+
+UPSTREAM_CODE = """
+import json, os, time
+
+def handler(event, context):
+    print("CALLED BY " + json.dumps(event))
+    time.sleep(float(os.environ["DELAY_S"]))
+    return json.loads(os.environ["ANSWER"])
+"""
+UPSTREAM_ANSWER = {"answer": 42, "from": "upstream-lambda"}
+
+
+@dataclass
+class Upstream:
+    """An upstream function in the sandbox: it logs who called it, waits ``delay``
+    seconds, then answers ``UPSTREAM_ANSWER`` (or runs into its own Timeout)."""
+
+    name: str
+    logs: Any = field(repr=False)
+
+    def calls(self) -> List[Dict[str, Any]]:
+        """The events it was invoked with, from its log."""
+        return [
+            json.loads(line.split("CALLED BY ", 1)[1])
+            for line in function_log(self.logs, self.name).splitlines()
+            if "CALLED BY " in line
+        ]
+
+    def finished(self) -> int:
+        """How many of its invocations have ended (their REPORT line is logged)."""
+        return function_log(self.logs, self.name).count("REPORT RequestId:")
+
+
+@pytest.fixture()
+def upstream(sandbox, aws):
+    """``upstream(delay=0, timeout=4)``: a new upstream function for the callers."""
+
+    created: List[str] = []
+
+    def make(delay: float = 0.0, timeout: int = 4) -> Upstream:
+        variables = {"DELAY_S": str(delay), "ANSWER": json.dumps(UPSTREAM_ANSWER)}
+        name = create_function(
+            sandbox.configuration(),
+            "upstream",
+            {"app.py": UPSTREAM_CODE},
+            Timeout=timeout,
+            Environment={"Variables": variables},
+        )
+        created.append(name)
+        return Upstream(name, aws("logs"))
+
+    yield make
+    delete_functions(aws, created)

@@ -1,4 +1,4 @@
-"""user-get-naive and user-get against a real Redis and a DynamoDB emulation (moto).
+"""user-get-naive and user-get in the sandbox, against a real Redis and moto's DynamoDB.
 
 Scenario 1 of the project (redis-failure): a Redis failure, real or injected by the
 Thundra agent on the Redis GET span, fails the naive handler; the resilient handler
@@ -47,10 +47,8 @@ def test_redis_down_fails_naive_handler(lambdas, cache):
     dead = f"redis://127.0.0.1:{free_port()}/0"
     outcome = lambdas.run("user-get-naive", [{"userId": CACHED}], redis=dead).only
 
-    assert (outcome["errorModule"], outcome["errorType"]) == (
-        "redis.exceptions",
-        "ConnectionError",
-    )
+    assert outcome["errorType"] == "ConnectionError"
+    assert any("/redis/" in line for line in outcome["stackTrace"])  # redis's own error
     assert outcome["durationMs"] < 1500  # short socket timeouts, no retries
 
 
@@ -73,7 +71,7 @@ def test_injected_redis_error_fails_naive_handler(lambdas, cache):
     outcome = lambdas.run("user-get-naive", [{"userId": CACHED}], extra_env=env)
 
     failure = outcome.only
-    assert (failure["errorModule"], failure["errorType"]) == ("redis.exceptions", "ConnectionError")
+    assert failure["errorType"] == "ConnectionError"
     assert failure["errorMessage"] == "injected"
     # The agent says so in the function's log: the Redis GET span carries the info tag.
     [span] = injected_spans(outcome.log)
