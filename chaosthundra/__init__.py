@@ -11,8 +11,7 @@ __all__ = ["__version__", "discover"]
 def discover(discover_system: bool = True) -> Any:
     """Discover chaosthundra's activities and, optionally, the functions it can target."""
     # Imported here: it brings chaoslib, whose import is long, and importing this package
-    # must not (the agent check starts its spare checker process before chaoslib's import,
-    # so that the two overlap; see chaosthundra.agents.parser_process).
+    # must not.
     from chaosthundra.discovery import discover as discover_activities
 
     return discover_activities(discover_system)

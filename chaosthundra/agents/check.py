@@ -33,11 +33,6 @@ checked costs nothing, in this process or the next, and a changed agent is asked
 
 from __future__ import annotations
 
-# First: importing parser_process starts the spare checker, which then boots while this
-# process imports chaoslib (long).
-from chaosthundra.agents import DEFAULT, PROFILES, AgentProfile, parser_process
-
-# isort: split
 import contextlib
 import hashlib
 import importlib.util
@@ -52,6 +47,7 @@ from typing import Any, NamedTuple, Optional, Sequence
 from chaoslib.exceptions import ActivityFailed
 
 from chaosthundra import runtimes
+from chaosthundra.agents import DEFAULT, PROFILES, AgentProfile, parser_process
 from chaosthundra.agents.cache import cache_base, keep_json
 from chaosthundra.agents.profile import InvalidInjection
 

@@ -10,15 +10,16 @@ agent's parser afresh for every value, so each check reads the variable at impor
 function's agent does, while what the parser imports (``redis`` for
 ``redis.ConnectionError``) stays loaded between checks.
 
-A spare checker per interpreter, bound to no path yet, is started when this module is
-imported (on the interpreter the last new checker ran on,
-``<cache>/checker-python.json``: the function's runtime, which need not be this
-process's Python) and again after each one is taken: the first check of a path finds an
-interpreter with its imports done (a chaos run imports this module when it validates the
-experiment, well before the first enable). Its imports are the standard-library modules
-that earlier checks loaded (``<cache>/checker-stdlib.json``, learnt from every answer):
-a path that ships a module of one of those names gets a process of its own instead, so
-that its module is the one imported, as in the function.
+A spare checker per interpreter, bound to no path yet, is started by :func:`warm_up`
+(on the interpreter the last new checker ran on, ``<cache>/checker-python.json``: the
+function's runtime, which need not be this process's Python) and again after each one
+is taken: the first check of a path finds an interpreter with its imports done.
+Importing this module starts nothing: the safeguard control warms up before the
+experiment, and each enable as it begins (its preflight reads overlap the boot). Its
+imports are the standard-library modules that earlier checks loaded
+(``<cache>/checker-stdlib.json``, learnt from every answer): a path that ships a module
+of one of those names gets a process of its own instead, so that its module is the one
+imported, as in the function.
 
 The process ends with the one that started it (end of its stdin, and on Linux a
 parent-death signal); it is started again when it died, did not answer in time, or
@@ -47,12 +48,12 @@ from chaosthundra.agents.profile import AgentProfile
 __all__ = [
     "HOST",
     "PROBE",
-    "SPARE_AT_IMPORT",
     "identity",
     "parse",
     "running_pid",
     "spare_pid",
     "start_spare",
+    "warm_up",
     "stop_all",
 ]
 
@@ -158,6 +159,14 @@ def start_spare(python: str = HOST) -> None:
         dead.close()
 
 
+def warm_up() -> str:
+    """Start a spare checker on the interpreter the last new checker ran on, unless one
+    is waiting; returns that interpreter."""
+    python = _last_python()
+    start_spare(python)
+    return python
+
+
 def stop_all() -> None:
     """End every checker process, the spares too (also done at exit)."""
     with _LOCK:
@@ -207,7 +216,7 @@ def _process(agent: AgentProfile, folders: tuple[str, ...], python: str) -> _Par
 
 def _failed(message: str) -> Exception:
     """ActivityFailed(message); chaoslib is imported here, not with this module, so that
-    the spare starts before chaoslib's long import (see chaosthundra.agents.check)."""
+    importing this module stays light."""
     from chaoslib.exceptions import ActivityFailed
 
     return ActivityFailed(message)
@@ -399,8 +408,3 @@ class _ParserProcess:
     def _cleanup(self) -> None:
         self._stderr.close()
         shutil.rmtree(self._neutral, ignore_errors=True)
-
-
-# The interpreter of the spare started at import: see the module's docstring.
-SPARE_AT_IMPORT = _last_python()
-start_spare(SPARE_AT_IMPORT)

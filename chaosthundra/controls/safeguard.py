@@ -41,12 +41,14 @@ from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Experiment, Journal, Secrets, Settings
 
 from chaosthundra import interrupts
+from chaosthundra.agents import parser_process
 from chaosthundra.aws import client
 from chaosthundra.safety import ledger
 from chaosthundra.targets.latest import read
 
 __all__ = [
     "configure_control",
+    "before_experiment_control",
     "after_experiment_control",
     "cleanup_control",
     "sweep",
@@ -70,6 +72,12 @@ def configure_control(
     ledger.clear()
     _stop_on_signals()
     logger.debug("chaosthundra safeguard: armed")
+
+
+def before_experiment_control(context: Experiment, **kwargs: Any) -> None:
+    """Start the agent check's spare checker process, so that the first enable finds it
+    ready (importing chaosthundra starts no process)."""
+    parser_process.warm_up()
 
 
 def after_experiment_control(context: Experiment, state: Journal = None, **kwargs: Any) -> None:

@@ -10,6 +10,7 @@ from chaoslib.types import Configuration, Secrets
 
 from chaosthundra import interrupts, targets
 from chaosthundra.agents import check as agent_check
+from chaosthundra.agents import parser_process
 from chaosthundra.aws import client
 from chaosthundra.engine import claims, common, owners
 from chaosthundra.engine.remove import remove_injection
@@ -49,6 +50,7 @@ def enable(
     force: bool = False,
 ) -> dict:
     what = f"enable an injection on {common.where(function_name, qualifier)}"
+    parser_process.warm_up()  # the agent check's checker boots while preflight reads
     common.check_qualifier(function_name, qualifier)
     percentage = _percentage(function_name, qualifier, traffic_percentage)
     try:

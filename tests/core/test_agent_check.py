@@ -349,13 +349,24 @@ def _spare_of_a_process_running(script: str) -> int:
     return spare
 
 
-def test_a_spare_checker_starts_before_chaoslib_is_imported_and_ends_with_its_process():
-    # the spare boots while the process imports chaoslib (the agent check's first import)
+def test_warm_up_starts_a_spare_checker_that_ends_with_its_process():
+    # importing starts nothing (test_layers checks it for the faces); warm_up does
     script = (
-        "import sys\n"
         "from chaosthundra.agents import parser_process\n"
-        "assert 'chaoslib' not in sys.modules, 'chaoslib imported before the spare started'\n"
-        "print(parser_process.spare_pid(parser_process.SPARE_AT_IMPORT), flush=True)\n"
+        "assert parser_process.spare_pid(parser_process._last_python()) is None\n"
+        "print(parser_process.spare_pid(parser_process.warm_up()), flush=True)\n"
+    )
+    _spare_of_a_process_running(script)
+
+
+def test_the_safeguard_starts_the_spare_checker_before_the_experiment():
+    script = (
+        "from chaosthundra.agents import parser_process\n"
+        "from chaosthundra.controls import safeguard\n"
+        "python = parser_process._last_python()\n"
+        "assert parser_process.spare_pid(python) is None, 'a spare at import'\n"
+        "safeguard.before_experiment_control({})\n"
+        "print(parser_process.spare_pid(python), flush=True)\n"
     )
     _spare_of_a_process_running(script)
 
@@ -504,9 +515,7 @@ def test_a_remembered_interpreter_that_is_gone_is_looked_up_again(tmp_path, fres
     assert agent_check._interpreter(HERE).path == python.path
 
 
-def test_the_spare_at_import_runs_on_the_interpreter_the_last_new_checker_ran_on(
-    tmp_path, fresh_verdicts
-):
+def test_the_spare_runs_on_the_interpreter_the_last_new_checker_ran_on(tmp_path, fresh_verdicts):
     # a runtime other than the host's: the host's own interpreter is the default already
     other = next(runtime for runtime in RUNTIMES if runtime != HERE)
     python = _interpreter(other)
@@ -518,6 +527,7 @@ def test_the_spare_at_import_runs_on_the_interpreter_the_last_new_checker_ran_on
     )
     script = (
         "from chaosthundra.agents import parser_process\n"
+        "parser_process.warm_up()\n"
         f"print(parser_process.spare_pid({str(python.path)!r}), flush=True)\n"
     )
     _spare_of_a_process_running(script)  # a spare of that runtime's interpreter

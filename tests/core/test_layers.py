@@ -166,16 +166,12 @@ for pid in filter(str.isdigit, os.listdir("/proc")):
         children.append(int(pid))
 print(json.dumps({"spawned": spawned, "children": children}))
 """
-SPARE = (
-    "the agent check's spare checker starts when chaosthundra.agents.parser_process is "
-    "imported (issue 20: start it at the first enable or in the safeguard's before_experiment)"
-)
 
 
 @pytest.mark.parametrize(
     "module",
     [
-        pytest.param("chaosthundra.actions", marks=pytest.mark.xfail(strict=True, reason=SPARE)),
+        "chaosthundra.actions",
         "chaosthundra.probes",
         "chaosthundra.controls.safeguard",
         "chaosthundra.controls.sandbox",
