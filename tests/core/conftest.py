@@ -73,6 +73,7 @@ def make_function(lam, role_arn: str) -> Callable[..., str]:
         variables: Optional[dict] = None,
         layers: Optional[list] = None,
         handler: str = "thundra.handler.wrapper",
+        code: Optional[bytes] = None,
         **extra,
     ) -> str:
         name = f"fn-{uuid.uuid4().hex[:10]}"
@@ -81,7 +82,7 @@ def make_function(lam, role_arn: str) -> Callable[..., str]:
             Runtime="python3.11",
             Role=role_arn,
             Handler=handler,
-            Code={"ZipFile": _zip()},
+            Code={"ZipFile": code or _zip()},
             Timeout=7,
             MemorySize=256,
             Description="a function under test",

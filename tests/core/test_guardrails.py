@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import io
+import uuid
+import zipfile
+
 import pytest
 from chaoslib.exceptions import ActivityFailed, InterruptExecution
 
@@ -9,6 +13,16 @@ from chaosthundra import actions
 from chaosthundra.agents import CATCHPOINT, THUNDRA
 
 REDIS = {"class_name": "Redis"}
+
+
+def _unique_zip() -> bytes:
+    """A package no other test deploys, so no earlier read of it can be cached."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(
+            "app.py", f"# {uuid.uuid4()}\ndef handler(event, context):\n    return event\n"
+        )
+    return buffer.getvalue()
 
 
 def _refused(make_function, snap, configuration, exception, message, fn_kwargs=None, extra=None):
@@ -27,14 +41,19 @@ def test_function_whose_agent_cannot_be_told_asks_for_the_key_or_verify(
     make_function, snap, configuration
 ):
     """No agent in the configuration, and no package to read (moto's Code.Location points
-    at AWS, not at the endpoint): refused, asking for the configuration key or verify."""
+    at AWS, not at the endpoint): refused, asking for the configuration key or verify.
+
+    The code is this test's own: the default package is the same bytes for every function
+    made in the same second (zip time stamps), so another test's sandbox function may have
+    had it read and unpacked in the cache (kept by CodeSha256); then the answer is rightly
+    "runs no agent" instead (seen in a full run: order-dependent failure)."""
     _, message = _refused(
         make_function,
         snap,
         configuration,
         ActivityFailed,
         "cannot tell which agent",
-        fn_kwargs={"handler": "app.handler"},
+        fn_kwargs={"handler": "app.handler", "code": _unique_zip()},
     )
     assert '"chaosthundra_agent": "thundra" or "catchpoint"' in message
     assert "verify" in message
