@@ -48,8 +48,8 @@ from chaoslib.exceptions import ActivityFailed
 
 from chaosthundra import runtimes
 from chaosthundra.agents import DEFAULT, PROFILES, AgentProfile, parser_process
-from chaosthundra.agents.cache import cache_base, keep_json
 from chaosthundra.agents.profile import InvalidInjection
+from chaosthundra.cache import cache_base, keep_json
 
 __all__ = ["check", "describe", "setting", "Setting", "CHECK_TIMEOUT_S", "HOST_RUNTIME"]
 

@@ -10,12 +10,7 @@ so it is read once per code version and can be put on the agent check's path.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import io
 import re
-import shutil
-import tempfile
 import urllib.request
 import zipfile
 from dataclasses import dataclass
@@ -24,8 +19,8 @@ from typing import Iterable, Optional
 from urllib.parse import urlsplit
 
 from chaosthundra.agents import PROFILES
-from chaosthundra.agents.cache import cache_base
 from chaosthundra.agents.profile import AgentProfile
+from chaosthundra.cache import cache_base, code_dirname, unzip_once
 
 __all__ = ["Bundled", "PackageUnavailable", "bundled_in", "fetch", "unpack"]
 
@@ -82,22 +77,10 @@ def cache_root() -> Path:
 
 def unpack(code_sha256: str, data: bytes, root: Optional[Path] = None) -> Path:
     """Unpack a package zip into the cache (once per CodeSha256); its directory."""
-    root = root or cache_root()
-    target = root / _dirname(code_sha256)
-    if target.is_dir():
-        return target
-    root.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=root, prefix=".unpack-"))
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            archive.extractall(staging)
-        staging.rename(target)
+        return unzip_once(root or cache_root(), code_dirname(code_sha256), data)
     except (zipfile.BadZipFile, OSError) as error:
-        shutil.rmtree(staging, ignore_errors=True)
-        if target.is_dir():  # another process unpacked it meanwhile
-            return target
         raise PackageUnavailable(f"the package is not a readable zip ({error})") from error
-    return target
 
 
 def fetch(
@@ -109,7 +92,7 @@ def fetch(
     fetched: one pointing at AWS would not hold this package.
     """
     root = root or cache_root()
-    cached = root / _dirname(code_sha256)
+    cached = root / code_dirname(code_sha256)
     if code_sha256 and cached.is_dir():
         return cached
     location = str((code or {}).get("Location") or "")
@@ -133,10 +116,3 @@ def _brief(code: dict) -> str:
     return ", ".join(f"{k}={v}" for k, v in sorted((code or {}).items()) if k != "Location") or (
         "none"
     )
-
-
-def _dirname(code_sha256: str) -> str:
-    try:
-        return base64.b64decode(code_sha256, validate=True).hex()
-    except (binascii.Error, ValueError):
-        return re.sub(r"[^A-Za-z0-9]", "_", code_sha256) or "unknown"

@@ -42,8 +42,8 @@ import time
 from pathlib import Path
 from typing import IO, Optional, Sequence, Union
 
-from chaosthundra.agents.cache import cache_base, keep_json
 from chaosthundra.agents.profile import AgentProfile
+from chaosthundra.cache import cache_base, keep_json
 
 __all__ = [
     "HOST",

@@ -18,21 +18,18 @@ Lambda nothing enforces it.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 import hashlib
-import io
 import os
 import shutil
-import tempfile
 import threading
 import time
 import zipfile
 from pathlib import Path
 from typing import Callable, Optional
 
-from .cache import cache_dir
+from chaosthundra.cache import cache_dir, code_dirname, unzip_once
+
 from .errors import ApiError
 
 __all__ = ["CodeCache"]
@@ -81,16 +78,9 @@ class CodeCache:
                 os.utime(target)
         return target
 
-    @staticmethod
-    def _dirname(code_sha256: str) -> str:
-        try:
-            return base64.b64decode(code_sha256, validate=True).hex()
-        except (binascii.Error, ValueError):
-            return code_sha256.replace("/", "_").replace("+", "-").rstrip("=")
-
     def task_root(self, code_sha256: str, load: Callable[[], bytes]) -> Path:
         """The directory holding the unpacked code; ``load`` gives the zip if needed."""
-        target = self.root / self._dirname(code_sha256)
+        target = self.root / code_dirname(code_sha256)
         if target.is_dir():
             return self._touch(target)
         with self._lock:
@@ -110,16 +100,9 @@ class CodeCache:
                 target = self.root / actual
                 if target.is_dir():
                     return self._touch(target)
-            self.root.mkdir(parents=True, exist_ok=True)
-            staging = Path(tempfile.mkdtemp(dir=self.root, prefix=".unpack-"))
             try:
-                with zipfile.ZipFile(io.BytesIO(data)) as archive:
-                    archive.extractall(staging)
-                staging.rename(target)
+                target = unzip_once(self.root, target.name, data)
             except (zipfile.BadZipFile, OSError) as exc:
-                shutil.rmtree(staging, ignore_errors=True)
-                if target.is_dir():  # another sandbox unpacked the same code meanwhile
-                    return self._touch(target)
                 raise ApiError(
                     502, "InvalidZipFileException", f"Could not unzip uploaded file: {exc}"
                 ) from exc

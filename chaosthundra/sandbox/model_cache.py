@@ -28,7 +28,7 @@ from typing import Any, Optional
 
 from botocore.loaders import JSONFileLoader
 
-from .cache import cache_dir
+from chaosthundra.cache import cache_dir
 
 __all__ = ["CachedFileLoader", "use_cache"]
 

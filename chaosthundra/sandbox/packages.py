@@ -35,8 +35,7 @@ from pathlib import Path
 from typing import Iterable, Iterator, Optional
 
 from chaosthundra import runtimes
-
-from .cache import cache_dir
+from chaosthundra.cache import cache_dir
 
 __all__ = [
     "PackageError",

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Mapping, Optional
 
 from chaosthundra import runtimes
+from chaosthundra.cache import cache_dir
 
-from .cache import cache_dir
 from .errors import ApiError
 
 __all__ = ["PythonRuntime", "Pythons", "unavailable_error"]

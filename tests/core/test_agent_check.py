@@ -20,9 +20,9 @@ from chaoslib.exceptions import ActivityFailed
 from chaosthundra import runtimes
 from chaosthundra.agents import CATCHPOINT, THUNDRA, parser_process
 from chaosthundra.agents import check as agent_check
-from chaosthundra.agents.cache import cache_base
 from chaosthundra.agents.package import bundled_in, unpack
 from chaosthundra.agents.package import cache_root as functions_cache
+from chaosthundra.cache import cache_base
 from chaosthundra.listeners import (
     InvalidInjection,
     encode,

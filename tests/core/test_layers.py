@@ -66,7 +66,12 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     # imports nothing of chaosthundra; interrupts lands with issue 19
     (
         "shared leaves",
-        ("chaosthundra.runtimes", "chaosthundra.interrupts", "chaosthundra.arguments"),
+        (
+            "chaosthundra.runtimes",
+            "chaosthundra.interrupts",
+            "chaosthundra.arguments",
+            "chaosthundra.cache",
+        ),
     ),
 ]
 NO_PEER_IMPORTS = {"faces"}

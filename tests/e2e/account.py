@@ -31,7 +31,7 @@ import boto3
 import pytest
 
 from chaosthundra import runtimes
-from chaosthundra.agents.cache import cache_base
+from chaosthundra.cache import cache_base
 from chaosthundra.sandbox.sam import load_seed, load_template
 from tests.e2e.conftest import BIN, REPO
 

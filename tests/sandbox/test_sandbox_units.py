@@ -161,14 +161,16 @@ def _imports_outside(sources: list[Path], allowed: tuple[str, ...]) -> list[str]
     return outside
 
 
-def test_the_sandbox_imports_nothing_of_the_rest_of_chaosthundra_but_the_runtimes() -> None:
+def test_the_sandbox_imports_nothing_of_the_rest_of_chaosthundra_but_the_shared_leaves() -> None:
+    import chaosthundra.cache as cache
     import chaosthundra.runtimes as runtimes
     import chaosthundra.sandbox as package
 
     sources = list(Path(package.__file__).parent.glob("*.py"))
-    allowed = ("chaosthundra.sandbox", "chaosthundra.runtimes")
+    allowed = ("chaosthundra.sandbox", "chaosthundra.runtimes", "chaosthundra.cache")
     assert _imports_outside(sources, allowed) == []
     assert _imports_outside([Path(runtimes.__file__)], ("chaosthundra.runtimes",)) == []  # a leaf
+    assert _imports_outside([Path(cache.__file__)], ("chaosthundra.cache",)) == []  # a leaf
 
 
 def test_the_sandbox_credentials_come_without_moto() -> None:
