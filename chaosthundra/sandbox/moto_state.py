@@ -33,6 +33,11 @@ from moto.core import utils as moto_utils
 from moto.core.base_backend import AccountSpecificBackend
 from moto.iam.models import get_account_id_from
 from moto.logs.models import logs_backends
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
 
 from .errors import ApiError
 from .function_states import STATES, FunctionRecord
@@ -40,6 +45,8 @@ from .function_states import STATES, FunctionRecord
 __all__ = [
     "FunctionSpec",
     "MOTO_INTERNALS",
+    "MotoRequestHandler",
+    "wsgi_app",
     "account_for_request",
     "alias_routing",
     "aliases_routing",
@@ -413,3 +420,8 @@ def put_log_lines(
                 backend.create_log_stream(group, stream)
             _known_streams.add(key)
         backend.put_log_events(group, stream, events)
+
+
+def wsgi_app() -> Any:
+    """moto's own WSGI application, which serves every AWS API it emulates."""
+    return DomainDispatcherApplication(create_backend_app)

@@ -1,8 +1,9 @@
 """The one loopback HTTP endpoint: Lambda Invoke routes to us, the rest to moto.
 
 moto's own WSGI application (``DomainDispatcherApplication`` over
-``create_backend_app``) serves every AWS API it emulates (Lambda control plane,
-IAM, DynamoDB, CloudWatch Logs, STS...), picked from the request's signature. A thin
+``create_backend_app``, had through :mod:`.moto_state`) serves every AWS API it
+emulates (Lambda control plane, IAM, DynamoDB, CloudWatch Logs, STS...), picked from
+the request's signature. A thin
 WSGI function in front of it takes the invoke routes; the Lambda control-plane
 routes pass through :class:`~.control_plane.LambdaControlPlane` on their way to moto.
 """
@@ -19,17 +20,13 @@ import uuid
 from typing import Any, Callable, Iterable, Optional
 from urllib.parse import urlsplit
 
-from moto.moto_server.werkzeug_app import (
-    DomainDispatcherApplication,
-    MotoRequestHandler,
-    create_backend_app,
-)
 from werkzeug.serving import ThreadedWSGIServer
 
 from .control_plane import LambdaControlPlane
 from .errors import SandboxError
 from .gate import DeployGate
 from .invoke import InvokeResult, error_result
+from .moto_state import MotoRequestHandler, wsgi_app
 
 __all__ = ["SandboxApp", "SandboxServer"]
 
@@ -57,9 +54,7 @@ class SandboxApp:
     ) -> None:
         self._invoke = invoke
         self.gate = gate or DeployGate()
-        self.moto = LambdaControlPlane(
-            DomainDispatcherApplication(create_backend_app), update_delay_s
-        )
+        self.moto = LambdaControlPlane(wsgi_app(), update_delay_s)
 
     def invoke(self, environ: dict[str, Any], name: str, legacy: bool) -> InvokeResult:
         """Answer an invoke request (once the function it names is deployed)."""
