@@ -20,6 +20,10 @@ Protocol with the parent (:mod:`chaosthundra.sandbox.environment`), over pipes:
 It runs on the interpreter of the function's Runtime (python3.9 to 3.13: only what
 they all have is used here), compiled by that interpreter.
 
+One file past 400 lines on purpose: it runs as a script, apart from the package, on an
+interpreter that has no chaosthundra installed; a second module would have to be put
+on that interpreter's path in every execution environment.
+
 Differences from the real Python runtime: no Runtime API over HTTP and no memory
 limit. The root logger gets the runtime's handler (``[LEVEL]\ttime\trequest id\t
 message``) when the function imports ``logging``, not before.
