@@ -164,6 +164,11 @@ def share_service_models(session: Any) -> None:
     botocore loader each time it parses a service's requests; both load the
     service's whole model. Given the session the sandbox's clients come from,
     botocore loads each model once per process instead of three times.
+
+    Not scoped to one sandbox, nor restored: moto's backends are module-level, one set
+    per process shared by every sandbox in it, so there is no backend of a sandbox's
+    own to scope it to. What it installs reads the same installed botocore data, so
+    whoever else uses moto in the process gets the same regions and models.
     """
     loader = session._session.get_component("data_loader")
     AccountSpecificBackend.get_session = classmethod(lambda cls: session)  # type: ignore[method-assign,assignment]
