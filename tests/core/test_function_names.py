@@ -7,36 +7,22 @@ the function exactly as it was: $LATEST, its aliases and its versions.
 from __future__ import annotations
 
 import logging
-import uuid
 
 import pytest
 from botocore.exceptions import ParamValidationError
 from chaoslib.exceptions import ActivityFailed, InterruptExecution
 
 from chaosthundra import actions, listeners, probes
-from chaosthundra.aws import client
 from chaosthundra.targets.names import FunctionName, parse
+from tests.core import on_sandbox
 from tests.core.test_alias_target import state
 from tests.core.test_fail_closed import ACTIVITIES
 
 ACCOUNT = "123456789012"  # moto's default account, which the sandbox's credentials map to
 
 
-@pytest.fixture(scope="module")
-def configuration(sandbox_configuration):
-    return sandbox_configuration
-
-
-@pytest.fixture(scope="module")
-def lam(sandbox_configuration):
-    return client("lambda", sandbox_configuration)
-
-
-@pytest.fixture(scope="module")
-def role_arn(sandbox_configuration) -> str:
-    iam = client("iam", sandbox_configuration)
-    name = f"names-{uuid.uuid4().hex[:8]}"
-    return iam.create_role(RoleName=name, AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+# The sandbox (aliases and invokes are real there), bound as every core module binds it.
+configuration, lam, role_arn = on_sandbox.configuration, on_sandbox.lam, on_sandbox.role_arn
 
 
 @pytest.fixture
