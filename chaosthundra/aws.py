@@ -10,14 +10,12 @@ Configuration keys follow chaostoolkit-aws so existing experiments carry over:
 Secrets (scope ``aws``): ``aws_access_key_id``, ``aws_secret_access_key``,
 ``aws_session_token``.
 
-Sandbox mode (the configuration's ``target`` is ``sandbox``, else the environment's
-``CHAOSTHUNDRA_TARGET`` is; or the sandbox control marked the run with
-``chaosthundra_sandbox``; or the endpoint is ``CHAOSTHUNDRA_SANDBOX_URL``) fails
-closed: clients sign with the sandbox's dummy credentials and nothing else
-(configured secrets, profiles, roles and the host's credentials are never sent),
-and only to an endpoint on this machine: ``aws_endpoint_url`` (what the control
-sets), else ``CHAOSTHUNDRA_SANDBOX_URL``, else ``AWS_ENDPOINT_URL``. With none of
-them, or one that is not loopback, no client is made: InterruptExecution.
+The region, the target and the endpoint are resolved by :mod:`chaosthundra.endpoints`.
+Sandbox mode (the target is the sandbox, as that module says) fails closed: clients
+sign with the sandbox's dummy credentials and nothing else (configured secrets,
+profiles, roles and the host's credentials are never sent), and only to an endpoint
+on this machine (:func:`~chaosthundra.endpoints.target_endpoint`). With none, or one
+that is not loopback, no client is made: InterruptExecution.
 
 No default session is created or mutated. Clients, and the sessions they come from,
 are cached for a few minutes (a new session costs tens of milliseconds), keyed by
@@ -40,14 +38,12 @@ ActivityFailed of one line: what failed, which endpoint, what to check.
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import logging
 import os
 import re
 import threading
 import time
 from typing import Any, Optional
-from urllib.parse import urlsplit
 
 import boto3
 from botocore.client import BaseClient
@@ -64,6 +60,13 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 from chaoslib.exceptions import ActivityFailed, InterruptExecution
 from chaoslib.types import Configuration, Secrets
 
+from chaosthundra.endpoints import (
+    SANDBOX_URL_ENV,
+    is_sandbox,
+    resolve_endpoint_url,
+    resolve_region,
+    target_endpoint,
+)
 from chaosthundra.sandbox import credentials as sandbox_credentials
 from chaosthundra.sandbox.credentials import SANDBOX_CREDENTIALS, new_client
 
@@ -72,23 +75,11 @@ __all__ = [
     "caller_account",
     "client",
     "invoke_client",
-    "is_sandbox",
-    "resolve_target",
-    "resolve_region",
-    "resolve_endpoint_url",
-    "check_sandbox_endpoint",
-    "target_endpoint",
-    "is_loopback_url",
     "SANDBOX_CREDENTIALS",
     "INVOKE_READ_TIMEOUT",
 ]
 
 logger = logging.getLogger("chaostoolkit")
-
-TARGET_ENV = "CHAOSTHUNDRA_TARGET"
-SANDBOX_URL_ENV = "CHAOSTHUNDRA_SANDBOX_URL"
-TARGETS = ("sandbox", "aws")
-SANDBOX_CONTROL = "chaosthundra.controls.sandbox"
 
 # Control plane: up to 8 retries after the first attempt, backing off on throttling.
 CONTROL_PLANE_RETRIES = {"max_attempts": 8, "mode": "standard"}
@@ -130,124 +121,6 @@ SECRET_KEYS = ("aws_access_key_id", "aws_secret_access_key", "aws_session_token"
 _clients: dict[tuple, tuple[float, BaseClient]] = {}
 _sessions: dict[tuple, tuple[float, boto3.Session]] = {}
 _clients_lock = threading.Lock()
-
-
-def resolve_region(configuration: Configuration = None) -> str:
-    """The region from configuration, else the environment; interrupts when none."""
-    configuration = configuration or {}
-    region = (
-        configuration.get("aws_region")
-        or os.environ.get("AWS_REGION")
-        or os.environ.get("AWS_DEFAULT_REGION")
-    )
-    if not region:
-        raise InterruptExecution(
-            "chaosthundra: no AWS region set. Set 'aws_region' in the experiment's "
-            "configuration, or AWS_REGION in the environment."
-        )
-    return str(region)
-
-
-def resolve_target(configuration: Configuration = None) -> Optional[str]:
-    """``sandbox`` or ``aws``, as the configuration's ``target`` says, else the
-    environment's ``CHAOSTHUNDRA_TARGET``; None when neither says. InterruptExecution
-    for any other value."""
-    return _target_and_source(configuration)[0]
-
-
-def _target_and_source(configuration: Configuration) -> tuple[Optional[str], str]:
-    value = (configuration or {}).get("target")
-    source = "the configuration's target"
-    if value is None or str(value).strip() == "":
-        value, source = os.environ.get(TARGET_ENV), TARGET_ENV
-    if value is None or str(value).strip() == "":
-        return None, ""
-    target = str(value).strip().lower()
-    if target not in TARGETS:
-        raise InterruptExecution(
-            f"chaosthundra: target {value!r} ({source}) is neither 'sandbox' nor 'aws'; "
-            "refusing to guess where to send requests. Set it to 'sandbox' or 'aws'."
-        )
-    return target, source
-
-
-def resolve_endpoint_url(configuration: Configuration = None) -> Optional[str]:
-    """The endpoint URL override (sandbox or other emulator), if any.
-
-    ``aws_endpoint_url`` first; for the sandbox, then ``CHAOSTHUNDRA_SANDBOX_URL``;
-    then ``AWS_ENDPOINT_URL``."""
-    configuration = configuration or {}
-    if configuration.get("aws_endpoint_url"):
-        return str(configuration["aws_endpoint_url"])
-    if os.environ.get(SANDBOX_URL_ENV) and is_sandbox(configuration):
-        return os.environ[SANDBOX_URL_ENV]
-    return os.environ.get("AWS_ENDPOINT_URL") or None
-
-
-def is_sandbox(configuration: Configuration = None) -> bool:
-    """True when the target is the embedded sandbox: only dummy credentials are sent,
-    and only to this machine."""
-    return _sandbox_reason(configuration) is not None
-
-
-def _sandbox_reason(configuration: Configuration) -> Optional[str]:
-    """What says the target is the sandbox, or None."""
-    configuration = configuration or {}
-    if configuration.get("chaosthundra_sandbox"):
-        return "the sandbox control marked the run (chaosthundra_sandbox)"
-    sandbox_url = os.environ.get(SANDBOX_URL_ENV)
-    explicit = configuration.get("aws_endpoint_url") or os.environ.get("AWS_ENDPOINT_URL")
-    if sandbox_url and explicit == sandbox_url:
-        return f"the endpoint is {SANDBOX_URL_ENV}"
-    target, source = _target_and_source(configuration)
-    return f"{source} is 'sandbox'" if target == "sandbox" else None
-
-
-def check_sandbox_endpoint(configuration: Configuration = None) -> Optional[str]:
-    """The sandbox endpoint to use, or None when the target is not the sandbox.
-
-    InterruptExecution when the target is the sandbox and no endpoint on this machine
-    is given: nothing may then leave the machine."""
-    reason = _sandbox_reason(configuration)
-    if reason is None:
-        return None
-    endpoint_url = resolve_endpoint_url(configuration)
-    if not endpoint_url:
-        raise InterruptExecution(
-            f"chaosthundra: the target is the sandbox ({reason}) but no sandbox endpoint is "
-            "set, so nothing is sent (real AWS would get the host's credentials). Add the "
-            f"sandbox control (module {SANDBOX_CONTROL}) to the experiment's controls, or "
-            f"set {SANDBOX_URL_ENV} to the endpoint of `chaosthundra sandbox up`; for real "
-            "AWS, set target to 'aws'."
-        )
-    if not is_loopback_url(endpoint_url):
-        raise InterruptExecution(
-            f"chaosthundra: the target is the sandbox ({reason}) but the endpoint "
-            f"{endpoint_url} is not on this machine; refusing to send anything there. Point "
-            f"{SANDBOX_URL_ENV} (or aws_endpoint_url) at the sandbox on 127.0.0.1, or set "
-            "target to 'aws' to use that endpoint with real credentials."
-        )
-    return endpoint_url
-
-
-def target_endpoint(configuration: Configuration = None) -> Optional[str]:
-    """The endpoint requests go to (None: AWS's own), checked for the sandbox as
-    :func:`check_sandbox_endpoint` does."""
-    return check_sandbox_endpoint(configuration) or resolve_endpoint_url(configuration)
-
-
-def is_loopback_url(url: str) -> bool:
-    """True when ``url``'s host is a loopback address or ``localhost``."""
-    try:
-        host = urlsplit(str(url)).hostname or ""
-    except ValueError:
-        return False
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class EndpointUnreachable(ActivityFailed):

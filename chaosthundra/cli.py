@@ -246,7 +246,7 @@ def _guarded(call: Any, configuration: dict, *args: Any) -> Any:
     from botocore.exceptions import BotoCoreError, ClientError
     from chaoslib.exceptions import ChaosException
 
-    from .aws import resolve_endpoint_url
+    from .endpoints import resolve_endpoint_url
 
     try:
         return call(configuration, *args)

@@ -39,7 +39,7 @@ def load_exported_activities() -> list[DiscoveredActivities]:
 
 def discover_system(configuration: Configuration = None, secrets: Secrets = None) -> dict:
     """The functions in the account and region, each with its active injections."""
-    from chaosthundra.aws import resolve_region
+    from chaosthundra.endpoints import resolve_region
     from chaosthundra.safety.killswitch import scan
 
     return {"region": resolve_region(configuration), "functions": scan(configuration, secrets)}

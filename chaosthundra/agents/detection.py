@@ -22,7 +22,7 @@ from botocore.exceptions import ClientError
 from chaosthundra.agents import CONFIG_KEY, PROFILES, by_name
 from chaosthundra.agents.package import Bundled, PackageUnavailable, bundled_in, fetch
 from chaosthundra.agents.profile import AgentProfile
-from chaosthundra.aws import resolve_endpoint_url
+from chaosthundra.endpoints import resolve_endpoint_url
 
 __all__ = ["Detection", "detect"]
 

@@ -19,7 +19,7 @@ When the configuration's ``target`` is ``"aws"`` (or, with no ``target``, the
 environment variable ``CHAOSTHUNDRA_TARGET`` is ``aws``) the control does nothing and
 the experiment runs against real AWS. Any other value is refused. A run whose target
 is the sandbox but that lacks this control (and ``CHAOSTHUNDRA_SANDBOX_URL``) sends
-nothing anywhere: every activity refuses (see :mod:`chaosthundra.aws`).
+nothing anywhere: every activity refuses (see :mod:`chaosthundra.endpoints`).
 
 When ``CHAOSTHUNDRA_SANDBOX_URL`` is set (``chaosthundra sandbox up`` prints it with
 the other exports a shell needs), the control attaches to that running sandbox
@@ -42,7 +42,8 @@ from chaoslib import substitute
 from chaoslib.exceptions import ChaosException, InterruptExecution
 from chaoslib.types import Configuration, Experiment, Secrets, Settings
 
-from ..aws import SANDBOX_URL_ENV, client, resolve_target
+from ..aws import client
+from ..endpoints import SANDBOX_URL_ENV, resolve_target
 from ..sandbox import Sandbox
 
 __all__ = ["before_experiment_control", "cleanup_control", "configure_control", "named_in"]

@@ -7,7 +7,7 @@ from typing import Any, Callable, ContextManager, Mapping, Optional, Union
 
 from chaoslib.types import Configuration, Secrets
 
-from chaosthundra.aws import resolve_endpoint_url
+from chaosthundra.endpoints import resolve_endpoint_url
 from chaosthundra.safety import ledger
 from chaosthundra.targets import alias as alias_target
 from chaosthundra.targets import latest

@@ -65,8 +65,8 @@ def target_of(configuration: Optional[dict]) -> dict:
     """The part of a configuration that says where to invoke, not who signs.
 
     For the sandbox, InterruptExecution when there is no endpoint on this machine,
-    before any Locust process starts (:func:`chaosthundra.aws.target_endpoint`)."""
-    from chaosthundra.aws import is_sandbox, resolve_region, target_endpoint
+    before any Locust process starts (:func:`chaosthundra.endpoints.target_endpoint`)."""
+    from chaosthundra.endpoints import is_sandbox, resolve_region, target_endpoint
 
     configuration = configuration or {}
     return {

@@ -18,7 +18,8 @@ from typing import Any, Optional
 from chaoslib.exceptions import ActivityFailed, InterruptExecution
 from chaoslib.types import Configuration, Secrets
 
-from chaosthundra.aws import caller_account, resolve_region
+from chaosthundra.aws import caller_account
+from chaosthundra.endpoints import resolve_region
 
 __all__ = ["FunctionName", "parse", "resolve"]
 

@@ -71,6 +71,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "chaosthundra.interrupts",
             "chaosthundra.arguments",
             "chaosthundra.cache",
+            "chaosthundra.endpoints",
         ),
     ),
 ]
