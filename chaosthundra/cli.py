@@ -12,6 +12,9 @@ from typing import Any, Optional
 
 import click
 
+from .cli_options import aws_configuration, aws_options
+from .load.worker import load_worker
+
 __all__ = ["main"]
 
 logger = logging.getLogger("chaostoolkit")
@@ -188,58 +191,6 @@ def _run_sandbox(
     click.echo("Sandbox stopped.", err=True)
 
 
-def _aws_options(func: Any) -> Any:
-    """The client configuration shared by status and clear (same keys as activities)."""
-    options = [
-        click.option(
-            "--sandbox-url",
-            envvar="CHAOSTHUNDRA_SANDBOX_URL",
-            default=None,
-            help="A running `chaosthundra sandbox` endpoint [env CHAOSTHUNDRA_SANDBOX_URL].",
-        ),
-        click.option(
-            "--region",
-            envvar="AWS_REGION",
-            default=None,
-            help="AWS region [env AWS_REGION; us-east-1 for a sandbox].",
-        ),
-        click.option("--profile", default=None, help="AWS profile name."),
-        click.option("--assume-role-arn", default=None, help="Role to assume first."),
-        click.option(
-            "--endpoint-url",
-            envvar="AWS_ENDPOINT_URL",
-            default=None,
-            help="AWS endpoint override [env AWS_ENDPOINT_URL].",
-        ),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
-
-
-def _configuration(
-    sandbox_url: Optional[str],
-    region: Optional[str],
-    profile: Optional[str],
-    assume_role_arn: Optional[str],
-    endpoint_url: Optional[str],
-) -> dict:
-    configuration: dict = {}
-    if sandbox_url:
-        configuration.update(
-            aws_endpoint_url=sandbox_url, chaosthundra_sandbox=True, aws_region="us-east-1"
-        )
-    elif endpoint_url:
-        configuration["aws_endpoint_url"] = endpoint_url
-    if region:
-        configuration["aws_region"] = region
-    if profile:
-        configuration["aws_profile_name"] = profile
-    if assume_role_arn:
-        configuration["aws_assume_role_arn"] = assume_role_arn
-    return configuration
-
-
 def _guarded(call: Any, configuration: dict, *args: Any) -> Any:
     """Run a kill-switch call; an error becomes one line, not a traceback: chaosthundra's
     own, or botocore's with the endpoint it came from."""
@@ -283,12 +234,12 @@ def _owner(record: Any) -> str:
 
 @main.command()
 @click.option("--function", "functions", multiple=True, help="Only this function (repeatable).")
-@_aws_options
+@aws_options
 def status(functions: tuple, **aws: Any) -> None:
     """List the functions that have an active chaosthundra injection."""
     from .safety.killswitch import scan
 
-    scanned = _guarded(scan, _configuration(**aws), None, list(functions) or None)
+    scanned = _guarded(scan, aws_configuration(**aws), None, list(functions) or None)
     found = [(fn["function_name"], i) for fn in scanned for i in fn["injections"] if i["ours"]]
     versions = [c for fn in scanned for c in fn["chaos_versions"]]
     if not found and not versions:
@@ -317,13 +268,13 @@ def status(functions: tuple, **aws: Any) -> None:
 @main.command()
 @click.option("--function", "functions", multiple=True, help="Only this function (repeatable).")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-@_aws_options
+@aws_options
 def clear(functions: tuple, yes: bool, **aws: Any) -> None:
     """Remove every chaosthundra injection (the kill switch); other variables are kept."""
     from .safety.killswitch import clear as clear_injections
     from .safety.killswitch import with_injections
 
-    configuration = _configuration(**aws)
+    configuration = aws_configuration(**aws)
     targets = _guarded(with_injections, configuration, None, list(functions) or None)
     if not targets:
         click.echo("No chaosthundra injection is active; nothing to clear.")
@@ -379,48 +330,7 @@ def gameday(plan: str, report_dir: str) -> None:
     sys.exit(run_gameday(plan, report_dir))
 
 
-@main.command("load-worker")
-@click.option(
-    "--master-host",
-    default="127.0.0.1",
-    show_default=True,
-    help="Host of the Locust master (the machine running measure_load).",
-)
-@click.option(
-    "--master-port",
-    type=click.IntRange(1, 65535),
-    default=5557,
-    show_default=True,
-    help="Port of the Locust master.",
-)
-@click.option(
-    "--processes",
-    type=click.IntRange(1, 64),
-    default=1,
-    show_default=True,
-    help="Worker processes to run (Locust forks them).",
-)
-@_aws_options
-@click.pass_context
-def load_worker(
-    ctx: click.Context, master_host: str, master_port: int, processes: int, **aws: Any
-) -> None:
-    """Run a Locust worker for measure_load: it invokes with this machine's credentials.
-
-    It joins the master, runs the users the master gives it, and exits when the
-    master quits. With --sandbox-url (or when the run targets the sandbox) it signs
-    with the sandbox's dummy credentials only.
-    """
-    from .load.worker import exec_worker
-
-    verbose = ctx.parent is not None and ctx.parent.params.get("verbose")
-    exec_worker(
-        master_host,
-        master_port,
-        processes,
-        _configuration(**aws),
-        "DEBUG" if verbose else "INFO",
-    )
+main.add_command(load_worker)
 
 
 if __name__ == "__main__":

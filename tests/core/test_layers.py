@@ -72,6 +72,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "chaosthundra.arguments",
             "chaosthundra.cache",
             "chaosthundra.endpoints",
+            "chaosthundra.cli_options",
         ),
     ),
 ]
