@@ -4,6 +4,13 @@ It forwards every request to the endpoint and records its method, path and the
 access key it was signed with. With ``invoke_status`` set, it forwards an Invoke
 (so the function really runs) and then answers that status instead of the
 endpoint's answer: a 5xx the sandbox itself cannot produce after running code.
+
+``proxy``, a fixture: one in front of the session's sandbox for a test. Bind it in a
+test module::
+
+    from tests.core import recording_proxy
+
+    proxy = recording_proxy.proxy
 """
 
 from __future__ import annotations
@@ -11,12 +18,15 @@ from __future__ import annotations
 import http.client
 import re
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Optional
 from urllib.parse import urlsplit
 
-__all__ = ["RecordingProxy", "Seen"]
+import pytest
+
+__all__ = ["RecordingProxy", "Seen", "proxy"]
 
 _ACCESS_KEY = re.compile(r"Credential=([^/]+)/")
 _INVOKE = re.compile(r"^/2015-03-31/functions/[^/]+/invocations")
@@ -121,3 +131,11 @@ class RecordingProxy:
             return response.status, response.getheaders(), response.read()
         finally:
             connection.close()
+
+
+@pytest.fixture
+def proxy(sandbox) -> Iterator[RecordingProxy]:
+    """A proxy in front of the session's sandbox, stopped at the end of the test."""
+    proxy = RecordingProxy(sandbox.endpoint_url).start()
+    yield proxy
+    proxy.stop()

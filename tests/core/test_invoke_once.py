@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import pytest
 from chaoslib.exceptions import ActivityFailed
 
 from chaosthundra import probes
 from chaosthundra.aws import client
-from tests.core.recording_proxy import RecordingProxy
+from tests.core import recording_proxy
 from tests.sandbox_functions import create_function
 
 APP = """\
@@ -46,11 +46,7 @@ def make_counted(sandbox) -> Callable[..., str]:
     return make
 
 
-@pytest.fixture
-def proxy(sandbox) -> Iterator[RecordingProxy]:
-    proxy = RecordingProxy(sandbox.endpoint_url).start()
-    yield proxy
-    proxy.stop()
+proxy = recording_proxy.proxy
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from chaoslib.exceptions import ActivityFailed
 
 from chaosthundra.aws import client
 from chaosthundra.load.probes import measure_load
-from tests.core.recording_proxy import RecordingProxy
+from tests.core import recording_proxy
 from tests.sandbox_functions import create_function
 
 APP = """\
@@ -125,11 +125,7 @@ def test_an_unreachable_rate_is_reported(sandbox, counted, tmp_path):
     assert summary["rps"] < 10 and summary["rate_reached"] is False
 
 
-@pytest.fixture
-def proxy(sandbox) -> Iterator[RecordingProxy]:
-    proxy = RecordingProxy(sandbox.endpoint_url).start()
-    yield proxy
-    proxy.stop()
+proxy = recording_proxy.proxy
 
 
 @pytest.fixture
