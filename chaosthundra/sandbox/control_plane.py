@@ -250,7 +250,9 @@ class LambdaControlPlane:
         """``$LATEST`` of the function the request names (by name or ARN, qualified or
         not) and its settled record."""
         named = moto_state.lambda_object(request.account, request.region, request.name)
-        latest = moto_state.lambda_object(request.account, request.region, named.function_name)
+        latest = moto_state.lambda_object(
+            request.account, request.region, moto_state.name_of(named)
+        )
         return latest, moto_state.function_record(request.account, request.region, latest)
 
     @staticmethod
@@ -259,7 +261,9 @@ class LambdaControlPlane:
             raise ApiError(409, "ResourceConflictException", moto_state.PENDING_MESSAGE)
         if record.updating:
             raise ApiError(
-                409, "ResourceConflictException", UPDATE_IN_PROGRESS.format(arn=latest.function_arn)
+                409,
+                "ResourceConflictException",
+                UPDATE_IN_PROGRESS.format(arn=moto_state.arn_of(latest)),
             )
 
     @staticmethod
@@ -386,13 +390,13 @@ class LambdaControlPlane:
         with STATES.lock:
             latest, record = self._latest(request)
             if qualifier:
-                self._check_unreferenced(request, latest.function_name, qualifier)
+                self._check_unreferenced(request, moto_state.name_of(latest), qualifier)
             answer = self._forward(request)
             if answer.status == 204:
                 if qualifier:
                     record.versions.pop(qualifier, None)
                 else:
-                    STATES.forget((request.account, request.region, latest.function_name))
+                    STATES.forget((request.account, request.region, moto_state.name_of(latest)))
             return answer
 
     @staticmethod
@@ -437,10 +441,10 @@ class LambdaControlPlane:
             answer = self._forward(request)
             if answer.status != 200:
                 return answer
-            latest.last_modified = moto_state.timestamp()  # moto keeps its creation time
+            modified = moto_state.touch(latest)
             record.update_started(stable, self.update_delay_s())
             self._detach_published(request, answer.json())
-            return self._with_config(answer, record, latest.last_modified)
+            return self._with_config(answer, record, modified)
 
     def _with_config(
         self, answer: _Answer, record: FunctionRecord, last_modified: Optional[str] = None
@@ -472,7 +476,7 @@ class LambdaControlPlane:
             latest, record = self._latest(request)
             self._check_writable(latest, record)
             self._check_revision(request.body.get("RevisionId"), record.revision)
-            where = (request.account, request.region, latest.function_name)
+            where = (request.account, request.region, moto_state.name_of(latest))
             count = moto_state.published_count(*where)
             answer = self._forward(request)
             if answer.status != 201:

@@ -50,6 +50,7 @@ __all__ = [
     "account_for_request",
     "alias_routing",
     "aliases_routing",
+    "arn_of",
     "code_bytes",
     "code_by_sha256",
     "detach",
@@ -57,12 +58,13 @@ __all__ = [
     "find_function",
     "function_record",
     "lambda_object",
+    "name_of",
     "number_published",
     "published_count",
     "put_log_lines",
     "sha256_hex_of",
     "share_service_models",
-    "timestamp",
+    "touch",
 ]
 
 PENDING_MESSAGE = (
@@ -76,9 +78,8 @@ _known_streams: set[tuple[str, str, str, str]] = set()
 
 # Every moto name the sandbox relies on beyond moto's HTTP API, and why.
 # "module:Name.attr" is imported; "module:Class().attr" is an attribute of a live
-# instance (moto sets it in ``__init__``, so only an instance shows it). "Used by X"
-# names a sandbox module outside this one that still reaches it (issue 20: to move
-# here). "note N" is the report in docs/moto-notes.md the name works around.
+# instance (moto sets it in ``__init__``, so only an instance shows it). "note N" is
+# the report in docs/moto-notes.md the name works around.
 MOTO_INTERNALS: dict[str, str] = {
     # Lambda: reading configuration in process, microseconds per invoke.
     "moto.awslambda.models:lambda_backends": "the Lambda backend per account and region",
@@ -106,12 +107,8 @@ MOTO_INTERNALS: dict[str, str] = {
     ),
     "moto.awslambda.models:LambdaFunction.set_version": "gives a version its Lambda number",
     # Lambda: a function's settings (FunctionSpec: what an environment is built from).
-    "moto.awslambda.models:LambdaFunction().function_name": (
-        "the function's name (used by control_plane.py)"
-    ),
-    "moto.awslambda.models:LambdaFunction().function_arn": (
-        "its ARN, qualified for a version (used by control_plane.py)"
-    ),
+    "moto.awslambda.models:LambdaFunction().function_name": "the function's name",
+    "moto.awslambda.models:LambdaFunction().function_arn": "its ARN, qualified for a version",
     "moto.awslambda.models:LambdaFunction().version": "$LATEST or the version number",
     "moto.awslambda.models:LambdaFunction().handler": "the handler an environment imports",
     "moto.awslambda.models:LambdaFunction().run_time": "the Runtime (which interpreter)",
@@ -127,7 +124,7 @@ MOTO_INTERNALS: dict[str, str] = {
     "moto.awslambda.models:LambdaFunction().layers": "detached on publish (note 2)",
     "moto.awslambda.models:LambdaFunction().tags": "detached on publish (note 2)",
     "moto.awslambda.models:LambdaFunction().last_modified": (
-        "set on every update, as Lambda does (note 4; written by control_plane.py)"
+        "set on every update, as Lambda does (note 4)"
     ),
     "moto.awslambda.models:LambdaAlias().name": "an alias's name",
     "moto.awslambda.models:LambdaAlias().function_version": "the version it points at",
@@ -397,9 +394,24 @@ def sha256_hex_of(code_sha256: str) -> str:
         return code_sha256
 
 
-def timestamp() -> str:
-    """Now, as moto writes a function's ``last_modified``."""
-    return moto_utils.iso_8601_datetime_with_nanoseconds()
+def name_of(fn: Any) -> str:
+    """The name of the function ``fn`` (moto's object of ``$LATEST`` or a version)."""
+    name: str = fn.function_name
+    return name
+
+
+def arn_of(fn: Any) -> str:
+    """The ARN of ``fn``, qualified for a version."""
+    arn: str = fn.function_arn
+    return arn
+
+
+def touch(fn: Any) -> str:
+    """Set ``fn``'s LastModified to now, as moto writes it, and return it: Lambda sets
+    it on every update, moto keeps the creation time."""
+    fn.last_modified = moto_utils.iso_8601_datetime_with_nanoseconds()
+    modified: str = fn.last_modified
+    return modified
 
 
 def code_bytes(fn: Any) -> bytes:
