@@ -22,6 +22,7 @@ Layout, one responsibility per module:
 - :mod:`.logs` invocation logs, LogType=Tail and CloudWatch Logs
 - :mod:`.code` deployment packages unpacked by the SHA-256 of their zip
 - :mod:`.moto_state` the only module that reads moto's in-process state
+- :mod:`.moto_internals` the moto names it relies on beyond moto's HTTP API, and why
 - :mod:`.redis_server` the Redis
 - :mod:`.sam` and :mod:`.deploy` SAM templates: read, then apply
 - :mod:`.warm` warm templates that cold starts fork from

@@ -1,4 +1,4 @@
-"""The moto internals the sandbox relies on (``moto_state.MOTO_INTERNALS``) exist in the
+"""The moto internals the sandbox relies on (``moto_internals.MOTO_INTERNALS``) exist in the
 installed moto: one test per name, failing with the name and why the sandbox needs it.
 
 Run this first when moto moves past the pin in pyproject.toml. Attributes that moto
@@ -20,7 +20,7 @@ from sandbox_functions import create_function
 from sbx_helpers import make_client
 
 from chaosthundra.sandbox import Sandbox
-from chaosthundra.sandbox.moto_state import MOTO_INTERNALS
+from chaosthundra.sandbox.moto_internals import MOTO_INTERNALS
 
 SANDBOX = Path(__file__).resolve().parents[2] / "chaosthundra" / "sandbox"
 # The one module that imports moto (server gets moto's WSGI application through it).
