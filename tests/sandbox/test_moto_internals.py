@@ -145,3 +145,39 @@ def test_only_moto_state_and_server_import_moto_and_each_import_is_listed() -> N
                     unlisted.append(f"{path.name}: from {module} import {name}")
     assert not outside, f"moto imported outside moto_state: {outside}"
     assert not unlisted, f"moto imports missing from MOTO_INTERNALS: {unlisted}"
+
+
+def _used_in_moto_state() -> dict[str, set[str]]:
+    """``{function or class of moto_state: every name, attribute and string in it}``."""
+    tree = ast.parse((SANDBOX / "moto_state.py").read_text())
+    used: dict[str, set[str]] = {}
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            used[node.name] = {
+                getattr(sub, "attr", None) or getattr(sub, "id", None) or getattr(sub, "value", "")
+                for sub in ast.walk(node)
+                if isinstance(sub, (ast.Attribute, ast.Name, ast.Constant))
+            }
+    return used
+
+
+def test_each_internal_is_used_where_its_entry_says() -> None:
+    """The brackets that end each reason in ``MOTO_INTERNALS`` name the functions of
+    moto_state that use the name (``__all__``: moto_state hands it on as it is)."""
+    import chaosthundra.sandbox.moto_state as moto_state
+
+    used = _used_in_moto_state()
+    wrong = []
+    for name, why in MOTO_INTERNALS.items():
+        last = name.replace("()", "").rpartition(":")[2].rpartition(".")[2]
+        where = why.rpartition("[")[2].rstrip("]").split(", ") if why.endswith("]") else []
+        if not where:
+            wrong.append(f"{name}: no [where] at the end of its reason")
+        for function in where:
+            if function == "__all__":
+                found = last in moto_state.__all__
+            else:
+                found = last in used.get(function, set())
+            if not found:
+                wrong.append(f"{name}: moto_state's {function} does not use {last!r}")
+    assert not wrong, "MOTO_INTERNALS says a name is used where it is not:\n" + "\n".join(wrong)
