@@ -11,8 +11,10 @@ Layout, one responsibility per module:
 
 - :mod:`.core` the :class:`Sandbox` (lifecycle, configuration, deploy)
 - :mod:`.server` the HTTP endpoint and its routing (invoke routes vs moto)
-- :mod:`.control_plane` Lambda's control plane in front of moto's (checks, RevisionIds,
-  states, limits, Code.Location)
+- :mod:`.control_plane` Lambda's control plane in front of moto's (its routes, what it
+  forwards, Code.Location)
+- :mod:`.control_rules` what that control plane checks and adds to moto's answers
+  (refusals, limits, RevisionIds, states)
 - :mod:`.function_states` what Lambda keeps that moto does not (revisions, states)
 - :mod:`.invoke` the Invoke API
 - :mod:`.pool` environments: reuse, concurrency, retirement

@@ -5,9 +5,9 @@ is kinder than Lambda, checks what Lambda checks before a write (update in
 progress or Pending: 409; stale RevisionId: 412; environment variables: keys,
 reserved keys, 4 KB), forwards the request to moto unchanged, then completes the
 answer with what moto does not keep (RevisionId, State, LastUpdateStatus, a
-``Code.Location`` on this endpoint). The state lives in
-:mod:`.function_states`; moto's objects are reached only through
-:mod:`.moto_state`. Every other request goes to moto untouched.
+``Code.Location`` on this endpoint). The checks and answer fields are in
+:mod:`.control_rules`, the state in :mod:`.function_states`; moto's objects are
+reached only through :mod:`.moto_state`. Every other request goes to moto untouched.
 """
 
 from __future__ import annotations
@@ -22,17 +22,19 @@ from typing import Any, Callable, Iterable, Optional
 from urllib.parse import parse_qs, quote, unquote
 
 from . import moto_state
+from .control_rules import (
+    check_environment,
+    check_revision,
+    check_unreferenced,
+    check_writable,
+    present_alias,
+    present_config,
+)
 from .errors import ApiError
 from .function_states import STATES, FunctionRecord, new_revision
 from .invoke import error_result
 
-__all__ = [
-    "CODE_PATH",
-    "ENV_LIMIT_BYTES",
-    "RESERVED_KEYS",
-    "LambdaControlPlane",
-    "check_environment",
-]
+__all__ = ["CODE_PATH", "LambdaControlPlane"]
 
 logger = logging.getLogger("chaostoolkit")
 
@@ -52,76 +54,7 @@ _CODE = re.compile(
 )
 _DEFAULT_REGION = "us-east-1"  # moto's, for a request without a signed region
 
-ENV_LIMIT_BYTES = 4096
-_KEY = re.compile(r"[a-zA-Z]([a-zA-Z0-9_])+")
-# https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html
-RESERVED_KEYS = frozenset(
-    {
-        "_HANDLER",
-        "_X_AMZN_TRACE_ID",
-        "AWS_DEFAULT_REGION",
-        "AWS_REGION",
-        "AWS_EXECUTION_ENV",
-        "AWS_LAMBDA_FUNCTION_NAME",
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
-        "AWS_LAMBDA_FUNCTION_VERSION",
-        "AWS_LAMBDA_INITIALIZATION_TYPE",
-        "AWS_LAMBDA_LOG_GROUP_NAME",
-        "AWS_LAMBDA_LOG_STREAM_NAME",
-        "AWS_ACCESS_KEY",
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_SESSION_TOKEN",
-        "AWS_LAMBDA_RUNTIME_API",
-        "LAMBDA_TASK_ROOT",
-        "LAMBDA_RUNTIME_DIR",
-    }
-)
-
-STALE_REVISION = (
-    "The Revision Id provided does not match the latest Revision Id. "
-    "Call the GetFunction/GetAlias API to retrieve the latest Revision Id"
-)
-UPDATE_IN_PROGRESS = (
-    "The operation cannot be performed at this time. An update is in progress for resource: {arn}"
-)
-BEING_CREATED = "The function is being created."
 _REASONS = {200: "OK", 201: "Created", 204: "No Content"}
-
-
-def check_environment(body: dict[str, Any]) -> None:
-    """Refuse ``Environment.Variables`` as Lambda does: key pattern, reserved keys, 4 KB."""
-    environment = body.get("Environment")
-    if not isinstance(environment, dict):
-        return
-    variables = environment.get("Variables") or {}
-    if any(not _KEY.fullmatch(str(key)) for key in variables):
-        raise ApiError(
-            400,
-            "ValidationException",
-            "1 validation error detected: Value at 'environment.variables' failed to satisfy "
-            "constraint: Map keys must satisfy constraint: [Member must satisfy regular "
-            "expression pattern: [a-zA-Z]([a-zA-Z0-9_])+]",
-        )
-    reserved = [key for key in variables if key in RESERVED_KEYS]
-    if reserved:
-        raise ApiError(
-            400,
-            "InvalidParameterValueException",
-            "Lambda was unable to configure your environment variables because the "
-            "environment variables you have provided contains reserved keys that are "
-            "currently not supported for modification. Reserved keys used in this request: "
-            + ", ".join(reserved),
-        )
-    measured = json.dumps(variables, separators=(",", ":"), ensure_ascii=False)
-    if len(measured.encode("utf-8")) > ENV_LIMIT_BYTES:
-        raise ApiError(
-            400,
-            "InvalidParameterValueException",
-            "Lambda was unable to configure your environment variables because the "
-            "environment variables you have provided exceeded the 4KB limit. "
-            f"String measured: {measured}",
-        )
 
 
 @dataclass
@@ -255,51 +188,6 @@ class LambdaControlPlane:
         )
         return latest, moto_state.function_record(request.account, request.region, latest)
 
-    @staticmethod
-    def _check_writable(latest: Any, record: FunctionRecord) -> None:
-        if record.pending:
-            raise ApiError(409, "ResourceConflictException", moto_state.PENDING_MESSAGE)
-        if record.updating:
-            raise ApiError(
-                409,
-                "ResourceConflictException",
-                UPDATE_IN_PROGRESS.format(arn=moto_state.arn_of(latest)),
-            )
-
-    @staticmethod
-    def _check_revision(given: Optional[str], current: str) -> None:
-        if given and given != current:
-            raise ApiError(412, "PreconditionFailedException", STALE_REVISION)
-
-    def _present(self, config: dict[str, Any], record: FunctionRecord) -> None:
-        """Complete one function configuration (of ``$LATEST`` or a version)."""
-        if isinstance(config.get("LastModified"), str):
-            config["LastModified"] = lambda_time(config["LastModified"])
-        version = str(config.get("Version") or "$LATEST")
-        if version == "$LATEST":
-            config["RevisionId"] = record.revision
-            config["State"] = record.state
-            if record.pending:
-                config["StateReason"] = BEING_CREATED
-                config["StateReasonCode"] = "Creating"
-            if "LastUpdateStatus" in config or record.updating:
-                config["LastUpdateStatus"] = record.update_status
-            if record.updating:
-                config["LastUpdateStatusReason"] = BEING_CREATED
-                config["LastUpdateStatusReasonCode"] = "Creating"
-        else:
-            config["RevisionId"] = record.version_revision(version)
-            config["State"] = "Active"
-            config["LastUpdateStatus"] = "Successful"
-
-    def _present_alias(self, alias: dict[str, Any], record: FunctionRecord) -> None:
-        """An alias as Lambda answers it: its RevisionId, and no ``RoutingConfig`` at all
-        when it has no weights (AWS stores nothing for ``{"AdditionalVersionWeights":
-        {}}``, where moto answers it back)."""
-        alias["RevisionId"] = record.alias_revision(str(alias.get("Name")))
-        if not (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights"):
-            alias.pop("RoutingConfig", None)
-
     def _read(self, request: _Request, present: Callable[[Any, FunctionRecord], None]) -> _Answer:
         """Forward a read to moto; complete its answer with ``present(data, record)``."""
         answer = self._forward(request)
@@ -339,7 +227,7 @@ class LambdaControlPlane:
             record = moto_state.function_record(request.account, request.region, latest)
             record.created(self.update_delay_s())
             self._detach_published(request, config)
-            self._present(config, record)
+            present_config(config, record)
             return self._answer_json(answer, config)
 
     def _functions_get(self, request: _Request) -> _Answer:  # ListFunctions
@@ -358,12 +246,12 @@ class LambdaControlPlane:
             )
         except ApiError:
             return
-        self._present(config, moto_state.function_record(request.account, request.region, latest))
+        present_config(config, moto_state.function_record(request.account, request.region, latest))
 
     def _function_get(self, request: _Request) -> _Answer:  # GetFunction
         def present(data: dict[str, Any], record: FunctionRecord) -> None:
             config = data.get("Configuration") or {}
-            self._present(config, record)
+            present_config(config, record)
             code = data.get("Code")
             zipped = isinstance(code, dict) and code.get("RepositoryType") == "S3"
             if zipped and config.get("CodeSha256"):
@@ -390,7 +278,9 @@ class LambdaControlPlane:
         with STATES.lock:
             latest, record = self._latest(request)
             if qualifier:
-                self._check_unreferenced(request, moto_state.name_of(latest), qualifier)
+                check_unreferenced(
+                    request.account, request.region, moto_state.name_of(latest), qualifier
+                )
             answer = self._forward(request)
             if answer.status == 204:
                 if qualifier:
@@ -399,24 +289,8 @@ class LambdaControlPlane:
                     STATES.forget((request.account, request.region, moto_state.name_of(latest)))
             return answer
 
-    @staticmethod
-    def _check_unreferenced(request: _Request, name: str, version: str) -> None:
-        aliases = moto_state.aliases_routing(request.account, request.region, name)
-        referencing = sorted(
-            alias
-            for alias, (target, weights) in aliases.items()
-            if target == version or version in weights
-        )
-        if referencing:
-            raise ApiError(
-                409,
-                "ResourceConflictException",
-                "Unable to delete version because the following aliases reference it: "
-                f"[{', '.join(referencing)}]",
-            )
-
     def _configuration_get(self, request: _Request) -> _Answer:  # GetFunctionConfiguration
-        return self._read(request, self._present)
+        return self._read(request, present_config)
 
     def _configuration_put(self, request: _Request) -> _Answer:  # UpdateFunctionConfiguration
         check_environment(request.body)
@@ -435,8 +309,8 @@ class LambdaControlPlane:
     def _update(self, request: _Request) -> _Answer:
         with STATES.lock:
             latest, record = self._latest(request)
-            self._check_writable(latest, record)
-            self._check_revision(request.body.get("RevisionId"), record.revision)
+            check_writable(latest, record)
+            check_revision(request.body.get("RevisionId"), record.revision)
             stable = moto_state.detached_copy(latest)
             answer = self._forward(request)
             if answer.status != 200:
@@ -456,7 +330,7 @@ class LambdaControlPlane:
         config = answer.json()
         if last_modified and str(config.get("Version") or "$LATEST") == "$LATEST":
             config["LastModified"] = last_modified
-        self._present(config, record)
+        present_config(config, record)
         return self._answer_json(answer, config)
 
     def _detach_published(self, request: _Request, config: dict[str, Any]) -> None:
@@ -474,8 +348,8 @@ class LambdaControlPlane:
     def _versions_post(self, request: _Request) -> _Answer:  # PublishVersion
         with STATES.lock:
             latest, record = self._latest(request)
-            self._check_writable(latest, record)
-            self._check_revision(request.body.get("RevisionId"), record.revision)
+            check_writable(latest, record)
+            check_revision(request.body.get("RevisionId"), record.revision)
             where = (request.account, request.region, moto_state.name_of(latest))
             count = moto_state.published_count(*where)
             answer = self._forward(request)
@@ -488,11 +362,11 @@ class LambdaControlPlane:
                 config["FunctionArn"] = f"{config['FunctionArn'].rsplit(':', 1)[0]}:{number}"
                 config["Version"] = number
             self._detach_published(request, config)
-            self._present(config, record)
+            present_config(config, record)
             return self._answer_json(answer, config)
 
     def _versions_get(self, request: _Request) -> _Answer:  # ListVersionsByFunction
-        return self._read(request, self._each("Versions", self._present))
+        return self._read(request, self._each("Versions", present_config))
 
     # --- aliases --------------------------------------------------------------------
 
@@ -504,14 +378,14 @@ class LambdaControlPlane:
                 return answer
             alias = answer.json()
             record.aliases[str(alias["Name"])] = new_revision()
-            self._present_alias(alias, record)
+            present_alias(alias, record)
             return self._answer_json(answer, alias)
 
     def _aliases_get(self, request: _Request) -> _Answer:  # ListAliases
-        return self._read(request, self._each("Aliases", self._present_alias))
+        return self._read(request, self._each("Aliases", present_alias))
 
     def _alias_get(self, request: _Request) -> _Answer:  # GetAlias (moto answers 201)
-        return self._read(request, self._present_alias)
+        return self._read(request, present_alias)
 
     def _alias_put(self, request: _Request) -> _Answer:  # UpdateAlias
         with STATES.lock:
@@ -522,13 +396,13 @@ class LambdaControlPlane:
                 is None
             ):
                 return self._forward(request)  # moto answers the 404
-            self._check_revision(request.body.get("RevisionId"), record.alias_revision(alias_name))
+            check_revision(request.body.get("RevisionId"), record.alias_revision(alias_name))
             answer = self._forward(request)
             if answer.status not in (200, 201):
                 return answer
             alias = answer.json()
             record.aliases[str(alias["Name"])] = new_revision()
-            self._present_alias(alias, record)
+            present_alias(alias, record)
             return self._answer_json(answer, alias, status=200)
 
     def _alias_delete(self, request: _Request) -> _Answer:  # DeleteAlias (moto answers 201)
@@ -552,16 +426,6 @@ class LambdaControlPlane:
         if data is None:
             return _Answer(404, [("Content-Type", "text/plain")], b"No such deployment package.\n")
         return _Answer(200, [("Content-Type", "application/zip")], data)
-
-
-_MOTO_TIME = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.(\d{3})\d*Z$")
-
-
-def lambda_time(value: str) -> str:
-    """A time stamp as Lambda writes LastModified (``2019-08-14T22:26:11.234+0000``),
-    from moto's (``2019-08-14T22:26:11.234567000Z``); any other form is left as it is."""
-    match = _MOTO_TIME.match(value)
-    return f"{match.group(1)}.{match.group(2)}+0000" if match else value
 
 
 def _error_answer(error: ApiError) -> _Answer:

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chaosthundra import actions, listeners
-from chaosthundra.sandbox.control_plane import RESERVED_KEYS
+from chaosthundra.sandbox.control_rules import RESERVED_KEYS
 from chaosthundra.targets.latest import variables_of
 from tests.core import on_sandbox
 
