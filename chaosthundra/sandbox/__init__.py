@@ -17,6 +17,7 @@ Layout, one responsibility per module:
   (refusals, limits, RevisionIds, states)
 - :mod:`.function_states` what Lambda keeps that moto does not (revisions, states)
 - :mod:`.invoke` the Invoke API
+- :mod:`.answers` the HTTP answers the sandbox writes itself (rest-json errors)
 - :mod:`.pool` environments: reuse, concurrency, retirement
 - :mod:`.environment` one environment (a worker process) and its variables
 - :mod:`.worker` the process inside an environment (a minimal Python runtime)

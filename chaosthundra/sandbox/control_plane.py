@@ -22,6 +22,7 @@ from typing import Any, Callable, Iterable, Optional
 from urllib.parse import parse_qs, quote, unquote
 
 from . import moto_state
+from .answers import error_result
 from .control_rules import (
     check_environment,
     check_revision,
@@ -32,7 +33,6 @@ from .control_rules import (
 )
 from .errors import ApiError
 from .function_states import STATES, FunctionRecord, new_revision
-from .invoke import error_result
 
 __all__ = ["CODE_PATH", "LambdaControlPlane"]
 

@@ -24,12 +24,13 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
 from urllib.parse import parse_qs, unquote
 
 from . import moto_state, routing
+from .answers import JSON, InvokeResult, error_result
 from .code import CodeCache
 from .environment import (
     INIT_LIMIT_S,
@@ -45,7 +46,7 @@ from .pool import EnvironmentPool, Throttled
 from .pythons import Pythons, unavailable_error
 from .warm import Templates
 
-__all__ = ["Invoker", "InvokeResult"]
+__all__ = ["Invoker"]
 
 logger = logging.getLogger("chaostoolkit")
 
@@ -54,31 +55,6 @@ MAX_ASYNC_PAYLOAD = 256 * 1024
 MAX_RESPONSE_PAYLOAD = 6291556  # the figure in AWS's ResponseSizeTooLarge message
 MAX_DISCARD = 64 * 1024 * 1024  # read and dropped after a 413, to answer cleanly
 EVENT_MAX_WAIT_S = 300.0
-_JSON = "application/json"
-
-
-@dataclass
-class InvokeResult:
-    """An HTTP answer: status, headers, body."""
-
-    status: int
-    headers: dict[str, str] = field(default_factory=dict)
-    body: bytes = b""
-
-
-def error_result(error: ApiError, request_id: str) -> InvokeResult:
-    """The rest-json error answer botocore understands."""
-    body: dict[str, Any] = {"Type": "User", "message": error.message}
-    body.update(error.extra)
-    return InvokeResult(
-        error.status,
-        {
-            "Content-Type": _JSON,
-            "x-amzn-ErrorType": error.code,
-            "x-amzn-RequestId": request_id,
-        },
-        json.dumps(body).encode(),
-    )
 
 
 def _client_context(value: Optional[str]) -> Optional[dict]:
@@ -181,11 +157,11 @@ class Invoker:
                 raise unavailable_error(target.spec.runtime)
             self._submit_event(target, name, qualifier, payload, request_id)
             if legacy_async:
-                return InvokeResult(202, {**headers, "Content-Type": _JSON}, b'{"Status": 202}')
+                return InvokeResult(202, {**headers, "Content-Type": JSON}, b'{"Status": 202}')
             return InvokeResult(202, headers)
 
         result = self.run(target, payload, client_context, request_id)
-        headers["Content-Type"] = _JSON
+        headers["Content-Type"] = JSON
         if result.function_error:
             headers["X-Amz-Function-Error"] = result.function_error
         if log_type == "Tail":

@@ -22,10 +22,10 @@ from urllib.parse import urlsplit
 
 from werkzeug.serving import ThreadedWSGIServer
 
+from .answers import InvokeResult, error_result
 from .control_plane import LambdaControlPlane
 from .errors import SandboxError
 from .gate import DeployGate
-from .invoke import InvokeResult, error_result
 from .moto_state import MotoRequestHandler, wsgi_app
 
 __all__ = ["SandboxApp", "SandboxServer"]
