@@ -15,6 +15,7 @@ Layout, one responsibility per module:
   forwards, Code.Location)
 - :mod:`.control_rules` what that control plane checks and adds to moto's answers
   (refusals, limits, RevisionIds, states)
+- :mod:`.wsgi_forward` how it forwards a request to moto and answers on
 - :mod:`.function_states` what Lambda keeps that moto does not (revisions, states)
 - :mod:`.invoke` the Invoke API
 - :mod:`.answers` the HTTP answers the sandbox writes itself (rest-json errors)

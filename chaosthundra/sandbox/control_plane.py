@@ -6,23 +6,21 @@ progress or Pending: 409; stale RevisionId: 412; environment variables: keys,
 reserved keys, 4 KB), forwards the request to moto unchanged, then completes the
 answer with what moto does not keep (RevisionId, State, LastUpdateStatus, a
 ``Code.Location`` on this endpoint). The checks and answer fields are in
-:mod:`.control_rules`, the state in :mod:`.function_states`; moto's objects are
-reached only through :mod:`.moto_state`. Every other request goes to moto untouched.
+:mod:`.control_rules`, the state in :mod:`.function_states`, the WSGI mechanics of
+forwarding and answering in :mod:`.wsgi_forward`; moto's objects are reached only
+through :mod:`.moto_state`. Every other request goes to moto untouched.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import re
-import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Optional
 from urllib.parse import parse_qs, quote, unquote
 
 from . import moto_state
-from .answers import error_result
 from .control_rules import (
     check_environment,
     check_revision,
@@ -33,6 +31,15 @@ from .control_rules import (
 )
 from .errors import ApiError
 from .function_states import STATES, FunctionRecord, new_revision
+from .wsgi_forward import (
+    Answer,
+    answer_json,
+    error_answer,
+    forward,
+    read_body,
+    replace_body,
+    respond,
+)
 
 __all__ = ["CODE_PATH", "LambdaControlPlane"]
 
@@ -53,8 +60,6 @@ _CODE = re.compile(
     rf"^{CODE_PATH}/(?P<account>[^/]+)/(?P<region>[^/]+)/(?P<name>[^/]+)/(?P<sha>[0-9a-f]+)\.zip$"
 )
 _DEFAULT_REGION = "us-east-1"  # moto's, for a request without a signed region
-
-_REASONS = {200: "OK", 201: "Created", 204: "No Content"}
 
 
 @dataclass
@@ -77,16 +82,6 @@ class _Request:
         return f"{scheme}://{self.environ.get('HTTP_HOST', '127.0.0.1')}"
 
 
-@dataclass
-class _Answer:
-    status: int
-    headers: list[tuple[str, str]]
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body) if self.body else None
-
-
 class LambdaControlPlane:
     """WSGI middleware: Lambda's checks and answer fields around moto's Lambda.
 
@@ -103,7 +98,7 @@ class LambdaControlPlane:
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if path.startswith(CODE_PATH):
-            return self._respond(start_response, self._code_download(path))
+            return respond(start_response, self._code_download(path))
         request = self._parse(environ)
         if request is None:
             return self.moto(environ, start_response)
@@ -113,15 +108,15 @@ class LambdaControlPlane:
         try:
             answer = handler(request)
         except ApiError as error:
-            answer = _error_answer(error)
+            answer = error_answer(error)
         except Exception as exc:  # a sandbox bug: answer like AWS would, log the cause
             logger.error(
                 "chaosthundra sandbox: %s %s failed", request.method, request.route, exc_info=True
             )
-            answer = _error_answer(
+            answer = error_answer(
                 ApiError(500, "ServiceException", f"sandbox error: {type(exc).__name__}")
             )
-        return self._respond(start_response, answer)
+        return respond(start_response, answer)
 
     def _parse(self, environ: dict[str, Any]) -> Optional[_Request]:
         path = environ.get("PATH_INFO", "")
@@ -143,7 +138,7 @@ class LambdaControlPlane:
             account=account,
             region=signed_region or _DEFAULT_REGION,
         )
-        raw = _read_body(environ)
+        raw = read_body(environ)
         if raw:
             try:
                 parsed = json.loads(raw)
@@ -152,30 +147,8 @@ class LambdaControlPlane:
             request.body = parsed if isinstance(parsed, dict) else {}
         return request
 
-    @staticmethod
-    def _respond(start_response: Callable, answer: _Answer) -> list[bytes]:
-        headers = [(k, v) for k, v in answer.headers if k.lower() != "content-length"]
-        headers.append(("Content-Length", str(len(answer.body))))
-        start_response(f"{answer.status} {_REASONS.get(answer.status, 'Error')}", headers)
-        return [answer.body]
-
-    def _forward(self, request: _Request) -> _Answer:
-        captured: dict[str, Any] = {}
-        chunks: list[bytes] = []
-
-        def start_response(status: str, headers: list, exc_info: Any = None) -> Callable:
-            captured["status"], captured["headers"] = status, headers
-            return chunks.append
-
-        result = self.moto(request.environ, start_response)
-        try:
-            chunks.extend(result)
-        finally:
-            close = getattr(result, "close", None)
-            if close is not None:
-                close()
-        status = int(str(captured["status"]).split()[0])
-        return _Answer(status, list(captured["headers"]), b"".join(chunks))
+    def _forward(self, request: _Request) -> Answer:
+        return forward(self.moto, request.environ)
 
     # --- state ----------------------------------------------------------------------
 
@@ -188,14 +161,14 @@ class LambdaControlPlane:
         )
         return latest, moto_state.function_record(request.account, request.region, latest)
 
-    def _read(self, request: _Request, present: Callable[[Any, FunctionRecord], None]) -> _Answer:
+    def _read(self, request: _Request, present: Callable[[Any, FunctionRecord], None]) -> Answer:
         """Forward a read to moto; complete its answer with ``present(data, record)``."""
         answer = self._forward(request)
         if answer.status not in (200, 201):
             return answer
         data = answer.json()
         present(data, self._latest(request)[1])
-        return self._answer_json(answer, data, status=200)
+        return answer_json(answer, data, status=200)
 
     @staticmethod
     def _each(key: str, present: Callable[[Any, FunctionRecord], None]) -> Callable:
@@ -205,16 +178,9 @@ class LambdaControlPlane:
 
         return each
 
-    def _answer_json(self, answer: _Answer, data: Any, status: Optional[int] = None) -> _Answer:
-        answer.body = json.dumps(data).encode()
-        answer.status = status or answer.status
-        answer.headers = [(k, v) for k, v in answer.headers if k.lower() != "content-type"]
-        answer.headers.append(("Content-Type", "application/json"))
-        return answer
-
     # --- functions ------------------------------------------------------------------
 
-    def _functions_post(self, request: _Request) -> _Answer:  # CreateFunction
+    def _functions_post(self, request: _Request) -> Answer:  # CreateFunction
         check_environment(request.body)
         with STATES.lock:
             answer = self._forward(request)
@@ -228,16 +194,16 @@ class LambdaControlPlane:
             record.created(self.update_delay_s())
             self._detach_published(request, config)
             present_config(config, record)
-            return self._answer_json(answer, config)
+            return answer_json(answer, config)
 
-    def _functions_get(self, request: _Request) -> _Answer:  # ListFunctions
+    def _functions_get(self, request: _Request) -> Answer:  # ListFunctions
         answer = self._forward(request)
         if answer.status != 200:
             return answer
         data = answer.json()
         for config in data.get("Functions", []):
             self._present_listed(request, config)
-        return self._answer_json(answer, data)
+        return answer_json(answer, data)
 
     def _present_listed(self, request: _Request, config: dict[str, Any]) -> None:
         try:
@@ -248,7 +214,7 @@ class LambdaControlPlane:
             return
         present_config(config, moto_state.function_record(request.account, request.region, latest))
 
-    def _function_get(self, request: _Request) -> _Answer:  # GetFunction
+    def _function_get(self, request: _Request) -> Answer:  # GetFunction
         def present(data: dict[str, Any], record: FunctionRecord) -> None:
             config = data.get("Configuration") or {}
             present_config(config, record)
@@ -267,7 +233,7 @@ class LambdaControlPlane:
 
         return self._read(request, present)
 
-    def _function_delete(self, request: _Request) -> _Answer:  # DeleteFunction
+    def _function_delete(self, request: _Request) -> Answer:  # DeleteFunction
         qualifier = request.query.get("Qualifier")
         if qualifier == "$LATEST" or request.name.endswith(":$LATEST"):
             raise ApiError(
@@ -289,24 +255,24 @@ class LambdaControlPlane:
                     STATES.forget((request.account, request.region, moto_state.name_of(latest)))
             return answer
 
-    def _configuration_get(self, request: _Request) -> _Answer:  # GetFunctionConfiguration
+    def _configuration_get(self, request: _Request) -> Answer:  # GetFunctionConfiguration
         return self._read(request, present_config)
 
-    def _configuration_put(self, request: _Request) -> _Answer:  # UpdateFunctionConfiguration
+    def _configuration_put(self, request: _Request) -> Answer:  # UpdateFunctionConfiguration
         check_environment(request.body)
         environment = request.body.get("Environment")
         if isinstance(environment, dict) and "Variables" not in environment:
             request.body["Environment"] = {"Variables": {}}
-            _replace_body(request)
+            replace_body(request.environ, request.body)
         return self._update(request)
 
-    def _code_put(self, request: _Request) -> _Answer:  # UpdateFunctionCode
+    def _code_put(self, request: _Request) -> Answer:  # UpdateFunctionCode
         if request.body.get("DryRun"):
             answer = self._forward(request)
             return self._with_config(answer, self._latest(request)[1])
         return self._update(request)
 
-    def _update(self, request: _Request) -> _Answer:
+    def _update(self, request: _Request) -> Answer:
         with STATES.lock:
             latest, record = self._latest(request)
             check_writable(latest, record)
@@ -321,8 +287,8 @@ class LambdaControlPlane:
             return self._with_config(answer, record, modified)
 
     def _with_config(
-        self, answer: _Answer, record: FunctionRecord, last_modified: Optional[str] = None
-    ) -> _Answer:
+        self, answer: Answer, record: FunctionRecord, last_modified: Optional[str] = None
+    ) -> Answer:
         """The answer of an update: ``$LATEST`` as the write left it (modified at
         ``last_modified``, when given), or the version it published (``Publish``)."""
         if answer.status != 200:
@@ -331,7 +297,7 @@ class LambdaControlPlane:
         if last_modified and str(config.get("Version") or "$LATEST") == "$LATEST":
             config["LastModified"] = last_modified
         present_config(config, record)
-        return self._answer_json(answer, config)
+        return answer_json(answer, config)
 
     def _detach_published(self, request: _Request, config: dict[str, Any]) -> None:
         """A version moto published within this request gets its own copies of
@@ -345,7 +311,7 @@ class LambdaControlPlane:
 
     # --- versions -------------------------------------------------------------------
 
-    def _versions_post(self, request: _Request) -> _Answer:  # PublishVersion
+    def _versions_post(self, request: _Request) -> Answer:  # PublishVersion
         with STATES.lock:
             latest, record = self._latest(request)
             check_writable(latest, record)
@@ -363,14 +329,14 @@ class LambdaControlPlane:
                 config["Version"] = number
             self._detach_published(request, config)
             present_config(config, record)
-            return self._answer_json(answer, config)
+            return answer_json(answer, config)
 
-    def _versions_get(self, request: _Request) -> _Answer:  # ListVersionsByFunction
+    def _versions_get(self, request: _Request) -> Answer:  # ListVersionsByFunction
         return self._read(request, self._each("Versions", present_config))
 
     # --- aliases --------------------------------------------------------------------
 
-    def _aliases_post(self, request: _Request) -> _Answer:  # CreateAlias
+    def _aliases_post(self, request: _Request) -> Answer:  # CreateAlias
         with STATES.lock:
             _, record = self._latest(request)
             answer = self._forward(request)
@@ -379,15 +345,15 @@ class LambdaControlPlane:
             alias = answer.json()
             record.aliases[str(alias["Name"])] = new_revision()
             present_alias(alias, record)
-            return self._answer_json(answer, alias)
+            return answer_json(answer, alias)
 
-    def _aliases_get(self, request: _Request) -> _Answer:  # ListAliases
+    def _aliases_get(self, request: _Request) -> Answer:  # ListAliases
         return self._read(request, self._each("Aliases", present_alias))
 
-    def _alias_get(self, request: _Request) -> _Answer:  # GetAlias (moto answers 201)
+    def _alias_get(self, request: _Request) -> Answer:  # GetAlias (moto answers 201)
         return self._read(request, present_alias)
 
-    def _alias_put(self, request: _Request) -> _Answer:  # UpdateAlias
+    def _alias_put(self, request: _Request) -> Answer:  # UpdateAlias
         with STATES.lock:
             _, record = self._latest(request)
             alias_name = str(request.alias)
@@ -403,9 +369,9 @@ class LambdaControlPlane:
             alias = answer.json()
             record.aliases[str(alias["Name"])] = new_revision()
             present_alias(alias, record)
-            return self._answer_json(answer, alias, status=200)
+            return answer_json(answer, alias, status=200)
 
-    def _alias_delete(self, request: _Request) -> _Answer:  # DeleteAlias (moto answers 201)
+    def _alias_delete(self, request: _Request) -> Answer:  # DeleteAlias (moto answers 201)
         with STATES.lock:
             _, record = self._latest(request)
             answer = self._forward(request)
@@ -417,35 +383,12 @@ class LambdaControlPlane:
     # --- Code.Location --------------------------------------------------------------
 
     @staticmethod
-    def _code_download(path: str) -> _Answer:
+    def _code_download(path: str) -> Answer:
         match = _CODE.match(path)
         data = None
         if match is not None:
             account, region, name = (unquote(match[k]) for k in ("account", "region", "name"))
             data = moto_state.code_by_sha256(account, region, name, match["sha"])
         if data is None:
-            return _Answer(404, [("Content-Type", "text/plain")], b"No such deployment package.\n")
-        return _Answer(200, [("Content-Type", "application/zip")], data)
-
-
-def _error_answer(error: ApiError) -> _Answer:
-    result = error_result(error, str(uuid.uuid4()))
-    return _Answer(result.status, list(result.headers.items()), result.body)
-
-
-def _read_body(environ: dict[str, Any]) -> bytes:
-    """Read the request body and put it back for moto."""
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    raw = environ["wsgi.input"].read(length) if length > 0 else b""
-    environ["wsgi.input"] = io.BytesIO(raw)
-    environ["CONTENT_LENGTH"] = str(len(raw))
-    return raw
-
-
-def _replace_body(request: _Request) -> None:
-    raw = json.dumps(request.body).encode()
-    request.environ["wsgi.input"] = io.BytesIO(raw)
-    request.environ["CONTENT_LENGTH"] = str(len(raw))
+            return Answer(404, [("Content-Type", "text/plain")], b"No such deployment package.\n")
+        return Answer(200, [("Content-Type", "application/zip")], data)
