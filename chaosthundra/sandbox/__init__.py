@@ -28,7 +28,8 @@ Layout, one responsibility per module:
 - :mod:`.moto_state` the only module that reads moto's in-process state
 - :mod:`.moto_internals` the moto names it relies on beyond moto's HTTP API, and why
 - :mod:`.redis_server` the Redis
-- :mod:`.sam` and :mod:`.deploy` SAM templates: read, then apply
+- :mod:`.sam`, :mod:`.deploy_plan` and :mod:`.deploy` SAM templates: read, planned,
+  applied
 - :mod:`.warm` warm templates that cold starts fork from
 - :mod:`.credentials` the dummy credentials and the sandbox's own boto3 clients
 

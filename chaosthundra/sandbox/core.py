@@ -19,6 +19,7 @@ from . import moto_state
 from .code import CodeCache
 from .credentials import session as sandbox_session
 from .deploy import Deployment, Later, apply_plan
+from .deploy_plan import FunctionPlan, load_plan
 from .environment import WORKER
 from .errors import SandboxError
 from .gate import DeployGate
@@ -26,7 +27,6 @@ from .invoke import Invoker
 from .pool import EnvironmentPool
 from .pythons import Pythons, unavailable_error
 from .redis_server import RedisServer
-from .sam import FunctionPlan, load_plan
 from .server import SandboxApp, SandboxServer
 
 __all__ = ["DEFAULT_TEMPLATE", "DEFAULT_UPDATE_DELAY_MS", "UPDATE_DELAY_ENV", "Sandbox"]

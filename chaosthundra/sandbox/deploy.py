@@ -1,4 +1,4 @@
-"""Apply a :class:`~chaosthundra.sandbox.sam.Plan` to a running sandbox.
+"""Apply a :class:`~chaosthundra.sandbox.deploy_plan.Plan` to a running sandbox.
 
 Everything goes through the sandbox's own AWS API (boto3 against its endpoint), as a
 deployment tool would: an IAM role for the functions, the tables, the functions
@@ -33,10 +33,11 @@ from botocore.exceptions import ClientError
 from chaosthundra import runtimes
 
 from .credentials import client as sandbox_client
+from .deploy_plan import FunctionPlan, Plan, TablePlan
 from .errors import SandboxError, TemplateError
 from .gate import HEADER
 from .packages import PackageError, package_zip
-from .sam import FunctionPlan, Plan, TablePlan, load_seed
+from .sam import load_seed
 
 __all__ = ["Deployment", "Later", "apply_plan"]
 

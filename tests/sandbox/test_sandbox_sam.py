@@ -10,7 +10,7 @@ import pytest
 from sbx_helpers import make_client
 
 from chaosthundra.sandbox import Sandbox, TemplateError
-from chaosthundra.sandbox.sam import load_plan
+from chaosthundra.sandbox.deploy_plan import load_plan
 
 
 def _write(tmp_path: Path, text: str, code: bool = True) -> Path:

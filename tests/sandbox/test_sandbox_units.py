@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from chaosthundra.sandbox import worker
 from chaosthundra.sandbox.logs import TAIL_BYTES, tail
 from chaosthundra.sandbox.routing import pick_version
-from chaosthundra.sandbox.sam import _Resolver
+from chaosthundra.sandbox.sam import Resolver
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(),
@@ -59,7 +59,7 @@ def test_tail_is_the_last_4_kb(text: str) -> None:
 
 @given(st.text(alphabet=st.characters(blacklist_characters="${}"), max_size=30))
 def test_sub_keeps_text_without_variables(text: str) -> None:
-    resolver = _Resolver(Path("t.yaml"), {"P": "v"}, {}, "us-east-1")
+    resolver = Resolver(Path("t.yaml"), {"P": "v"}, {}, "us-east-1")
     assert resolver.sub(text, "here") == text
     assert resolver.sub(f"{text}${{P}}${{!P}}", "here") == f"{text}v${{P}}"
 
