@@ -20,7 +20,8 @@ Layout, one responsibility per module:
 - :mod:`.invoke` the Invoke API
 - :mod:`.answers` the HTTP answers the sandbox writes itself (rest-json errors)
 - :mod:`.pool` environments: reuse, concurrency, retirement
-- :mod:`.environment` one environment (a worker process) and its variables
+- :mod:`.environment` one environment (a worker process)
+- :mod:`.worker_variables` the environment variables of a worker
 - :mod:`.worker` the process inside an environment (a minimal Python runtime)
 - :mod:`.pythons` each Runtime's interpreter, boto3 folder and compiled worker
 - :mod:`.logs` invocation logs, LogType=Tail and CloudWatch Logs

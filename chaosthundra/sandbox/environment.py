@@ -1,19 +1,16 @@
 """One execution environment: a worker subprocess that has imported a handler.
 
-The environment variables of the worker are built from scratch (never copied from
-the host): the function's own variables, the Lambda runtime's variables, dummy
-credentials, the sandbox endpoint and a minimal PATH/LANG. The worker runs on the
-interpreter of the function's Runtime (:mod:`.pythons`) without its site-packages
-(``-S``). Its ``sys.path`` is Lambda's: the function's package (``LAMBDA_TASK_ROOT``),
-then the runtime's own folder with boto3 and botocore (``PYTHONPATH``), then that
-interpreter's standard library; a package that bundles boto3 wins. Most environments
-are forked from a warm template of their package and runtime that has already
-imported the runtime's boto3 (:mod:`.warm`); the rest are spawned.
+The worker gets the environment variables :mod:`.worker_variables` builds (never the
+host's). It runs on the interpreter of the function's Runtime (:mod:`.pythons`)
+without its site-packages (``-S``). Its ``sys.path`` is Lambda's: the function's
+package (``LAMBDA_TASK_ROOT``), then the runtime's own folder with boto3 and botocore
+(``PYTHONPATH``), then that interpreter's standard library; a package that bundles
+boto3 wins. Most environments are forked from a warm template of their package and
+runtime that has already imported the runtime's boto3 (:mod:`.warm`); the rest are
+spawned.
 
 Differences from AWS: no layers (the sandbox deploys none), memory is not limited
-(MemorySize is only reported), ``/tmp`` is the host's, and the function's variables
-cannot override the runtime, credential or endpoint variables (AWS rejects reserved
-keys; the sandbox silently wins).
+(MemorySize is only reported), and ``/tmp`` is the host's.
 """
 
 from __future__ import annotations
@@ -33,75 +30,17 @@ from pathlib import Path
 from typing import Optional
 
 from . import worker
-from .credentials import SANDBOX_CREDENTIALS
 from .errors import ApiError
 from .moto_state import FunctionSpec
 from .pythons import PythonRuntime
 from .warm import ForkedProcess, Template
 
-__all__ = ["Environment", "Outcome", "worker_environment"]
+__all__ = ["Environment", "Outcome"]
 
 WORKER = Path(worker.__file__).resolve()
 INIT_LIMIT_S = 10.0
 MAX_LOG_BYTES = 1024 * 1024
 _ids = itertools.count(1)
-
-
-def interpreter_variables(home: Path, runtime: PythonRuntime) -> dict[str, str]:
-    """The runtime's variables that the interpreter reads as it starts (the same for
-    every function of ``runtime``: a function's own values for them do not count)."""
-    return {
-        "PATH": os.pathsep.join([str(runtime.python.parent), "/usr/local/bin", "/usr/bin", "/bin"]),
-        "LANG": "C.UTF-8",
-        "TZ": ":UTC",
-        "HOME": str(home),
-        "PYTHONUNBUFFERED": "1",
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "PYTHONPATH": str(runtime.provided),
-    }
-
-
-def worker_environment(
-    spec: FunctionSpec,
-    runtime: PythonRuntime,
-    *,
-    task_root: Path,
-    log_stream: str,
-    endpoint_url: str,
-    home: Path,
-) -> dict[str, str]:
-    """The complete environment of a worker process for ``spec``."""
-    variables = {
-        # Thundra reports to stdout (the log); a function's own key wins.
-        "THUNDRA_APIKEY": "chaosthundra-sandbox",
-    }
-    variables.update(dict(spec.environment))
-    variables.update(interpreter_variables(home, runtime))
-    variables.update(
-        {
-            "LAMBDA_TASK_ROOT": str(task_root),
-            "LAMBDA_RUNTIME_DIR": str(runtime.provided),
-            "_HANDLER": spec.handler,
-            "AWS_EXECUTION_ENV": f"AWS_Lambda_{runtime.name}",
-            "AWS_LAMBDA_FUNCTION_NAME": spec.name,
-            "AWS_LAMBDA_FUNCTION_VERSION": spec.version,
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_size),
-            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
-            "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
-            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
-            "AWS_REGION": spec.region,
-            "AWS_DEFAULT_REGION": spec.region,
-            "AWS_ACCESS_KEY_ID": SANDBOX_CREDENTIALS["aws_access_key_id"],
-            "AWS_SECRET_ACCESS_KEY": SANDBOX_CREDENTIALS["aws_secret_access_key"],
-            "AWS_SESSION_TOKEN": "chaosthundra-sandbox",
-            "AWS_ENDPOINT_URL": endpoint_url,
-            "AWS_CONFIG_FILE": str(home / "no-aws-config"),
-            "AWS_SHARED_CREDENTIALS_FILE": str(home / "no-aws-credentials"),
-            "AWS_EC2_METADATA_DISABLED": "true",
-            "THUNDRA_AGENT_REPORT_CLOUDWATCH_ENABLE": "true",
-        }
-    )
-    return variables
 
 
 @dataclass

@@ -32,19 +32,13 @@ from urllib.parse import parse_qs, unquote
 from . import moto_state, routing
 from .answers import JSON, InvokeResult, error_result
 from .code import CodeCache
-from .environment import (
-    INIT_LIMIT_S,
-    WORKER,
-    Environment,
-    Outcome,
-    interpreter_variables,
-    worker_environment,
-)
+from .environment import INIT_LIMIT_S, WORKER, Environment, Outcome
 from .errors import ApiError
 from .logs import InvocationLog, new_stream_name, tail, timestamp
 from .pool import EnvironmentPool, Throttled
 from .pythons import Pythons, unavailable_error
 from .warm import Templates
+from .worker_variables import interpreter_variables, worker_environment
 
 __all__ = ["Invoker"]
 
