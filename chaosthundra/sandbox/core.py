@@ -11,7 +11,7 @@ import tempfile
 import threading
 from collections.abc import Collection
 from pathlib import Path
-from typing import Any, Mapping, Optional, Union
+from typing import Any, Callable, Mapping, Optional, Union
 
 from chaosthundra.runtimes import version_of
 
@@ -107,6 +107,7 @@ class Sandbox:
         self._background: list[threading.Thread] = []
         self._stopping = threading.Event()
         self._started = False
+        self._unshare: Optional[Callable[[], None]] = None
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -124,7 +125,7 @@ class Sandbox:
         self._started = True
         _skip_collection_at_exit()
         try:
-            moto_state.share_service_models(sandbox_session(self.region))
+            self._unshare = moto_state.share_service_models(sandbox_session(self.region))
             self._workdir = Path(tempfile.mkdtemp(prefix="chaosthundra-sandbox-"))
             self._pythons = Pythons(self.pythons, self._workdir / "runtime", WORKER)
             self._check_pythons()  # before anything is started
@@ -181,7 +182,10 @@ class Sandbox:
             self._redis.stop()
         if self._workdir is not None:
             shutil.rmtree(self._workdir, ignore_errors=True)
+        if self._unshare is not None:
+            self._unshare()
         self._server = self._pool = self._invoker = self._redis = None
+        self._unshare = None
         self._workdir = None
         self._gate = DeployGate()
         self._stopping.clear()

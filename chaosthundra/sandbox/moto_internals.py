@@ -111,8 +111,8 @@ MOTO_INTERNALS: dict[str, str] = {
     ),
     # Time stamps as moto writes them (note 4).
     "moto.core.utils:iso_8601_datetime_with_nanoseconds": "LastModified set on updates [touch]",
-    # Service models loaded once per process (note 11). Both are replaced for the
-    # whole process and never restored (share_service_models).
+    # Service models loaded once per process (note 11). Both are replaced while a
+    # sandbox runs, and moto's own put back when the last one stops (share_service_models).
     "moto.core.utils:_load_service_model": (
         "replaced by the sandbox session's loader [share_service_models]"
     ),

@@ -23,7 +23,7 @@ import os
 import re
 import threading
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from moto.awslambda.exceptions import LambdaClientError
 from moto.awslambda.models import lambda_backends
@@ -73,24 +73,50 @@ PENDING_MESSAGE = (
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d+/([^/]+)/")
 _logs_lock = threading.Lock()
 _known_streams: set[tuple[str, str, str, str]] = set()
+_share_lock = threading.Lock()
+_sharers = 0  # sandboxes running with share_service_models in place
+_moto_own: Optional[tuple[Any, Any]] = None  # moto's hooks, while replaced
 
 
-def share_service_models(session: Any) -> None:
-    """Let moto read botocore's service models through ``session`` (a boto3 session).
+def share_service_models(session: Any) -> Callable[[], None]:
+    """Let moto read botocore's service models through ``session`` (a boto3 session),
+    for as long as a sandbox runs; returns what puts moto's own back.
 
     moto keeps a boto3 session of its own to list a service's regions, and a new
     botocore loader each time it parses a service's requests; both load the
     service's whole model. Given the session the sandbox's clients come from,
     botocore loads each model once per process instead of three times.
 
-    Not scoped to one sandbox, nor restored: moto's backends are module-level, one set
-    per process shared by every sandbox in it, so there is no backend of a sandbox's
-    own to scope it to. What it installs reads the same installed botocore data, so
-    whoever else uses moto in the process gets the same regions and models.
+    moto's backends are module-level, one set per process shared by every sandbox in
+    it, so the two hooks are replaced for the process while any sandbox runs: the
+    first sandbox to start installs its session's, and when the last one stops (each
+    calls what this returns, once) moto's own are put back, as they were.
     """
-    loader = session._session.get_component("data_loader")
-    AccountSpecificBackend.get_session = classmethod(lambda cls: session)  # type: ignore[method-assign,assignment]
-    moto_utils._load_service_model = loader.load_service_model
+    global _sharers, _moto_own
+    with _share_lock:
+        if _sharers == 0:
+            _moto_own = (
+                AccountSpecificBackend.__dict__["get_session"],
+                moto_utils._load_service_model,
+            )
+            loader = session._session.get_component("data_loader")
+            AccountSpecificBackend.get_session = classmethod(lambda cls: session)  # type: ignore[method-assign,assignment]
+            moto_utils._load_service_model = loader.load_service_model
+        _sharers += 1
+    undone = threading.Event()
+
+    def put_back() -> None:
+        global _sharers, _moto_own
+        with _share_lock:
+            if undone.is_set():
+                return
+            undone.set()
+            _sharers -= 1
+            if _sharers == 0 and _moto_own is not None:
+                AccountSpecificBackend.get_session, moto_utils._load_service_model = _moto_own  # type: ignore[method-assign]
+                _moto_own = None
+
+    return put_back
 
 
 @dataclass(frozen=True)

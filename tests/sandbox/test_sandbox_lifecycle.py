@@ -231,3 +231,38 @@ def test_cli_reports_template_errors_without_a_traceback(tmp_path: Path) -> None
     assert "Error:" in done.stderr and "AWS::SNS::Topic" in done.stderr
     assert "Traceback" not in done.stderr
     assert json.dumps  # keep the import used when the test is trimmed
+
+
+SHARED_MODELS = """
+from moto.core import utils as moto_utils
+from moto.core.base_backend import AccountSpecificBackend
+from chaosthundra.sandbox import Sandbox
+
+def hooks():
+    return AccountSpecificBackend.__dict__["get_session"], moto_utils._load_service_model
+
+own = hooks()
+first, second = Sandbox(template=None, port=0), Sandbox(template=None, port=0)
+first.start()
+replaced = hooks()
+assert replaced[0] is not own[0] and replaced[1] is not own[1], "not replaced"
+second.start()
+assert hooks() == replaced, "the second sandbox replaced them again"
+first.stop()
+assert hooks() == replaced, "put back while a sandbox still runs"
+second.stop()
+assert hooks() == own, "moto's own hooks not put back after the last stop"
+first.start()
+first.stop()
+assert hooks() == own, "not put back after a restart"
+print("ok")
+"""
+
+
+def test_moto_gets_its_own_model_hooks_back_when_the_last_sandbox_stops() -> None:
+    """share_service_models replaces two moto hooks while a sandbox runs: a process that
+    goes on using moto after its sandboxes stopped gets moto's own back."""
+    result = subprocess.run(
+        [sys.executable, "-c", SHARED_MODELS], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-2000:]
