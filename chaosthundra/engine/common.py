@@ -10,7 +10,7 @@ from chaoslib.types import Configuration, Secrets
 from chaosthundra.endpoints import resolve_endpoint_url
 from chaosthundra.safety import ledger
 from chaosthundra.targets import alias as alias_target
-from chaosthundra.targets import latest
+from chaosthundra.targets import latest, routing
 
 logger = logging.getLogger("chaostoolkit")
 
@@ -45,7 +45,7 @@ def where(function_name: str, qualifier: Optional[str]) -> str:
 
 def check_qualifier(function_name: str, qualifier: Optional[str]) -> None:
     if qualifier is not None:
-        alias_target.check_qualifier(function_name, qualifier)
+        routing.check_qualifier(function_name, qualifier)
 
 
 def ledger_entry(

@@ -26,6 +26,7 @@ from chaosthundra.safety import ledger
 from chaosthundra.safety.guardrails import preflight
 from chaosthundra.safety.verification import check_verifiable, verify_injection
 from chaosthundra.targets import alias as alias_target
+from chaosthundra.targets import routing
 from chaosthundra.targets.invoke import payload_bytes
 
 logger = logging.getLogger("chaostoolkit")
@@ -185,7 +186,7 @@ def _percentage(function_name: str, qualifier: Optional[str], value: Any) -> Opt
     if isinstance(value, str):  # from `chaos run --var`
         with contextlib.suppress(ValueError):
             value = float(value)
-    percentage = alias_target.check_percentage(value)
+    percentage = routing.check_percentage(value)
     if qualifier is None and percentage != 100:
         raise ActivityFailed(
             f"chaosthundra: traffic_percentage {value!r} needs a qualifier: without one the "

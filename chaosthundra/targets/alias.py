@@ -36,10 +36,8 @@ its traffic the fault can take over one of the two shares, not add a third.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-import re
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping, Optional
@@ -59,17 +57,22 @@ from chaosthundra.listeners import (
 )
 from chaosthundra.safety import ledger
 from chaosthundra.targets import latest
+from chaosthundra.targets.routing import (
+    LATEST,
+    Mark,
+    Routing,
+    Withdrawal,
+    check_percentage,
+    check_qualifier,
+    same_routing,
+    taken_over,
+    withdrawn,
+)
 
 __all__ = [
-    "DESCRIPTION_PREFIX",
     "AliasChange",
     "ChaosVersion",
-    "Mark",
-    "Routing",
-    "Withdrawal",
     "aliases_beside_latest",
-    "check_percentage",
-    "check_qualifier",
     "find",
     "undo",
     "update",
@@ -78,14 +81,10 @@ __all__ = [
 
 logger = logging.getLogger("chaostoolkit")
 
-DESCRIPTION_PREFIX = "chaosthundra:"
-DESCRIPTION_LIMIT = 256
 ROUTE_ATTEMPTS = 5
 # PublishVersion answers: $LATEST moved since our write (412), or is being updated (409)
 _MOVED = ("PreconditionFailedException", "ResourceConflictException")
-LATEST = "$LATEST"
 
-_ALIAS_RE = re.compile(r"^(?!^[0-9]+$)[a-zA-Z0-9_-]{1,128}$")
 
 # Fields of a configuration that do not make a version's behaviour: identity,
 # state, and what PublishVersion sets itself. The environment is compared apart.
@@ -108,103 +107,6 @@ _NOT_SETTINGS = frozenset(
         "RuntimeVersionConfig",
     }
 )
-
-
-# ------------------------------------------------------------------ routing
-@dataclass(frozen=True)
-class Routing:
-    """Where an alias sends its traffic: FunctionVersion gets what the weights leave."""
-
-    function_version: str
-    weights: Mapping[str, float] = field(default_factory=dict)
-
-    @classmethod
-    def of(cls, alias: Mapping) -> Routing:
-        weights = (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
-        return cls(str(alias["FunctionVersion"]), {str(k): float(v) for k, v in weights.items()})
-
-    @classmethod
-    def from_json(cls, data: Mapping) -> Routing:
-        return cls(str(data["v"]), {str(k): float(v) for k, v in (data.get("w") or {}).items()})
-
-    def to_json(self) -> dict:
-        return {"v": self.function_version, "w": dict(self.weights)}
-
-    def shares(self) -> dict[str, float]:
-        """Each version's fraction of the traffic."""
-        return {self.function_version: 1.0 - sum(self.weights.values()), **self.weights}
-
-    def versions(self) -> set[str]:
-        return {self.function_version, *self.weights}
-
-    def replace(self, old: str, new: str) -> Routing:
-        """The routing with ``old``'s share given to ``new``."""
-        weights = dict(self.weights)
-        primary = self.function_version
-        if primary == old:
-            primary = new
-            weights.pop(new, None)  # its share now comes with FunctionVersion
-        elif old in weights:
-            share = weights.pop(old)
-            if new != primary:
-                weights[new] = weights.get(new, 0.0) + share
-        return Routing(primary, weights)
-
-    def api_arguments(self) -> dict:
-        return {
-            "FunctionVersion": self.function_version,
-            "RoutingConfig": {"AdditionalVersionWeights": dict(self.weights)},
-        }
-
-    def __str__(self) -> str:
-        return ", ".join(f"version {v} {_percent(share)}" for v, share in self.shares().items())
-
-
-def _percent(fraction: float) -> str:
-    return f"{round(fraction * 100, 4):g}%"
-
-
-# --------------------------------------------------------------------- mark
-@dataclass(frozen=True)
-class Mark:
-    """What a chaos version's Description records: enough to undo it after SIGKILL."""
-
-    alias: str
-    base: str
-    percentage: float
-    before: Routing
-    injections: tuple[str, ...] = ()
-
-    def description(self) -> str:
-        body = {
-            "a": self.alias,
-            "b": self.base,
-            "p": self.percentage,
-            "r": self.before.to_json(),
-            "i": list(self.injections),
-        }
-        text = DESCRIPTION_PREFIX + json.dumps(body, separators=(",", ":"), sort_keys=True)
-        if len(text) > DESCRIPTION_LIMIT:
-            # The injection names are also in the version's own environment.
-            body.pop("i")
-            text = DESCRIPTION_PREFIX + json.dumps(body, separators=(",", ":"), sort_keys=True)
-        return text
-
-    @classmethod
-    def parse(cls, description: Optional[str]) -> Optional[Mark]:
-        if not description or not description.startswith(DESCRIPTION_PREFIX):
-            return None
-        try:
-            body = json.loads(description[len(DESCRIPTION_PREFIX) :])
-            return cls(
-                alias=str(body["a"]),
-                base=str(body["b"]),
-                percentage=float(body["p"]),
-                before=Routing.from_json(body["r"]),
-                injections=tuple(body.get("i") or ()),
-            )
-        except (ValueError, KeyError, TypeError, AttributeError):
-            return None
 
 
 # ------------------------------------------------------------------ results
@@ -262,40 +164,6 @@ class ChaosVersion:
 
 
 # ------------------------------------------------------------------- checks
-def check_qualifier(function_name: str, qualifier: str) -> None:
-    """Refuse a qualifier that is not an alias name (a version, $LATEST, junk)."""
-    if isinstance(qualifier, str) and qualifier.isdigit():
-        raise ActivityFailed(
-            f"chaosthundra: cannot inject into version {qualifier} of Lambda function "
-            f"'{function_name}': published versions are immutable, so no fault can be written "
-            "into one. Target an alias that routes to it (qualifier='<alias name>'); "
-            "chaosthundra then publishes a version that carries the fault and routes the alias."
-        )
-    if qualifier == LATEST:
-        raise ActivityFailed(
-            f"chaosthundra: '$LATEST' is not an alias of '{function_name}'; to inject into "
-            "$LATEST, give no qualifier."
-        )
-    if not isinstance(qualifier, str) or not _ALIAS_RE.match(qualifier):
-        raise ActivityFailed(
-            f"chaosthundra: qualifier {qualifier!r} is not an alias name (1 to 128 letters, "
-            "digits, '-' or '_', not only digits)."
-        )
-
-
-def check_percentage(percentage: object) -> float:
-    """A traffic percentage in (0, 100]."""
-    if (
-        isinstance(percentage, bool)
-        or not isinstance(percentage, (int, float))
-        or not math.isfinite(percentage)
-        or not 0 < percentage <= 100
-    ):
-        raise ActivityFailed(
-            f"chaosthundra: traffic_percentage must be a number greater than 0 and at most "
-            f"100, got {percentage!r}."
-        )
-    return float(percentage)
 
 
 def settings_differences(latest_config: Mapping, version: Mapping, version_name: str) -> list[str]:
@@ -560,82 +428,12 @@ def _take_over(
     percentage: Optional[float],
 ) -> Routing:
     if old in routing.versions():
-        return _taken_over(routing, old, new, percentage)
+        return taken_over(routing, old, new, percentage)
     raise ActivityFailed(
         f"chaosthundra: alias '{alias_name}' of '{function_name}' no longer routes to version "
         f"{old} ({routing}): someone changed it meanwhile. Nothing was routed to the chaos "
         "version; try again."
     )
-
-
-def _taken_over(routing: Routing, old: str, new: str, percentage: Optional[float]) -> Routing:
-    """The routing with ``new`` in ``old``'s place, or beside it with ``percentage``% of an
-    unsplit alias."""
-    unsplit = old == routing.function_version and not routing.weights
-    if unsplit and percentage is not None and percentage < 100:
-        return Routing(old, {new: percentage / 100})
-    return routing.replace(old, new)
-
-
-@dataclass(frozen=True)
-class Withdrawal:
-    """How a chaos version left an alias's routing.
-
-    ``fault_set`` is the routing the fault gave the alias; when the alias ``found``
-    routes otherwise, a deploy moved it since, and only the chaos version was taken
-    out (``moved``); else the routing before the fault was put back exactly.
-    """
-
-    alias: str
-    version: str
-    found: Routing
-    fault_set: Routing
-    now: Routing
-
-    @property
-    def moved(self) -> bool:
-        return not _same_routing(self.found, self.fault_set)
-
-    def to_dict(self) -> dict:
-        return {
-            "alias": self.alias,
-            "chaos_version": self.version,
-            "found": str(self.found),
-            "fault_set": str(self.fault_set),
-            "now": str(self.now),
-        }
-
-
-def _same_routing(one: Routing, other: Routing) -> bool:
-    return (
-        one.function_version == other.function_version
-        and set(one.weights) == set(other.weights)
-        and all(math.isclose(w, other.weights[v], abs_tol=1e-9) for v, w in one.weights.items())
-    )
-
-
-def _withdrawn(routing: Routing, alias_name: str, chaos: str, mark: Mark) -> Withdrawal:
-    """The alias's routing without the chaos version, putting back only what is still ours.
-
-    When the alias routes as the fault left it, the routing before the fault comes
-    back exactly. When a deploy moved it since (its FunctionVersion or weights),
-    the chaos version's weight is dropped and nothing is added: a version the alias
-    no longer routes to is never routed again. A chaos version still the alias's
-    FunctionVersion gives that place to its base version, whose code and settings it
-    runs (an alias must route somewhere).
-    """
-    fault_set = _taken_over(mark.before, mark.base, chaos, mark.percentage)
-    if chaos not in routing.versions():
-        now = routing
-    elif _same_routing(routing, fault_set):
-        now = mark.before
-    elif chaos in routing.weights:
-        now = Routing(
-            routing.function_version, {v: w for v, w in routing.weights.items() if v != chaos}
-        )
-    else:
-        now = routing.replace(chaos, mark.base)
-    return Withdrawal(alias_name, chaos, routing, fault_set, now)
 
 
 def _withdraw(
@@ -646,12 +444,12 @@ def _withdraw(
     chaos: str,
     mark: Mark,
 ) -> tuple[dict, Withdrawal]:
-    """Take the chaos version out of the alias's routing (see :func:`_withdrawn`); returns
+    """Take the chaos version out of the alias's routing (see :func:`withdrawn`); returns
     the alias as routed and what was found and done, which is logged."""
     seen: list[Withdrawal] = []
 
     def compute(routing: Routing) -> Routing:
-        seen.append(_withdrawn(routing, alias_name, chaos, mark))
+        seen.append(withdrawn(routing, alias_name, chaos, mark))
         return seen[-1].now
 
     routed = _route(lam, function_name, alias_name, alias, compute)
@@ -1000,7 +798,7 @@ def find(lam: BaseClient, function_names: Optional[Iterable[str]] = None) -> lis
         for version, mark, config in marked:
             routing = {a["Name"]: Routing.of(a) for a in aliases}
             routed = [a for a, r in routing.items() if version in r.versions()]
-            fault_set = _taken_over(mark.before, mark.base, version, mark.percentage)
+            fault_set = taken_over(mark.before, mark.base, version, mark.percentage)
             found.append(
                 ChaosVersion(
                     name,
@@ -1008,7 +806,7 @@ def find(lam: BaseClient, function_names: Optional[Iterable[str]] = None) -> lis
                     mark,
                     _names(_ours(latest.variables_of(config))),
                     routed,
-                    moved=[a for a in routed if not _same_routing(routing[a], fault_set)],
+                    moved=[a for a in routed if not same_routing(routing[a], fault_set)],
                 )
             )
     return found
@@ -1021,7 +819,7 @@ def undo(
 
     An alias routed as the fault left it is routed exactly as before the fault; one
     a deploy moved since only loses the chaos version's share (see
-    :func:`_withdrawn`). Works from the versions' Descriptions alone. Returns the
+    :func:`withdrawn`). Works from the versions' Descriptions alone. Returns the
     chaos versions it found and removed, each with its ``withdrawals``.
     """
     chaos = [c for c in find(lam, [function_name]) if alias_name in (None, c.mark.alias)]

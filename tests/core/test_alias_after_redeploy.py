@@ -13,7 +13,7 @@ import pytest
 
 from chaosthundra.safety import killswitch
 from chaosthundra.targets import alias as target
-from chaosthundra.targets.alias import Routing
+from chaosthundra.targets.routing import Routing
 from tests.core.injection_merges import add, remove
 from tests.core.test_alias_target import _other_zip, aliased, lam, make_function, role_arn, write
 

@@ -20,7 +20,7 @@ from chaosthundra import listeners
 from chaosthundra.aws import client
 from chaosthundra.targets import alias as target
 from chaosthundra.targets import latest
-from chaosthundra.targets.alias import DESCRIPTION_PREFIX, Mark, Routing
+from chaosthundra.targets.routing import DESCRIPTION_PREFIX, Mark, Routing
 from tests.core.conftest import _zip, snapshot
 from tests.core.injection_merges import add, remove
 

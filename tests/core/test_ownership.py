@@ -27,7 +27,7 @@ from chaosthundra.engine import owners, remove
 from chaosthundra.listeners import decode, env_key, parse_injections
 from chaosthundra.safety import killswitch, ledger
 from chaosthundra.targets import latest
-from chaosthundra.targets.alias import Routing
+from chaosthundra.targets.routing import Routing
 from tests.core import on_sandbox
 
 configuration, lam, role_arn = on_sandbox.configuration, on_sandbox.lam, on_sandbox.role_arn

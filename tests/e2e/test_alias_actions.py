@@ -10,7 +10,7 @@ from chaoslib.exceptions import ActivityFailed, InterruptExecution
 from chaosthundra import actions, probes
 from chaosthundra.controls import safeguard
 from chaosthundra.safety import killswitch, ledger
-from chaosthundra.targets.alias import Routing
+from chaosthundra.targets.routing import Routing
 
 REDIS_GET = dict(
     error_type="redis.ConnectionError",

@@ -10,7 +10,7 @@ import math
 
 from chaosthundra import listeners
 from chaosthundra.targets import alias as target
-from chaosthundra.targets.alias import Routing
+from chaosthundra.targets.routing import Routing
 from tests.core.injection_merges import add, remove
 
 REDIS_GET = listeners.error_listener(

@@ -12,7 +12,7 @@ import subprocess
 import pytest
 
 from chaosthundra.aws import client
-from chaosthundra.targets.alias import Routing
+from chaosthundra.targets.routing import Routing
 from tests.e2e.conftest import BIN, REPO, break_after_method, pause_after_enable, variant
 from tests.e2e.test_alias_traffic import binomial_interval
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from chaosthundra.targets.alias import Routing
+from chaosthundra.targets.routing import Routing
 from tests.e2e.conftest import BIN, SAFEGUARD, chaosthundra_clear, sandbox_experiment
 
 ENABLED = "on alias 'live' of Lambda function"
