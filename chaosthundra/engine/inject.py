@@ -25,8 +25,7 @@ from chaosthundra.listeners import (
 from chaosthundra.safety import ledger
 from chaosthundra.safety.guardrails import preflight
 from chaosthundra.safety.verification import check_verifiable, verify_injection
-from chaosthundra.targets import alias as alias_target
-from chaosthundra.targets import routing
+from chaosthundra.targets import chaos_versions, routing
 from chaosthundra.targets.invoke import payload_bytes
 
 logger = logging.getLogger("chaostoolkit")
@@ -198,7 +197,7 @@ def _percentage(function_name: str, qualifier: Optional[str], value: Any) -> Opt
 
 def _aliases_missed(lam: Any, function_name: str) -> list[str]:
     """The aliases an unqualified fault does not reach, said in the log."""
-    missed = alias_target.aliases_beside_latest(lam, function_name)
+    missed = chaos_versions.aliases_beside_latest(lam, function_name)
     if missed:
         logger.warning(
             "chaosthundra: a fault in $LATEST of '%s' does not reach its aliases %s: they route "

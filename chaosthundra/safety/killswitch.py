@@ -18,8 +18,7 @@ from chaoslib.types import Configuration, Secrets
 from chaosthundra import interrupts
 from chaosthundra.aws import client
 from chaosthundra.listeners import parse_injections
-from chaosthundra.targets import alias as alias_target
-from chaosthundra.targets import latest
+from chaosthundra.targets import chaos_versions, latest
 
 __all__ = ["scan", "with_injections", "clear"]
 
@@ -46,7 +45,7 @@ def scan(
             "runtime": fn.get("Runtime"),
             "handler": fn.get("Handler"),
             "injections": [i.to_dict() for i in parse_injections(latest.variables_of(fn))],
-            "chaos_versions": [c.to_dict() for c in alias_target.find(lam, [fn["FunctionName"]])],
+            "chaos_versions": [c.to_dict() for c in chaos_versions.find(lam, [fn["FunctionName"]])],
         }
         for fn in functions
     ]
@@ -89,7 +88,7 @@ def clear(
         try:
             with interrupts.deferred(f"clearing '{name}'"):
                 result = remove_all(name, force=True, configuration=configuration, secrets=secrets)
-                undone = alias_target.undo(lam, name)
+                undone = chaos_versions.undo(lam, name)
         except ChaosException as error:
             result = {"function_name": name, "removed": [], "error": str(error)}
             undone = []

@@ -11,7 +11,7 @@ from typing import Callable, Optional, Union
 
 from botocore.client import BaseClient
 
-from chaosthundra.targets import alias, latest
+from chaosthundra.targets import alias, chaos_versions, latest
 
 __all__ = ["update", "variables"]
 
@@ -45,4 +45,4 @@ def variables(
     if qualifier is None:
         read = latest.read_settled if settled else latest.read
         return latest.variables_of(read(lam, function_name))
-    return alias.variables(lam, function_name, qualifier)
+    return chaos_versions.variables(lam, function_name, qualifier)

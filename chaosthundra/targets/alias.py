@@ -22,9 +22,9 @@ carries it. :func:`update` does, for one alias:
 The chaos version carries every injection on that alias. When the last one is
 removed, the chaos version's share goes back to the base version, which gives
 the alias's FunctionVersion and RoutingConfig exactly as they were, and chaos
-versions no alias references are deleted. :func:`find` and :func:`undo` do the
-same from the versions' Descriptions alone, so they work after the process that
-injected was killed.
+versions no alias references are deleted. ``chaos_versions.find`` and
+``chaos_versions.undo`` do the same from the versions' Descriptions alone, so they
+work after the process that injected was killed.
 
 Each of these steps is a ``ledger.step``: one cut short by an error, SIGINT,
 SIGTERM or SIGHUP is undone on the way out ($LATEST's variables put back, the
@@ -40,7 +40,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Mapping, Optional
+from typing import Callable, Mapping, Optional
 
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError, WaiterError
@@ -52,11 +52,23 @@ from chaosthundra.listeners import (
     decode,
     encode,
     env_size,
-    injection_name_of,
-    is_ours,
 )
 from chaosthundra.safety import ledger
 from chaosthundra.targets import latest
+from chaosthundra.targets.chaos_versions import (
+    chaos_version_of,
+    delete_unreferenced,
+    find,
+    get_alias,
+    injection_names,
+    list_versions,
+    not_ours,
+    ours,
+    read_version,
+    route,
+    undo,
+    withdraw,
+)
 from chaosthundra.targets.routing import (
     LATEST,
     Mark,
@@ -64,24 +76,13 @@ from chaosthundra.targets.routing import (
     Withdrawal,
     check_percentage,
     check_qualifier,
-    same_routing,
     taken_over,
-    withdrawn,
 )
 
-__all__ = [
-    "AliasChange",
-    "ChaosVersion",
-    "aliases_beside_latest",
-    "find",
-    "undo",
-    "update",
-    "variables",
-]
+__all__ = ["AliasChange", "update"]
 
 logger = logging.getLogger("chaostoolkit")
 
-ROUTE_ATTEMPTS = 5
 # PublishVersion answers: $LATEST moved since our write (412), or is being updated (409)
 _MOVED = ("PreconditionFailedException", "ResourceConflictException")
 
@@ -135,34 +136,6 @@ class AliasChange:
     moved: Optional[Withdrawal] = None
 
 
-@dataclass
-class ChaosVersion:
-    """A version chaosthundra published, and the aliases that route to it."""
-
-    function_name: str
-    version: str
-    mark: Mark
-    injections: list[str]
-    aliases: list[str]
-    # how :func:`undo` took it out of each alias's routing
-    withdrawals: list[Withdrawal] = field(default_factory=list)
-    # the aliases among ``aliases`` that a deploy moved since the fault
-    moved: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict:
-        return {
-            "function_name": self.function_name,
-            "version": self.version,
-            "alias": self.mark.alias,
-            "base_version": self.mark.base,
-            "traffic_percentage": self.mark.percentage,
-            "routing_before": str(self.mark.before),
-            "injections": self.injections,
-            "routed_by": self.aliases,
-            "moved_since_the_fault": self.moved,
-        }
-
-
 # ------------------------------------------------------------------- checks
 
 
@@ -180,8 +153,8 @@ def settings_differences(latest_config: Mapping, version: Mapping, version_name:
         if mine != theirs:
             what = "code (CodeSha256)" if key == "CodeSha256" else key
             found.append(f"{what}: $LATEST has {mine!r}, version {version_name} has {theirs!r}")
-    mine_env = _not_ours(latest.variables_of(latest_config))
-    theirs_env = _not_ours(latest.variables_of(version))
+    mine_env = not_ours(latest.variables_of(latest_config))
+    theirs_env = not_ours(latest.variables_of(version))
     for key in sorted(set(mine_env) | set(theirs_env)):
         if key not in theirs_env:
             found.append(f"variable {key}: only in $LATEST")
@@ -200,14 +173,6 @@ def _setting(configuration: Mapping, key: str) -> object:
     return value
 
 
-def _not_ours(variables: Mapping[str, str]) -> dict[str, str]:
-    return {k: v for k, v in variables.items() if not is_ours(k)}
-
-
-def _ours(variables: Mapping[str, str]) -> dict[str, str]:
-    return {k: v for k, v in variables.items() if is_ours(k)}
-
-
 def _reencoded(variables: Mapping[str, str]) -> Optional[dict[str, str]]:
     """``variables`` with one of our values in its other encoding (plain JSON or
     base64(gzip)), which the agent reads as the same config; None when none fits in
@@ -215,7 +180,7 @@ def _reencoded(variables: Mapping[str, str]) -> Optional[dict[str, str]]:
     PublishVersion may publish nothing new (nothing changed since the last version,
     which may have been a chaos version deleted since): this makes the write a change.
     """
-    for key in sorted(_ours(variables)):
+    for key in sorted(ours(variables)):
         value = variables[key]
         try:
             config = decode(value)
@@ -249,9 +214,9 @@ def update(
     check_qualifier(function_name, alias_name)
     if percentage is not None:
         percentage = check_percentage(percentage)
-    alias = _get_alias(lam, function_name, alias_name)
+    alias = get_alias(lam, function_name, alias_name)
     routing = Routing.of(alias)
-    chaos = _chaos_version_of(lam, function_name, alias_name, routing)
+    chaos = chaos_version_of(lam, function_name, alias_name, routing)
 
     if chaos is None:
         if percentage is None:
@@ -268,16 +233,16 @@ def update(
         if percentage is not None and not math.isclose(percentage, mark.percentage):
             raise ActivityFailed(
                 f"chaosthundra: alias '{alias_name}' of '{function_name}' already carries "
-                f"injections {_names(_ours(latest.variables_of(config)))} on "
+                f"injections {injection_names(ours(latest.variables_of(config)))} on "
                 f"{mark.percentage:g}% of its traffic, through version {version}. Injections on "
                 f"one alias share that percentage: use traffic_percentage {mark.percentage:g}, "
                 "or disable them first."
             )
-        carried = _ours(latest.variables_of(config))
+        carried = ours(latest.variables_of(config))
 
-    base_config = _read_version(lam, function_name, base)
-    before = _not_ours(latest.variables_of(base_config)) | carried
-    after = _not_ours(before) | _ours(merge(dict(before)))
+    base_config = read_version(lam, function_name, base)
+    before = not_ours(latest.variables_of(base_config)) | carried
+    after = not_ours(before) | ours(merge(dict(before)))
     replaced = chaos[0] if chaos else None
     result = dict(
         function_name=function_name,
@@ -292,7 +257,7 @@ def update(
     if after == before:
         return _unchanged(function_name, alias_name, alias, routing, before, replaced, base)
 
-    if not _ours(after):
+    if not ours(after):
         # The last injection goes: no publish, so nothing on $LATEST can block it.
         assert replaced is not None  # nothing carried and nothing added is "unchanged"
         with ledger.step(
@@ -300,7 +265,7 @@ def update(
             f"{replaced}, and chaosthundra's versions for it deleted",
             lambda: undo(lam, function_name, alias_name),
         ):
-            routed, withdrawal = _withdraw(lam, function_name, alias_name, alias, replaced, mark)
+            routed, withdrawal = withdraw(lam, function_name, alias_name, alias, replaced, mark)
             # with any chaos version an earlier, killed run left for this alias
             swept = undo(lam, function_name, alias_name)
         logger.info(
@@ -323,7 +288,7 @@ def update(
 
     latest_config = latest.read_settled(lam, function_name, wait_timeout=wait_timeout)
     _refuse_unreleased(function_name, alias_name, latest_config, base_config, base)
-    mark = Mark(alias_name, base, mark.percentage, mark.before, tuple(_names(_ours(after))))
+    mark = Mark(alias_name, base, mark.percentage, mark.before, tuple(injection_names(ours(after))))
     old = replaced or base
     publishing: dict[str, str] = {}
     with ledger.step(
@@ -335,7 +300,7 @@ def update(
             lam, function_name, latest_config, base_config, after, mark, wait_timeout
         )
         new = publishing["version"] = str(published["Version"])
-        routed = _route(
+        routed = route(
             lam,
             function_name,
             alias_name,
@@ -345,9 +310,9 @@ def update(
     if replaced:
         with ledger.step(
             f"chaos version {replaced} of '{function_name}' deleted",
-            lambda: _delete_unreferenced(lam, function_name, [replaced]),
+            lambda: delete_unreferenced(lam, function_name, [replaced]),
         ):
-            _delete_unreferenced(lam, function_name, [replaced])
+            delete_unreferenced(lam, function_name, [replaced])
     logger.info(
         "chaosthundra: alias '%s' of '%s' now routes %s (chaos version %s carries %s)",
         alias_name,
@@ -393,10 +358,6 @@ def _unchanged(
     )
 
 
-def _names(variables: Mapping[str, str]) -> list[str]:
-    return sorted(injection_name_of(k) for k in variables)
-
-
 def _base_for(function_name: str, alias_name: str, routing: Routing, percentage: float) -> str:
     """The version whose traffic share the fault takes over."""
     where = f"alias '{alias_name}' of '{function_name}'"
@@ -436,39 +397,6 @@ def _take_over(
     )
 
 
-def _withdraw(
-    lam: BaseClient,
-    function_name: str,
-    alias_name: str,
-    alias: Mapping,
-    chaos: str,
-    mark: Mark,
-) -> tuple[dict, Withdrawal]:
-    """Take the chaos version out of the alias's routing (see :func:`withdrawn`); returns
-    the alias as routed and what was found and done, which is logged."""
-    seen: list[Withdrawal] = []
-
-    def compute(routing: Routing) -> Routing:
-        seen.append(withdrawn(routing, alias_name, chaos, mark))
-        return seen[-1].now
-
-    routed = _route(lam, function_name, alias_name, alias, compute)
-    done = seen[-1]
-    if done.moved:
-        logger.warning(
-            "chaosthundra: alias '%s' of '%s' moved since the fault: it routed %s, not %s as "
-            "the fault left it. Took chaos version %s out of its routing and put nothing else "
-            "back: it now routes %s",
-            alias_name,
-            function_name,
-            done.found,
-            done.fault_set,
-            chaos,
-            done.now,
-        )
-    return routed, done
-
-
 def _refuse_unreleased(
     function_name: str, alias_name: str, latest_config: Mapping, base_config: Mapping, base: str
 ) -> None:
@@ -483,61 +411,7 @@ def _refuse_unreleased(
         )
 
 
-# ------------------------------------------------------------ lambda calls
-def _get_alias(lam: BaseClient, function_name: str, alias_name: str) -> dict:
-    try:
-        return lam.get_alias(FunctionName=function_name, Name=alias_name)
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
-            names = _alias_names(lam, function_name)
-            raise ActivityFailed(
-                f"chaosthundra: Lambda function '{function_name}' has no alias "
-                f"'{alias_name}' (its aliases: {', '.join(names) or 'none'}). Check the "
-                "qualifier, the function name and the region."
-            ) from error
-        raise latest.activity_failed(
-            f"read alias '{alias_name}' of", function_name, error
-        ) from error
-
-
-def _alias_names(lam: BaseClient, function_name: str) -> list[str]:
-    try:
-        return [a["Name"] for a in _aliases(lam, function_name)]
-    except ClientError:
-        return []
-
-
-def _aliases(lam: BaseClient, function_name: str) -> list[dict]:
-    paginator = lam.get_paginator("list_aliases")
-    return [a for page in paginator.paginate(FunctionName=function_name) for a in page["Aliases"]]
-
-
-def _versions(lam: BaseClient, function_name: str) -> list[dict]:
-    paginator = lam.get_paginator("list_versions_by_function")
-    return [v for page in paginator.paginate(FunctionName=function_name) for v in page["Versions"]]
-
-
-def _read_version(lam: BaseClient, function_name: str, version: str) -> dict:
-    try:
-        return lam.get_function_configuration(FunctionName=function_name, Qualifier=version)
-    except ClientError as error:
-        raise latest.activity_failed(f"read version {version} of", function_name, error) from error
-
-
-def _chaos_version_of(
-    lam: BaseClient, function_name: str, alias_name: str, routing: Routing
-) -> Optional[tuple[str, Mark, dict]]:
-    """The chaos version this alias routes to, with its mark and configuration."""
-    for version in sorted(routing.versions()):
-        if version == LATEST:
-            continue
-        config = _read_version(lam, function_name, version)
-        mark = Mark.parse(config.get("Description"))
-        if mark is not None and mark.alias == alias_name:
-            return version, mark, config
-    return None
-
-
+# --------------------------------------------------------------- publishing
 def _publish_with(
     lam: BaseClient,
     function_name: str,
@@ -548,13 +422,13 @@ def _publish_with(
     wait_timeout: float,
 ) -> dict:
     """Publish a version of $LATEST carrying ``variables``; $LATEST is put back after."""
-    existing = {str(v["Version"]) for v in _versions(lam, function_name)}
-    wanted = _ours(variables)
-    released = _not_ours(latest.variables_of(base_config))
+    existing = {str(v["Version"]) for v in list_versions(lam, function_name)}
+    wanted = ours(variables)
+    released = not_ours(latest.variables_of(base_config))
     touched: dict[str, Optional[str]] = {}
 
     def carry(env: dict[str, str]) -> dict[str, str]:
-        if _not_ours(env) != released:
+        if not_ours(env) != released:
             _refuse_unreleased(
                 function_name,
                 mark.alias,
@@ -563,8 +437,8 @@ def _publish_with(
                 mark.base,
             )
         touched.clear()
-        touched.update({k: env.get(k) for k in set(_ours(env)) | set(wanted)})
-        carried = _not_ours(env) | wanted
+        touched.update({k: env.get(k) for k in set(ours(env)) | set(wanted)})
+        carried = not_ours(env) | wanted
         if carried == env:  # Lambda publishes nothing new of an unchanged $LATEST
             carried = _reencoded(carried) or carried
         return carried
@@ -575,8 +449,8 @@ def _publish_with(
     if base_config.get("CodeSha256"):
         kwargs["CodeSha256"] = base_config["CodeSha256"]
     carrying = ledger.step(
-        f"$LATEST of '{function_name}' carrying {', '.join(_names(wanted))} while a version "
-        f"is published for alias '{mark.alias}'",
+        f"$LATEST of '{function_name}' carrying {', '.join(injection_names(wanted))} while a "
+        f"version is published for alias '{mark.alias}'",
         lambda: _put_back(lam, function_name, put_back),
     )
     with carrying:
@@ -677,47 +551,6 @@ def _wait_active(lam: BaseClient, function_name: str, version: str, timeout: flo
         ) from error
 
 
-def _route(
-    lam: BaseClient,
-    function_name: str,
-    alias_name: str,
-    alias: Mapping,
-    compute: Callable[[Routing], Routing],
-) -> dict:
-    """Write the routing ``compute`` gives, with the alias's RevisionId; returns the alias."""
-    for attempt in range(1, ROUTE_ATTEMPTS + 1):
-        wanted = compute(Routing.of(alias))
-        kwargs = {"FunctionName": function_name, "Name": alias_name, **wanted.api_arguments()}
-        if alias.get("RevisionId"):
-            kwargs["RevisionId"] = alias["RevisionId"]
-        try:
-            lam.update_alias(**kwargs)
-            interrupts.checkpoint("route")
-        except ClientError as error:
-            code = error.response.get("Error", {}).get("Code")
-            if code == "PreconditionFailedException" and attempt < ROUTE_ATTEMPTS:
-                logger.info(
-                    "chaosthundra: alias '%s' of '%s' changed meanwhile; re-reading it",
-                    alias_name,
-                    function_name,
-                )
-                time.sleep(latest.RETRY_PAUSE_SECONDS * attempt)
-                alias = _get_alias(lam, function_name, alias_name)
-                continue
-            raise latest.activity_failed(
-                f"route alias '{alias_name}' of", function_name, error
-            ) from error
-        routed = _get_alias(lam, function_name, alias_name)
-        if Routing.of(routed) != wanted:
-            raise ActivityFailed(
-                f"chaosthundra: alias '{alias_name}' of '{function_name}' routes "
-                f"{Routing.of(routed)} after the update, not {wanted}. Run 'chaosthundra "
-                "status'."
-            )
-        return routed
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
 def _unpublish(
     lam: BaseClient, function_name: str, alias_name: str, old: str, new: Optional[str]
 ) -> None:
@@ -725,118 +558,12 @@ def _unpublish(
     its place again; then chaosthundra's versions for the alias that no alias routes to
     (``new``, even if its number never came back) are deleted."""
     if new is not None:
-        alias = _get_alias(lam, function_name, alias_name)
+        alias = get_alias(lam, function_name, alias_name)
         if new in Routing.of(alias).versions():
-            _route(lam, function_name, alias_name, alias, lambda r: _give_back(r, new, old))
+            route(lam, function_name, alias_name, alias, lambda r: _give_back(r, new, old))
     orphans = [c.version for c in find(lam, [function_name]) if c.mark.alias == alias_name]
-    _delete_unreferenced(lam, function_name, orphans)
+    delete_unreferenced(lam, function_name, orphans)
 
 
 def _give_back(routing: Routing, new: str, old: str) -> Routing:
     return routing.replace(new, old) if new in routing.versions() else routing
-
-
-def _delete_unreferenced(lam: BaseClient, function_name: str, versions: Iterable[str]) -> list[str]:
-    """Delete those of ``versions`` no alias routes to; returns the deleted ones."""
-    referenced = {v for a in _aliases(lam, function_name) for v in Routing.of(a).versions()}
-    deleted = []
-    for version in versions:
-        if version in referenced or version == LATEST:
-            continue
-        try:
-            lam.delete_function(FunctionName=function_name, Qualifier=version)
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
-                continue
-            raise latest.activity_failed(
-                f"delete chaos version {version} of", function_name, error
-            ) from error
-        interrupts.checkpoint("delete-version")
-        deleted.append(version)
-    return deleted
-
-
-# ------------------------------------------------------------------ reading
-def variables(lam: BaseClient, function_name: str, alias_name: str) -> dict[str, str]:
-    """The variables the alias's faulted traffic runs with: its chaos version's, if any,
-    else those of the version it points at."""
-    check_qualifier(function_name, alias_name)
-    routing = Routing.of(_get_alias(lam, function_name, alias_name))
-    chaos = _chaos_version_of(lam, function_name, alias_name, routing)
-    if chaos is not None:
-        return latest.variables_of(chaos[2])
-    return latest.variables_of(_read_version(lam, function_name, routing.function_version))
-
-
-def aliases_beside_latest(lam: BaseClient, function_name: str) -> list[str]:
-    """The function's aliases that send no traffic to $LATEST: a fault written there misses
-    them."""
-    try:
-        aliases = _aliases(lam, function_name)
-    except ClientError as error:
-        raise latest.activity_failed("list the aliases of", function_name, error) from error
-    return sorted(a["Name"] for a in aliases if LATEST not in Routing.of(a).versions())
-
-
-# ---------------------------------------------------------- across a region
-def find(lam: BaseClient, function_names: Optional[Iterable[str]] = None) -> list[ChaosVersion]:
-    """Every chaos version in the region (or of the named functions), and who routes to it."""
-    if function_names is None:
-        paginator = lam.get_paginator("list_functions")
-        function_names = [f["FunctionName"] for p in paginator.paginate() for f in p["Functions"]]
-    found = []
-    for name in function_names:
-        try:
-            versions = _versions(lam, name)
-        except ClientError as error:
-            raise latest.activity_failed("list the versions of", name, error) from error
-        marked = [(str(v["Version"]), Mark.parse(v.get("Description")), v) for v in versions]
-        marked = [(v, m, c) for v, m, c in marked if m is not None]
-        if not marked:
-            continue
-        aliases = _aliases(lam, name)
-        for version, mark, config in marked:
-            routing = {a["Name"]: Routing.of(a) for a in aliases}
-            routed = [a for a, r in routing.items() if version in r.versions()]
-            fault_set = taken_over(mark.before, mark.base, version, mark.percentage)
-            found.append(
-                ChaosVersion(
-                    name,
-                    version,
-                    mark,
-                    _names(_ours(latest.variables_of(config))),
-                    routed,
-                    moved=[a for a in routed if not same_routing(routing[a], fault_set)],
-                )
-            )
-    return found
-
-
-def undo(
-    lam: BaseClient, function_name: str, alias_name: Optional[str] = None
-) -> list[ChaosVersion]:
-    """Take the chaos versions out of the function's aliases (or one's); delete them.
-
-    An alias routed as the fault left it is routed exactly as before the fault; one
-    a deploy moved since only loses the chaos version's share (see
-    :func:`withdrawn`). Works from the versions' Descriptions alone. Returns the
-    chaos versions it found and removed, each with its ``withdrawals``.
-    """
-    chaos = [c for c in find(lam, [function_name]) if alias_name in (None, c.mark.alias)]
-    for item in chaos:
-        for name in item.aliases:
-            if alias_name not in (None, name):
-                continue
-            alias = _get_alias(lam, function_name, name)
-            routed, withdrawal = _withdraw(lam, function_name, name, alias, item.version, item.mark)
-            item.withdrawals.append(withdrawal)
-            if not withdrawal.moved:
-                logger.info(
-                    "chaosthundra: alias '%s' of '%s' routes %s again (chaos version %s removed)",
-                    name,
-                    function_name,
-                    Routing.of(routed),
-                    item.version,
-                )
-    deleted = set(_delete_unreferenced(lam, function_name, [c.version for c in chaos]))
-    return [c for c in chaos if c.version in deleted]

@@ -2,7 +2,7 @@
 
 A deploy that publishes version N+1 and points the alias at it leaves the alias's
 RoutingConfig alone, so the chaos version may still hold its weight. `clear`
-(``alias.undo``) and the safeguard (disabling the last injection) must then drop
+(``chaos_versions.undo``) and the safeguard (disabling the last injection) must then drop
 the chaos version from the routing and put nothing back: the alias routes only to
 what the deploy chose, never again to the version the fault stood in for.
 """
@@ -13,6 +13,7 @@ import pytest
 
 from chaosthundra.safety import killswitch
 from chaosthundra.targets import alias as target
+from chaosthundra.targets import chaos_versions
 from chaosthundra.targets.routing import Routing
 from tests.core.injection_merges import add, remove
 from tests.core.test_alias_target import _other_zip, aliased, lam, make_function, role_arn, write
@@ -68,7 +69,7 @@ def test_after_a_redeploy_the_alias_routes_only_to_the_deployed_version(
 
     assert routing(lam, name) == Routing(new, {})
     assert versions(lam, name) == sorted(set(before_deploy) - {chaos} | {new})
-    assert target.find(lam, [name]) == []
+    assert chaos_versions.find(lam, [name]) == []
 
 
 def test_clear_reports_the_move_and_what_it_did(aliased, lam, sandbox_configuration):

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from chaosthundra import listeners
 from chaosthundra.aws import client
 from chaosthundra.targets import alias as target
-from chaosthundra.targets import latest
+from chaosthundra.targets import chaos_versions, latest
 from chaosthundra.targets.routing import DESCRIPTION_PREFIX, Mark, Routing
 from tests.core.conftest import _zip, snapshot
 from tests.core.injection_merges import add, remove
@@ -332,7 +332,7 @@ def test_find_and_undo_work_from_the_descriptions_alone(aliased, lam):
     live = target.update(lam, second, "live", add("error"), percentage=20)
     canary = target.update(lam, second, "canary", add("slow"), percentage=50)
 
-    found = target.find(lam, [first, second])
+    found = chaos_versions.find(lam, [first, second])
 
     assert sorted(
         (c.function_name, c.mark.alias, c.aliases, c.injections) for c in found
@@ -348,15 +348,15 @@ def test_find_and_undo_work_from_the_descriptions_alone(aliased, lam):
         canary.version,
     }
 
-    removed = target.undo(lam, second, "canary")
+    removed = chaos_versions.undo(lam, second, "canary")
     assert [c.version for c in removed] == [canary.version]
     assert state(lam, second)["aliases"]["canary"] == Routing("1", {})
     assert state(lam, second)["aliases"]["live"] == Routing("1", {live.version: 0.2})
 
     for name in (first, second):
-        target.undo(lam, name)
+        chaos_versions.undo(lam, name)
         assert state(lam, name) == before[name]
-    assert target.find(lam, [first, second]) == []
+    assert chaos_versions.find(lam, [first, second]) == []
 
 
 def test_an_orphan_chaos_version_is_found_and_deleted(aliased, lam):
@@ -368,10 +368,10 @@ def test_an_orphan_chaos_version_is_found_and_deleted(aliased, lam):
     orphan = lam.publish_version(FunctionName=name, Description=mark.description())["Version"]
     write(lam, "update_function_configuration", FunctionName=name, Timeout=7)
 
-    (found,) = target.find(lam, [name])
+    (found,) = chaos_versions.find(lam, [name])
     assert (found.version, found.aliases) == (orphan, [])
 
-    assert [c.version for c in target.undo(lam, name)] == [orphan]
+    assert [c.version for c in chaos_versions.undo(lam, name)] == [orphan]
     assert state(lam, name)["versions"] == before["versions"]
 
 
@@ -398,7 +398,7 @@ def test_the_last_injection_goes_even_when_latest_moved_on(aliased, lam):
 
     assert undone.changed
     assert state(lam, name)["aliases"] == {"live": Routing("1", {})}
-    assert [c for c in target.find(lam, [name])] == []
+    assert [c for c in chaos_versions.find(lam, [name])] == []
     assert snapshot(lam, name) == latest_now
 
 
@@ -505,7 +505,7 @@ def test_any_sequence_on_an_alias_and_latest_restores_both_exactly(
         assert {k: v for k, v in now["latest"].items() if k != "Environment"} == {
             k: v for k, v in before["latest"].items() if k != "Environment"
         }
-        chaos = target.find(lam, [name])
+        chaos = chaos_versions.find(lam, [name])
         if not on_alias:
             assert chaos == [] and now["aliases"] == before["aliases"]
             continue
