@@ -9,13 +9,12 @@ from chaoslib.types import Configuration, Secrets
 
 from chaosthundra.endpoints import resolve_endpoint_url
 from chaosthundra.safety import ledger
-from chaosthundra.targets import alias as alias_target
 from chaosthundra.targets import latest, routing
 
 logger = logging.getLogger("chaostoolkit")
 
 
-def summary(function_name: str, name: str, kind: str, status: str, change: Any) -> dict:
+def summary(function_name: str, name: str, kind: str, status: str, change: latest.Change) -> dict:
     summary = {
         "function_name": function_name,
         "injection_name": name,
@@ -23,17 +22,18 @@ def summary(function_name: str, name: str, kind: str, status: str, change: Any) 
         "status": status,
         "revision_id": change.revision_id,
     }
-    if isinstance(change, alias_target.AliasChange):
+    alias = change.alias
+    if alias is not None:
         summary |= {
-            "qualifier": change.alias,
-            "version": change.version,
-            "base_version": change.base_version,
-            "traffic_percentage": change.percentage,
-            "routing_before": str(change.routing_before),
-            "routing": str(change.routing_after),
+            "qualifier": alias.name,
+            "version": alias.version,
+            "base_version": alias.base_version,
+            "traffic_percentage": alias.percentage,
+            "routing_before": str(alias.routing_before),
+            "routing": str(alias.routing_after),
         }
-        if change.moved is not None:  # a deploy moved the alias: only the fault's share went
-            summary["alias_moved"] = change.moved.to_dict()
+        if alias.moved is not None:  # a deploy moved the alias: only the fault's share went
+            summary["alias_moved"] = alias.moved.to_dict()
     return summary
 
 

@@ -167,7 +167,7 @@ def enable(
                 configuration,
                 secrets,
                 agent,
-                qualifier=getattr(change, "version", None),
+                qualifier=change.alias.version if change.alias is not None else None,
             )
         except ActivityFailed:
             remove_injection(function_name, injection_name, configuration, secrets, qualifier)

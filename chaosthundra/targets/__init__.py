@@ -7,7 +7,7 @@ version and the alias's routing, through :mod:`chaosthundra.targets.alias`).
 
 from __future__ import annotations
 
-from typing import Callable, Optional, Union
+from typing import Callable, Optional
 
 from botocore.client import BaseClient
 
@@ -26,7 +26,7 @@ def update(
     percentage: Optional[float] = None,
     current: Optional[dict] = None,
     wait_timeout: float = latest.WAIT_TIMEOUT_SECONDS,
-) -> Union[latest.Change, alias.AliasChange]:
+) -> latest.Change:
     """Apply ``merge`` to the variables the target's traffic runs with, and make it live.
 
     ``percentage`` is the alias's share of traffic for a first injection there;

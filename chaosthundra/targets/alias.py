@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, field
 from typing import Callable, Mapping, Optional
 
 from botocore.client import BaseClient
@@ -66,6 +65,7 @@ from chaosthundra.targets.chaos_versions import (
 from chaosthundra.targets.publishing import publish_with, refuse_unreleased
 from chaosthundra.targets.routing import (
     LATEST,
+    AliasRouting,
     Mark,
     Routing,
     Withdrawal,
@@ -74,35 +74,9 @@ from chaosthundra.targets.routing import (
     taken_over,
 )
 
-__all__ = ["AliasChange", "update"]
+__all__ = ["update"]
 
 logger = logging.getLogger("chaostoolkit")
-
-
-# ------------------------------------------------------------------ results
-@dataclass
-class AliasChange:
-    """What an update did to an alias (same core fields as ``latest.Change``).
-
-    ``before`` and ``after`` are the variables of the version the fault rides on:
-    the base version's (with the injections it already carried) and the new one's.
-    """
-
-    function_name: str
-    alias: str
-    before: dict[str, str]
-    after: dict[str, str]
-    changed: bool
-    revision_id: Optional[str]
-    routing_before: Routing
-    routing_after: Routing
-    version: Optional[str]
-    replaced_version: Optional[str]
-    base_version: str
-    percentage: Optional[float]
-    configuration: dict = field(default_factory=dict, repr=False)
-    # set when the last injection went from an alias a deploy had moved since the fault
-    moved: Optional[Withdrawal] = None
 
 
 # ------------------------------------------------------------------- update
@@ -113,7 +87,7 @@ def update(
     merge: Callable[[dict[str, str]], dict[str, str]],
     percentage: Optional[float] = None,
     wait_timeout: float = latest.WAIT_TIMEOUT_SECONDS,
-) -> AliasChange:
+) -> latest.Change:
     """Apply ``merge`` to the injections in front of the alias's traffic.
 
     ``merge`` receives the variables the alias's chaos version would carry (the
@@ -156,48 +130,94 @@ def update(
     before = not_ours(latest.variables_of(base_config)) | carried
     after = not_ours(before) | ours(merge(dict(before)))
     replaced = chaos[0] if chaos else None
-    result = dict(
-        function_name=function_name,
-        alias=alias_name,
-        before=before,
-        after=after,
-        routing_before=routing,
-        replaced_version=replaced,
-        base_version=base,
-        percentage=mark.percentage,
-    )
     if after == before:
         return _unchanged(function_name, alias_name, alias, routing, before, replaced, base)
 
     if not ours(after):
         # The last injection goes: no publish, so nothing on $LATEST can block it.
         assert replaced is not None  # nothing carried and nothing added is "unchanged"
-        with ledger.step(
-            f"alias '{alias_name}' of '{function_name}' routed without chaos version "
-            f"{replaced}, and chaosthundra's versions for it deleted",
-            lambda: undo(lam, function_name, alias_name),
-        ):
-            routed, withdrawal = withdraw(lam, function_name, alias_name, alias, replaced, mark)
-            # with any chaos version an earlier, killed run left for this alias
-            swept = undo(lam, function_name, alias_name)
-        logger.info(
-            "chaosthundra: alias '%s' of '%s' routes %s (%s); deleted chaos versions %s",
-            alias_name,
+        routed, withdrawal = _withdraw_last(lam, function_name, alias_name, alias, replaced, mark)
+        new_version, configuration = None, base_config
+        moved = withdrawal if withdrawal.moved else None
+    else:
+        routed, configuration = _publish_and_route(
+            lam,
             function_name,
-            "without the chaos version" if withdrawal.moved else "as before the fault again",
-            Routing.of(routed),
-            ", ".join(c.version for c in swept) or "none",
+            alias_name,
+            alias,
+            mark,
+            base_config,
+            after,
+            replaced,
+            percentage,
+            wait_timeout,
         )
-        return AliasChange(
-            **result,
-            changed=True,
-            revision_id=routed.get("RevisionId"),
+        new_version, moved = str(configuration["Version"]), None
+    return latest.Change(
+        function_name=function_name,
+        before=before,
+        after=after,
+        changed=True,
+        revision_id=routed.get("RevisionId"),
+        configuration=configuration,
+        alias=AliasRouting(
+            name=alias_name,
+            routing_before=routing,
             routing_after=Routing.of(routed),
-            version=None,
-            configuration=base_config,
-            moved=withdrawal if withdrawal.moved else None,
-        )
+            version=new_version,
+            replaced_version=replaced,
+            base_version=base,
+            percentage=mark.percentage,
+            moved=moved,
+        ),
+    )
 
+
+def _withdraw_last(
+    lam: BaseClient,
+    function_name: str,
+    alias_name: str,
+    alias: Mapping,
+    replaced: str,
+    mark: Mark,
+) -> tuple[dict, Withdrawal]:
+    """The last injection goes: the alias is routed without chaos version ``replaced``
+    (see ``chaos_versions.withdraw``), and chaosthundra's versions for it are deleted."""
+    with ledger.step(
+        f"alias '{alias_name}' of '{function_name}' routed without chaos version "
+        f"{replaced}, and chaosthundra's versions for it deleted",
+        lambda: undo(lam, function_name, alias_name),
+    ):
+        routed, withdrawal = withdraw(lam, function_name, alias_name, alias, replaced, mark)
+        # with any chaos version an earlier, killed run left for this alias
+        swept = undo(lam, function_name, alias_name)
+    logger.info(
+        "chaosthundra: alias '%s' of '%s' routes %s (%s); deleted chaos versions %s",
+        alias_name,
+        function_name,
+        "without the chaos version" if withdrawal.moved else "as before the fault again",
+        Routing.of(routed),
+        ", ".join(c.version for c in swept) or "none",
+    )
+    return routed, withdrawal
+
+
+def _publish_and_route(
+    lam: BaseClient,
+    function_name: str,
+    alias_name: str,
+    alias: Mapping,
+    mark: Mark,
+    base_config: Mapping,
+    after: dict[str, str],
+    replaced: Optional[str],
+    percentage: Optional[float],
+    wait_timeout: float,
+) -> tuple[dict, dict]:
+    """Publish a chaos version carrying ``after`` and route the alias to it in place of
+    ``replaced`` (else of the base version), then delete ``replaced``; returns the alias
+    as routed and the published version's configuration."""
+    base = mark.base
     latest_config = latest.read_settled(lam, function_name, wait_timeout=wait_timeout)
     refuse_unreleased(function_name, alias_name, latest_config, base_config, base)
     mark = Mark(alias_name, base, mark.percentage, mark.before, tuple(injection_names(ours(after))))
@@ -233,14 +253,7 @@ def update(
         new,
         ", ".join(mark.injections),
     )
-    return AliasChange(
-        **result,
-        changed=True,
-        revision_id=routed.get("RevisionId"),
-        routing_after=Routing.of(routed),
-        version=new,
-        configuration=published,
-    )
+    return routed, published
 
 
 def _unchanged(
@@ -251,22 +264,24 @@ def _unchanged(
     variables: dict[str, str],
     version: Optional[str],
     base: Optional[str],
-) -> AliasChange:
-    return AliasChange(
+) -> latest.Change:
+    return latest.Change(
         function_name=function_name,
-        alias=alias_name,
         before=variables,
         after=dict(variables),
         changed=False,
         revision_id=alias.get("RevisionId"),
-        routing_before=routing,
-        routing_after=routing,
-        version=version,
-        replaced_version=None,
-        base_version=base or routing.function_version,
-        percentage=None,
         # what a ledger entry needs: the function and where it lives
         configuration={"FunctionName": function_name, "FunctionArn": alias.get("AliasArn", "")},
+        alias=AliasRouting(
+            name=alias_name,
+            routing_before=routing,
+            routing_after=routing,
+            version=version,
+            replaced_version=None,
+            base_version=base or routing.function_version,
+            percentage=None,
+        ),
     )
 
 

@@ -27,6 +27,7 @@ from botocore.exceptions import ClientError, WaiterError
 from chaoslib.exceptions import ActivityFailed
 
 from chaosthundra import interrupts
+from chaosthundra.targets.routing import AliasRouting
 
 __all__ = [
     "Change",
@@ -52,7 +53,12 @@ POLL_SECONDS = 0.25
 
 @dataclass
 class Change:
-    """What an update did."""
+    """What an update did: to $LATEST's variables, or with ``alias`` to an alias's.
+
+    For an alias, ``before`` and ``after`` are the variables of the version the fault
+    rides on: the base version's (with the injections it already carried) and the
+    new one's; ``revision_id`` is the alias's and ``alias`` says how it routes.
+    """
 
     function_name: str
     before: dict[str, str]
@@ -60,6 +66,7 @@ class Change:
     changed: bool
     revision_id: Optional[str]
     configuration: dict
+    alias: Optional[AliasRouting] = None
 
 
 def variables_of(configuration: Mapping) -> dict[str, str]:

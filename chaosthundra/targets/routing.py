@@ -2,8 +2,10 @@
 
 :class:`Routing` is where an alias sends its traffic; :class:`Mark` is what a chaos
 version's Description records, enough to undo it after SIGKILL; :class:`Withdrawal`
-is how a chaos version left an alias's routing (:func:`withdrawn` computes it). The
-checks of an alias name and a traffic percentage come first in every alias activity.
+is how a chaos version left an alias's routing (:func:`withdrawn` computes it), and
+:class:`AliasRouting` what an update did to an alias (the alias part of a
+``latest.Change``). The checks of an alias name and a traffic percentage come first
+in every alias activity.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from chaoslib.exceptions import ActivityFailed
 __all__ = [
     "DESCRIPTION_PREFIX",
     "LATEST",
+    "AliasRouting",
     "Mark",
     "Routing",
     "Withdrawal",
@@ -199,6 +202,27 @@ def withdrawn(routing: Routing, alias_name: str, chaos: str, mark: Mark) -> With
     else:
         now = routing.replace(chaos, mark.base)
     return Withdrawal(alias_name, chaos, routing, fault_set, now)
+
+
+@dataclass
+class AliasRouting:
+    """What an update did to an alias, beside the variables (``latest.Change.alias``).
+
+    ``version`` is the chaos version the alias routes to after the update (None once
+    the last injection went), ``replaced_version`` the one it took the place of,
+    ``base_version`` the version the fault stands in for and ``percentage`` the
+    share of traffic it takes over (None when nothing changed).
+    """
+
+    name: str
+    routing_before: Routing
+    routing_after: Routing
+    version: Optional[str]
+    replaced_version: Optional[str]
+    base_version: str
+    percentage: Optional[float]
+    # set when the last injection went from an alias a deploy had moved since the fault
+    moved: Optional[Withdrawal] = None
 
 
 def check_qualifier(function_name: str, qualifier: str) -> None:

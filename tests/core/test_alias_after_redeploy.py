@@ -58,7 +58,7 @@ def test_after_a_redeploy_the_alias_routes_only_to_the_deployed_version(
     aliased, lam, sandbox_configuration, undo, percentage
 ):
     name = aliased()
-    chaos = target.update(lam, name, "live", add("error"), percentage=percentage).version
+    chaos = target.update(lam, name, "live", add("error"), percentage=percentage).alias.version
     before_deploy = versions(lam, name)
     new = deploy(lam, name)
     moved = routing(lam, name)
@@ -74,7 +74,7 @@ def test_after_a_redeploy_the_alias_routes_only_to_the_deployed_version(
 
 def test_clear_reports_the_move_and_what_it_did(aliased, lam, sandbox_configuration):
     name = aliased()
-    chaos = target.update(lam, name, "live", add("error"), percentage=20).version
+    chaos = target.update(lam, name, "live", add("error"), percentage=20).alias.version
     new = deploy(lam, name)
 
     (result,) = killswitch.clear(sandbox_configuration, None, [name])
@@ -106,7 +106,7 @@ def test_a_chaos_version_still_primary_gives_its_place_to_its_base(
     FunctionVersion: the base version, which runs the same code without the fault, takes
     that place, and the deploy's weight stays."""
     name = aliased()
-    chaos = target.update(lam, name, "live", add("error"), percentage=100).version
+    chaos = target.update(lam, name, "live", add("error"), percentage=100).alias.version
     write(lam, "update_function_code", FunctionName=name, ZipFile=_other_zip())
     new = lam.publish_version(FunctionName=name)["Version"]
     lam.update_alias(
@@ -125,13 +125,13 @@ def test_a_chaos_version_still_primary_gives_its_place_to_its_base(
 
 def test_the_disable_reports_the_move_it_found(aliased, lam):
     name = aliased()
-    chaos = target.update(lam, name, "live", add("error"), percentage=20).version
+    chaos = target.update(lam, name, "live", add("error"), percentage=20).alias.version
     new = deploy(lam, name)
 
     change = target.update(lam, name, "live", remove("error"))
 
-    assert change.moved is not None
-    assert change.moved.to_dict() == {
+    assert change.alias.moved is not None
+    assert change.alias.moved.to_dict() == {
         "alias": "live",
         "chaos_version": chaos,
         "found": str(Routing(new, {chaos: 0.2})),
@@ -140,4 +140,4 @@ def test_the_disable_reports_the_move_it_found(aliased, lam):
     }
     unmoved = aliased()
     target.update(lam, unmoved, "live", add("error"), percentage=20)
-    assert target.update(lam, unmoved, "live", remove("error")).moved is None
+    assert target.update(lam, unmoved, "live", remove("error")).alias.moved is None

@@ -113,8 +113,12 @@ def test_all_alias_traffic_goes_to_a_chaos_version_and_comes_back_exactly(aliase
 
     change = target.update(lam, name, "live", add("error"), percentage=100)
 
-    assert change.changed and change.base_version == "1" and change.replaced_version is None
-    chaos = change.version
+    assert (
+        change.changed
+        and change.alias.base_version == "1"
+        and change.alias.replaced_version is None
+    )
+    chaos = change.alias.version
     assert chaos not in (None, "1")
     assert Routing.of(lam.get_alias(FunctionName=name, Name="live")) == Routing(chaos, {})
     key = listeners.env_key("error")
@@ -128,7 +132,9 @@ def test_all_alias_traffic_goes_to_a_chaos_version_and_comes_back_exactly(aliase
 
     undone = target.update(lam, name, "live", remove("error"))
 
-    assert undone.changed and undone.version is None and undone.replaced_version == chaos
+    assert (
+        undone.changed and undone.alias.version is None and undone.alias.replaced_version == chaos
+    )
     assert state(lam, name) == before
 
 
@@ -139,8 +145,8 @@ def test_a_percentage_adds_the_chaos_version_as_an_additional_weight(aliased, la
     change = target.update(lam, name, "live", add("error"), percentage=30)
 
     routing = Routing.of(lam.get_alias(FunctionName=name, Name="live"))
-    assert routing == Routing("1", {change.version: 0.3})
-    assert str(routing) == f"version 1 70%, version {change.version} 30%"
+    assert routing == Routing("1", {change.alias.version: 0.3})
+    assert str(routing) == f"version 1 70%, version {change.alias.version} 30%"
 
     target.update(lam, name, "live", remove("error"))
     assert state(lam, name) == before
@@ -154,19 +160,21 @@ def test_two_injections_share_one_chaos_version_and_are_disabled_in_turn(aliased
     first = target.update(lam, name, "live", add("error"), percentage=30)
     second = target.update(lam, name, "live", add("slow", class_name="HTTP"), percentage=30)
 
-    assert second.replaced_version == first.version
-    assert set(env_of(lam, name, second.version)) == set(FOREIGN) | {error, latency}
+    assert second.alias.replaced_version == first.alias.version
+    assert set(env_of(lam, name, second.alias.version)) == set(FOREIGN) | {error, latency}
     assert Routing.of(lam.get_alias(FunctionName=name, Name="live")) == Routing(
-        "1", {second.version: 0.3}
+        "1", {second.alias.version: 0.3}
     )
     published = {v["Version"] for v in lam.list_versions_by_function(FunctionName=name)["Versions"]}
-    assert published == {"$LATEST", "1", second.version}, "the replaced chaos version is deleted"
+    assert published == {"$LATEST", "1", second.alias.version}, (
+        "the replaced chaos version is deleted"
+    )
 
     third = target.update(lam, name, "live", remove("error"))
 
-    assert set(env_of(lam, name, third.version)) == set(FOREIGN) | {latency}
+    assert set(env_of(lam, name, third.alias.version)) == set(FOREIGN) | {latency}
     assert Routing.of(lam.get_alias(FunctionName=name, Name="live")) == Routing(
-        "1", {third.version: 0.3}
+        "1", {third.alias.version: 0.3}
     )
     assert state(lam, name)["latest"] == before["latest"]
 
@@ -200,7 +208,9 @@ def test_an_unqualified_injection_on_latest_stays_there_and_out_of_the_alias(ali
 
     change = target.update(lam, name, "live", add("error"), percentage=100)
 
-    assert set(env_of(lam, name, change.version)) == set(FOREIGN) | {listeners.env_key("error")}
+    assert set(env_of(lam, name, change.alias.version)) == set(FOREIGN) | {
+        listeners.env_key("error")
+    }
     assert state(lam, name)["latest"] == before["latest"]
     target.update(lam, name, "live", remove("error"))
     assert state(lam, name) == before
@@ -301,7 +311,7 @@ def test_an_alias_that_already_splits_its_traffic(make_function, lam):
     change = target.update(lam, name, "live", add("error"), percentage=90)
 
     assert Routing.of(lam.get_alias(FunctionName=name, Name="live")) == Routing(
-        change.version, {"1": 0.1}
+        change.alias.version, {"1": 0.1}
     )
     target.update(lam, name, "live", remove("error"))
     assert state(lam, name) == before
@@ -344,14 +354,14 @@ def test_find_and_undo_work_from_the_descriptions_alone(aliased, lam):
         ]
     )
     assert {c.version for c in found if c.function_name == second} == {
-        live.version,
-        canary.version,
+        live.alias.version,
+        canary.alias.version,
     }
 
     removed = chaos_versions.undo(lam, second, "canary")
-    assert [c.version for c in removed] == [canary.version]
+    assert [c.version for c in removed] == [canary.alias.version]
     assert state(lam, second)["aliases"]["canary"] == Routing("1", {})
-    assert state(lam, second)["aliases"]["live"] == Routing("1", {live.version: 0.2})
+    assert state(lam, second)["aliases"]["live"] == Routing("1", {live.alias.version: 0.2})
 
     for name in (first, second):
         chaos_versions.undo(lam, name)
@@ -548,9 +558,11 @@ def test_latest_moving_between_our_write_and_the_publish_is_retried_and_kept(
 
     assert len(edits) == 1
     assert "PreconditionFailedException publishing" in caplog.text
-    assert Routing.of(lam.get_alias(FunctionName=name, Name="live")) == Routing(change.version, {})
+    assert Routing.of(lam.get_alias(FunctionName=name, Name="live")) == Routing(
+        change.alias.version, {}
+    )
     latest_now = snapshot(lam, name)
     assert latest_now["Description"] == "ops", "the foreign edit is kept"
     assert latest_now["Environment"]["Variables"] == FOREIGN
-    assert listeners.env_key("error") in env_of(lam, name, change.version)
+    assert listeners.env_key("error") in env_of(lam, name, change.alias.version)
     target.update(lam, name, "live", remove("error"))

@@ -56,7 +56,7 @@ def test_at_100_percent_every_alias_invoke_is_faulted_and_no_unqualified_one(ali
 
     through_alias = outcomes(lam, aliased, 20, "live")
     assert all(faulted for faulted, _ in through_alias)
-    assert {version for _, version in through_alias} == {change.version}
+    assert {version for _, version in through_alias} == {change.alias.version}
     unqualified = outcomes(lam, aliased, 20)
     assert not any(faulted for faulted, _ in unqualified)
     assert {version for _, version in unqualified} == {"$LATEST"}
@@ -71,7 +71,7 @@ def test_at_30_percent_the_error_ratio_falls_in_the_central_binomial_interval(al
     count = 300
     change = target.update(lam, aliased, "live", add("redis", REDIS_GET), percentage=30)
     assert Routing.of(lam.get_alias(FunctionName=aliased, Name="live")) == Routing(
-        "1", {change.version: 0.3}
+        "1", {change.alias.version: 0.3}
     )
 
     found = outcomes(lam, aliased, count, "live")
@@ -82,7 +82,7 @@ def test_at_30_percent_the_error_ratio_falls_in_the_central_binomial_interval(al
     low, high = binomial_interval(count, 0.3, 0.9999)
     assert low <= faulted <= high, f"{faulted} of {count} faulted, expected {low}..{high}"
     # the fault is exactly the chaos version's traffic
-    assert all(f == (version == change.version) for f, version in found)
+    assert all(f == (version == change.alias.version) for f, version in found)
     target.update(lam, aliased, "live", remove("redis"))
     assert Routing.of(lam.get_alias(FunctionName=aliased, Name="live")) == Routing("1", {})
 
