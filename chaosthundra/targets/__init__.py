@@ -2,7 +2,8 @@
 
 A target is a function and a qualifier: ``None`` for ``$LATEST`` (its environment,
 through ``chaosthundra.targets.latest``), or an alias name (a published chaos
-version and the alias's routing, through :mod:`chaosthundra.targets.alias`).
+version and the alias's routing, written through :mod:`chaosthundra.targets.alias`,
+read through :mod:`chaosthundra.targets.chaos_versions`).
 """
 
 from __future__ import annotations
