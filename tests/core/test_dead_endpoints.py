@@ -85,8 +85,10 @@ def hangs_up() -> Iterator[str]:
         yield f"http://127.0.0.1:{server.getsockname()[1]}"
     finally:
         stop.set()
+        server.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept (close alone does not)
         server.close()
         thread.join(timeout=5)
+        assert not thread.is_alive()
 
 
 class _NotAws(http.server.BaseHTTPRequestHandler):
